@@ -1,0 +1,54 @@
+// The backend interface: one small abstract class every execution target implements.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "yirage/core/tensor.h"
+#include "yirage/ir/kernel_graph.h"
+
+namespace yirage::backend {
+
+/// Whether a backend can run here and, when not, why.
+struct Availability {
+  bool available = false;  ///< true when the backend can run on this machine
+  std::string reason;      ///< why not (empty when available)
+};
+
+/// What a backend runs on.
+struct DeviceInfo {
+  std::string name;  ///< e.g. the CPU brand string or GPU name
+  std::vector<std::pair<std::string, std::string>> properties;  ///< key/value details
+};
+
+/// An execution target. Backends are created once and owned by the registry.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// Registry name, e.g. "reference".
+  virtual std::string_view name() const = 0;
+  /// One line: what this backend is.
+  virtual std::string_view description() const = 0;
+  /// Whether it runs here, with the reason when it does not.
+  virtual Availability available() const = 0;
+  /// The device it runs on (meaningful only when available).
+  virtual DeviceInfo device_info() const = 0;
+  /// True when kernel graphs containing `op` run on this backend.
+  virtual bool supports(ir::OpKind op) const = 0;
+  /// Runs `graph` on `inputs` (one per graph input, matching its shape and dtype) and returns
+  /// the outputs in marked order. Bad inputs are UserErrors; an unavailable backend throws a
+  /// UserError with its reason.
+  virtual std::vector<core::Tensor> run(const ir::KernelGraph& graph,
+                                        const std::vector<core::Tensor>& inputs) = 0;
+  /// Waits for queued work to finish (no-op for synchronous backends).
+  virtual void synchronize() {}
+};
+
+/// Checks what every backend's run() needs: one input per graph input with matching shape
+/// and dtype, every op supported by `backend`, at least one output. UserError otherwise.
+void check_run_arguments(const Backend& backend, const ir::KernelGraph& graph,
+                         const std::vector<core::Tensor>& inputs);
+
+}  // namespace yirage::backend
