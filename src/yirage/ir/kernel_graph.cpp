@@ -3,6 +3,7 @@
 #include <string>
 
 #include "yirage/core/error.h"
+#include "yirage/ir/block_graph.h"
 
 namespace yirage::ir {
 
@@ -82,7 +83,7 @@ std::vector<TensorRef> KernelGraph::add_node(OpKind op, const std::vector<Tensor
   const OpInfo& info = op_info(op);
   YR_USER_CHECK(op != OpKind::Input, "input nodes are added with input(shape, dtype), not add_node");
   YR_USER_CHECK(op != OpKind::Customized,
-                "customized nodes carry a block graph and cannot be built from attributes alone");
+                "customized nodes carry a block graph: build them with customized(inputs, block_graph)");
   YR_USER_CHECK(info.arity < 0 || static_cast<int>(inputs.size()) == info.arity,
                 info.name << " takes " << info.arity << " inputs; got " << inputs.size());
   YR_USER_CHECK(info.arity >= 0 || !inputs.empty(), info.name << " takes at least one input; got none");
@@ -191,6 +192,36 @@ TensorRef KernelGraph::rope(TensorRef x, TensorRef positions, double theta) {
   Attrs attrs;
   attrs.set("theta", theta);
   return add_node(OpKind::Rope, {x, positions}, std::move(attrs))[0];
+}
+
+std::vector<TensorRef> KernelGraph::customized(const std::vector<TensorRef>& inputs,
+                                               std::shared_ptr<const BlockGraph> kernel) {
+  YR_USER_CHECK(kernel != nullptr, "customized: the block graph is missing");
+  kernel->check_complete();
+  const auto& block_inputs = kernel->inputs();
+  YR_USER_CHECK(inputs.size() == block_inputs.size(),
+                "customized: the block graph has " << block_inputs.size() << " inputs; got "
+                                                   << inputs.size() << " tensors");
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::string role = "customized input " + std::to_string(i);
+    check_ref(inputs[i], role.c_str());
+    YR_USER_CHECK(type(inputs[i]) == block_inputs[i].dtensor,
+                  "customized: input " << i << " is " << type(inputs[i]).to_string()
+                                       << ", but block input " << i << " was declared over "
+                                       << block_inputs[i].dtensor.to_string());
+  }
+  Node node;
+  node.op = OpKind::Customized;
+  node.inputs = inputs;
+  for (const auto& output : kernel->outputs()) node.outputs.push_back(output.dtensor);
+  node.block_graph = std::move(kernel);
+  nodes_.push_back(std::move(node));
+  const auto index = static_cast<int32_t>(nodes_.size() - 1);
+  std::vector<TensorRef> refs;
+  for (std::size_t i = 0; i < nodes_.back().outputs.size(); ++i) {
+    refs.push_back({index, static_cast<int32_t>(i)});
+  }
+  return refs;
 }
 
 void KernelGraph::mark_output(TensorRef tensor) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,12 +37,15 @@ struct TensorRef {
   bool operator==(const TensorRef& other) const = default;
 };
 
+class BlockGraph;
+
 /// One operator application.
 struct Node {
   OpKind op = OpKind::Input;        ///< the operator
   std::vector<TensorRef> inputs;    ///< operands, in order
   Attrs attrs;                      ///< attribute values (normalized)
   std::vector<TensorType> outputs;  ///< inferred output types
+  std::shared_ptr<const BlockGraph> block_graph;  ///< the fused kernel of a customized node
 };
 
 /// A kernel graph under construction or complete; nodes are kept in insertion order, which is
@@ -81,6 +85,11 @@ class KernelGraph {
   /// Rotary embedding, NeoX/Hugging Face layout (halves rotated), over the last dim of `x`;
   /// `positions` (integers) has the shape of a leading part of x's shape.
   TensorRef rope(TensorRef x, TensorRef positions, double theta = 10000.0);
+
+  /// A fused kernel: runs the complete block graph `kernel` on `inputs` (one per block input,
+  /// of its tensor type) and returns its outputs.
+  std::vector<TensorRef> customized(const std::vector<TensorRef>& inputs,
+                                    std::shared_ptr<const BlockGraph> kernel);
 
   /// Marks a tensor as a graph output (in call order).
   void mark_output(TensorRef tensor);

@@ -1,0 +1,201 @@
+#include "yirage/verify/verifier.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <limits>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "yirage/backend/random_inputs.h"
+#include "yirage/backend/reference/graph_interpreter.h"
+#include "yirage/backend/registry.h"
+#include "yirage/core/error.h"
+#include "yirage/ir/index_bounds.h"
+#include "yirage/verify/field_algebra.h"
+
+namespace yirage::verify {
+
+namespace {
+
+using FieldTensor = backend::reference::Values<FieldValue>;
+using Matrix = std::vector<std::vector<bool>>;
+
+std::string types_to_string(const std::vector<ir::TensorType>& types) {
+  std::string text = "(";
+  for (std::size_t i = 0; i < types.size(); ++i) text += (i ? ", " : "") + types[i].to_string();
+  return text + ")";
+}
+
+// Finds a perfect matching of reference outputs (rows) to candidate outputs (columns) by
+// augmenting paths; returns the column of each row, or an empty vector when there is none.
+std::vector<int> match_outputs(const Matrix& possible) {
+  const auto n = static_cast<int>(possible.size());
+  std::vector<int> row_of(n, -1), column_of(n, -1);
+  std::function<bool(int, std::vector<bool>&)> augment = [&](int row, std::vector<bool>& seen) {
+    for (int column = 0; column < n; ++column) {
+      if (!possible[row][column] || seen[column]) continue;
+      seen[column] = true;
+      if (row_of[column] < 0 || augment(row_of[column], seen)) {
+        row_of[column] = row;
+        column_of[row] = column;
+        return true;
+      }
+    }
+    return false;
+  };
+  for (int row = 0; row < n; ++row) {
+    std::vector<bool> seen(n, false);
+    if (!augment(row, seen)) return {};
+  }
+  return column_of;
+}
+
+// Runs one finite-field trial and narrows `possible` to the pairs whose values agree.
+void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candidate,
+                 const std::vector<int64_t>& bounds, int trial, uint64_t seed, Matrix& possible) {
+  std::mt19937_64 generator(seed ^ (0x5851f42d4c957f2dull * static_cast<uint64_t>(trial + 1)));
+  const FieldAlgebra algebra(kFieldPairs[trial % 2], generator());
+  std::vector<FieldTensor> inputs;
+  const auto types = reference.input_types();
+  for (std::size_t k = 0; k < types.size(); ++k) {
+    const auto count = static_cast<std::size_t>(core::shape_numel(types[k].shape));
+    FieldTensor tensor{types[k].shape, std::vector<FieldValue>(count)};
+    for (auto& value : tensor.data) {
+      value = bounds[k] > 0
+                  ? algebra.from_index(static_cast<int64_t>(generator() % static_cast<uint64_t>(bounds[k])))
+                  : algebra.random(generator(), generator());
+    }
+    inputs.push_back(std::move(tensor));
+  }
+  const auto expected = backend::reference::run_kernel_graph(algebra, reference, inputs);
+  const auto actual = backend::reference::run_kernel_graph(algebra, candidate, std::move(inputs));
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    for (std::size_t j = 0; j < actual.size(); ++j) {
+      possible[i][j] = possible[i][j] && expected[i].data == actual[j].data;
+    }
+  }
+}
+
+// Largest |actual - expected| over the largest |expected| (1 when all are zero); infinity when
+// the candidate produced a NaN or infinity the reference did not.
+double relative_error(const core::Tensor& expected, const core::Tensor& actual) {
+  double scale = 0.0, worst = 0.0;
+  const int64_t count = expected.numel();
+  for (int64_t i = 0; i < count; ++i) {
+    const double e = expected.get(i), a = actual.get(i);
+    if (std::isfinite(e)) scale = std::max(scale, std::fabs(e));
+    if (std::isfinite(e) != std::isfinite(a)) return std::numeric_limits<double>::infinity();
+    if (std::isfinite(e)) worst = std::max(worst, std::fabs(a - e));
+  }
+  return worst / (scale > 0.0 ? scale : 1.0);
+}
+
+}  // namespace
+
+double float_error_bound(core::DType dtype) {
+  switch (dtype) {
+    case core::DType::F32: return 1e-3;
+    case core::DType::F16: return 1e-2;
+    case core::DType::BF16: return 2e-2;
+    case core::DType::I32:
+    case core::DType::I64: return 0.0;
+  }
+  YR_INTERNAL_CHECK(false, "unhandled dtype");
+}
+
+VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& candidate,
+                    const VerifyOptions& options) {
+  YR_USER_CHECK(options.trials >= 2, "verify: trials " << options.trials
+                                                       << " is too few; expected at least 2 "
+                                                          "independent finite-field trials");
+  const auto start = std::chrono::steady_clock::now();
+  VerifyResult result;
+  const auto finish = [&](VerifyResult& r) -> VerifyResult {
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  };
+  const auto reference_inputs = reference.input_types();
+  const auto candidate_inputs = candidate.input_types();
+  if (reference_inputs != candidate_inputs) {
+    result.reason = "inputs differ: the reference takes " + types_to_string(reference_inputs) +
+                    ", the candidate " + types_to_string(candidate_inputs);
+    return finish(result);
+  }
+  const auto reference_outputs = reference.output_types();
+  const auto candidate_outputs = candidate.output_types();
+  const std::size_t n = reference_outputs.size();
+  if (n == 0 || candidate_outputs.size() != n) {
+    result.reason = "outputs differ: the reference gives " + types_to_string(reference_outputs) +
+                    ", the candidate " + types_to_string(candidate_outputs);
+    return finish(result);
+  }
+  Matrix possible(n, std::vector<bool>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) possible[i][j] = reference_outputs[i] == candidate_outputs[j];
+  }
+  // Integer inputs must be valid for both graphs.
+  auto bounds = ir::index_bounds(reference);
+  const auto candidate_bounds = ir::index_bounds(candidate);
+  for (std::size_t k = 0; k < bounds.size(); ++k) bounds[k] = std::min(bounds[k], candidate_bounds[k]);
+
+  std::ostringstream method;
+  method << "finite-field x" << options.trials;
+  for (int trial = 0; trial < options.trials; ++trial) {
+    try {
+      field_trial(reference, candidate, bounds, trial, options.seed, possible);
+    } catch (const core::UserError& error) {
+      result.reason = "finite-field trial " + std::to_string(trial + 1) + " failed: " + error.what();
+      result.method = method.str();
+      result.trials = trial + 1;
+      return finish(result);
+    }
+    result.trials = trial + 1;
+    result.output_permutation = match_outputs(possible);
+    if (result.output_permutation.empty()) {
+      std::ostringstream reason;
+      reason << "finite-field trial " << trial + 1 << " (p = " << kFieldPairs[trial % 2].p
+             << "): the outputs differ";
+      for (std::size_t i = 0; i < n; ++i) {
+        bool any = false;
+        for (std::size_t j = 0; j < n; ++j) any = any || possible[i][j];
+        if (!any) {
+          reason << "; reference output " << i << " (" << reference_outputs[i].to_string()
+                 << ") equals no candidate output";
+          break;
+        }
+      }
+      result.method = method.str();
+      result.reason = reason.str();
+      return finish(result);
+    }
+  }
+  if (options.float_check) {
+    method << " + float64";
+    auto& engine = backend::get_backend("reference");
+    const auto inputs = backend::random_inputs(reference, options.seed ^ 0xf10a7ull);
+    const auto expected = engine.run(reference, inputs);
+    const auto actual = engine.run(candidate, inputs);
+    for (std::size_t i = 0; i < n; ++i) {
+      const core::Tensor& produced = actual[result.output_permutation[i]];
+      const double error = relative_error(expected[i], produced);
+      result.max_rel_error = std::max(result.max_rel_error, error);
+      const double bound = float_error_bound(reference_outputs[i].dtype);
+      if (!(error <= bound)) {
+        std::ostringstream reason;
+        reason << "float check: output " << i << " (" << reference_outputs[i].to_string()
+               << ") differs from the reference by " << error << " relative to its largest value"
+               << " (bound " << bound << ")";
+        result.method = method.str();
+        result.reason = reason.str();
+        return finish(result);
+      }
+    }
+  }
+  result.method = method.str();
+  result.equivalent = true;
+  return finish(result);
+}
+
+}  // namespace yirage::verify
