@@ -165,9 +165,10 @@ std::vector<TensorRef> BlockGraph::add_op(OpKind op, const std::vector<TensorRef
                                           Attrs attrs) {
   const OpInfo& info = op_info(op);
   const bool allowed = info.category != OpCategory::Structural || op == OpKind::Matmul ||
-                       op == OpKind::RmsNorm || op == OpKind::Softmax || op == OpKind::Concat;
+                       op == OpKind::RmsNorm || op == OpKind::Softmax || op == OpKind::Concat ||
+                       op == OpKind::Transpose;
   YR_USER_CHECK(allowed, "block graphs apply matmul, element-wise ops, reductions, rms_norm, "
-                         "softmax and concat; '"
+                         "softmax, concat and transpose; '"
                              << info.name << "' is a kernel-level op only");
   YR_USER_CHECK(info.arity < 0 || static_cast<int>(inputs.size()) == info.arity,
                 "block " << info.name << " takes " << info.arity << " inputs; got " << inputs.size());

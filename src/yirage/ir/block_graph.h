@@ -102,8 +102,8 @@ class BlockGraph {
 
   /// Adds block input k (k = call order) over a tensor of type `dtensor`.
   TensorRef input(const TensorType& dtensor, DimMap input_map, int forloop_dim);
-  /// Applies an op of the table (matmul, element-wise, reductions, rms_norm, softmax, concat)
-  /// to tiles.
+  /// Applies an op of the table (matmul, element-wise, reductions, rms_norm, softmax, concat,
+  /// transpose) to tiles.
   std::vector<TensorRef> add_op(OpKind op, const std::vector<TensorRef>& inputs, Attrs attrs);
   /// Sums groups of consecutive entries of `dim` so that reduction_dimx entries remain.
   TensorRef reduce_to_dimx(TensorRef x, int64_t dim);

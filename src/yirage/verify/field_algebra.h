@@ -15,6 +15,8 @@
 //    keeps the identity between the two. Identities these functions satisfy beyond being
 //    functions (sqrt(x)^2 = x, ...) are not used: the check may reject such rewrites, never
 //    accept a wrong one.
+//  - outputs are compared on their Z_p components only (verifier.cpp): downstream of a non-ring
+//    op the Z_q component is an oracle value that two equal computations need not share.
 //  - max (reductions, softmax, accumulators) picks the largest p-component: a total order, so
 //    max is associative and commutative and any split of a max gives the same element. Softmax
 //    and online softmax are invariant to the value subtracted, so their results do not depend

@@ -71,9 +71,18 @@ void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candid
   }
   const auto expected = backend::reference::run_kernel_graph(algebra, reference, inputs);
   const auto actual = backend::reference::run_kernel_graph(algebra, candidate, std::move(inputs));
+  // Outputs are compared on their Z_p components: the Z_q component exists to feed exp, and
+  // after a non-ring op it is an oracle value, not a function of the real result.
+  const auto same_values = [](const FieldTensor& x, const FieldTensor& y) {
+    if (x.data.size() != y.data.size()) return false;
+    for (std::size_t e = 0; e < x.data.size(); ++e) {
+      if (x.data[e].a != y.data[e].a) return false;
+    }
+    return true;
+  };
   for (std::size_t i = 0; i < expected.size(); ++i) {
     for (std::size_t j = 0; j < actual.size(); ++j) {
-      possible[i][j] = possible[i][j] && expected[i].data == actual[j].data;
+      possible[i][j] = possible[i][j] && same_values(expected[i], actual[j]);
     }
   }
 }
