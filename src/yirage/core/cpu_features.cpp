@@ -20,11 +20,13 @@ uint64_t read_xcr0() {
   return (static_cast<uint64_t>(high) << 32) | low;
 }
 
-bool bit(uint32_t value, int index) { return ((value >> index) & 1u) != 0; }
+bool bit(uint32_t value, int index) {
+  return ((value >> index) & 1u) != 0;
+}
 
 void detect_x86(CpuFeatures& features) {
   uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0x80000000, nullptr) >= 0x80000004) {
+  if (static_cast<unsigned>(__get_cpuid_max(0x80000000, nullptr)) >= 0x80000004u) {
     char brand[49] = {};
     for (uint32_t leaf = 0; leaf < 3; ++leaf) {
       __get_cpuid(0x80000002 + leaf, &eax, &ebx, &ecx, &edx);
@@ -44,7 +46,7 @@ void detect_x86(CpuFeatures& features) {
   const bool ymm_state = (xcr0 & 0x6) == 0x6;
   const bool zmm_state = (xcr0 & 0xe6) == 0xe6;
   const bool tile_state = (xcr0 & (3ull << 17)) == (3ull << 17);
-  if (__get_cpuid_max(0, nullptr) < 7) return;
+  if (static_cast<unsigned>(__get_cpuid_max(0, nullptr)) < 7u) return;
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   features.avx2 = ymm_state && fma && bit(ebx, 5);
   features.avx512f = zmm_state && bit(ebx, 16);
@@ -73,10 +75,14 @@ CpuFeatures detect() {
 
 std::vector<std::string> CpuFeatures::names() const {
   std::vector<std::string> result;
-  const std::pair<bool, const char*> flags[] = {
-      {avx2, "avx2"},         {avx512f, "avx512f"},         {avx512bw, "avx512bw"},
-      {avx512_bf16, "avx512_bf16"}, {avx512_fp16, "avx512_fp16"}, {amx_tile, "amx_tile"},
-      {amx_bf16, "amx_bf16"}, {amx_int8, "amx_int8"}};
+  const std::pair<bool, const char*> flags[] = {{avx2, "avx2"},
+                                                {avx512f, "avx512f"},
+                                                {avx512bw, "avx512bw"},
+                                                {avx512_bf16, "avx512_bf16"},
+                                                {avx512_fp16, "avx512_fp16"},
+                                                {amx_tile, "amx_tile"},
+                                                {amx_bf16, "amx_bf16"},
+                                                {amx_int8, "amx_int8"}};
   for (const auto& [present, name] : flags) {
     if (present) result.emplace_back(name);
   }

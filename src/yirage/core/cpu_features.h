@@ -8,7 +8,7 @@ namespace yirage::core {
 
 /// What the host CPU offers and the operating system has enabled.
 struct CpuFeatures {
-  std::string model;        ///< brand string, e.g. "Intel(R) Xeon(R) ..."
+  std::string model;         ///< brand string, e.g. "Intel(R) Xeon(R) ..."
   int hardware_threads = 1;  ///< logical CPUs
   bool avx2 = false;         ///< AVX2 + FMA
   bool avx512f = false;      ///< AVX-512 foundation (with OS support for the zmm state)

@@ -24,7 +24,9 @@ constexpr DTypeInfo kDTypes[] = {
 };
 static_assert(sizeof(kDTypes) / sizeof(kDTypes[0]) == kNumDTypes);
 
-const DTypeInfo& info(DType dtype) { return kDTypes[static_cast<int>(dtype)]; }
+const DTypeInfo& info(DType dtype) {
+  return kDTypes[static_cast<int>(dtype)];
+}
 
 // Rounds |value| (finite, non-zero) to a binary format with `exp_bits` exponent bits and
 // `mant_bits` stored mantissa bits, in one step, ties to even. Returns the bits without sign.
@@ -51,7 +53,8 @@ uint32_t round_to_format(double magnitude, int exp_bits, int mant_bits) {
 uint16_t double_to_half_format(double value, int exp_bits, int mant_bits) {
   const uint16_t sign = std::signbit(value) ? 0x8000 : 0;
   const uint16_t exp_all_ones = static_cast<uint16_t>(((1u << exp_bits) - 1) << mant_bits);
-  if (std::isnan(value)) return static_cast<uint16_t>(sign | exp_all_ones | (1u << (mant_bits - 1)));
+  if (std::isnan(value))
+    return static_cast<uint16_t>(sign | exp_all_ones | (1u << (mant_bits - 1)));
   if (std::isinf(value)) return static_cast<uint16_t>(sign | exp_all_ones);
   if (value == 0.0) return sign;
   return static_cast<uint16_t>(sign | round_to_format(std::fabs(value), exp_bits, mant_bits));
@@ -70,9 +73,15 @@ Int saturating_cast(double value) {
 
 }  // namespace
 
-std::size_t dtype_size(DType dtype) { return info(dtype).size; }
-std::string_view dtype_name(DType dtype) { return info(dtype).name; }
-bool dtype_is_float(DType dtype) { return info(dtype).is_float; }
+std::size_t dtype_size(DType dtype) {
+  return info(dtype).size;
+}
+std::string_view dtype_name(DType dtype) {
+  return info(dtype).name;
+}
+bool dtype_is_float(DType dtype) {
+  return info(dtype).is_float;
+}
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (int i = 0; i < kNumDTypes; ++i) {
@@ -110,27 +119,46 @@ float f16_to_float(uint16_t bits) {
   return static_cast<float>((bits & 0x8000) ? -magnitude : magnitude);
 }
 
-uint16_t double_to_bf16(double value) { return double_to_half_format(value, 8, 7); }
-uint16_t double_to_f16(double value) { return double_to_half_format(value, 5, 10); }
+uint16_t double_to_bf16(double value) {
+  return double_to_half_format(value, 8, 7);
+}
+uint16_t double_to_f16(double value) {
+  return double_to_half_format(value, 5, 10);
+}
 
 double load_as_double(const void* data, DType dtype, std::size_t index) {
   switch (dtype) {
-    case DType::F32: return static_cast<const float*>(data)[index];
-    case DType::F16: return f16_to_float(static_cast<const uint16_t*>(data)[index]);
-    case DType::BF16: return bf16_to_float(static_cast<const uint16_t*>(data)[index]);
-    case DType::I32: return static_cast<const int32_t*>(data)[index];
-    case DType::I64: return static_cast<double>(static_cast<const int64_t*>(data)[index]);
+    case DType::F32:
+      return static_cast<const float*>(data)[index];
+    case DType::F16:
+      return f16_to_float(static_cast<const uint16_t*>(data)[index]);
+    case DType::BF16:
+      return bf16_to_float(static_cast<const uint16_t*>(data)[index]);
+    case DType::I32:
+      return static_cast<const int32_t*>(data)[index];
+    case DType::I64:
+      return static_cast<double>(static_cast<const int64_t*>(data)[index]);
   }
   YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
 }
 
 void store_from_double(void* data, DType dtype, std::size_t index, double value) {
   switch (dtype) {
-    case DType::F32: static_cast<float*>(data)[index] = static_cast<float>(value); return;
-    case DType::F16: static_cast<uint16_t*>(data)[index] = double_to_f16(value); return;
-    case DType::BF16: static_cast<uint16_t*>(data)[index] = double_to_bf16(value); return;
-    case DType::I32: static_cast<int32_t*>(data)[index] = saturating_cast<int32_t>(value); return;
-    case DType::I64: static_cast<int64_t*>(data)[index] = saturating_cast<int64_t>(value); return;
+    case DType::F32:
+      static_cast<float*>(data)[index] = static_cast<float>(value);
+      return;
+    case DType::F16:
+      static_cast<uint16_t*>(data)[index] = double_to_f16(value);
+      return;
+    case DType::BF16:
+      static_cast<uint16_t*>(data)[index] = double_to_bf16(value);
+      return;
+    case DType::I32:
+      static_cast<int32_t*>(data)[index] = saturating_cast<int32_t>(value);
+      return;
+    case DType::I64:
+      static_cast<int64_t*>(data)[index] = saturating_cast<int64_t>(value);
+      return;
   }
   YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
 }

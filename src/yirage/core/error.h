@@ -50,27 +50,28 @@ const char* short_file(const char* path);
 }  // namespace yirage::core
 
 /// Throws a UserError whose message is built by streaming `msg` (only on failure).
-#define YR_USER_ERROR(msg)                                                               \
-  do {                                                                                   \
-    std::ostringstream yr_error_stream_;                                                 \
-    yr_error_stream_ << msg;                                                             \
-    throw ::yirage::core::UserError(yr_error_stream_.str(),                              \
+#define YR_USER_ERROR(msg)                                                                   \
+  do {                                                                                       \
+    std::ostringstream yr_error_stream_;                                                     \
+    yr_error_stream_ << msg;                                                                 \
+    throw ::yirage::core::UserError(yr_error_stream_.str(),                                  \
                                     ::yirage::core::detail::short_file(__FILE__), __LINE__); \
   } while (0)
 
 /// Throws a UserError with the streamed message `msg` unless `cond` holds.
-#define YR_USER_CHECK(cond, msg) \
-  do {                           \
+#define YR_USER_CHECK(cond, msg)     \
+  do {                               \
     if (!(cond)) YR_USER_ERROR(msg); \
   } while (0)
 
-/// Throws an InternalError naming `cond`, the streamed message `msg`, file and line unless `cond` holds.
-#define YR_INTERNAL_CHECK(cond, msg)                                                     \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::ostringstream yr_error_stream_;                                               \
-      yr_error_stream_ << msg;                                                           \
-      throw ::yirage::core::InternalError(#cond, yr_error_stream_.str(),                 \
+/// Throws an InternalError naming `cond`, the streamed message `msg`, file and line unless `cond`
+/// holds.
+#define YR_INTERNAL_CHECK(cond, msg)                                                               \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      std::ostringstream yr_error_stream_;                                                         \
+      yr_error_stream_ << msg;                                                                     \
+      throw ::yirage::core::InternalError(#cond, yr_error_stream_.str(),                           \
                                           ::yirage::core::detail::short_file(__FILE__), __LINE__); \
-    }                                                                                    \
+    }                                                                                              \
   } while (0)

@@ -38,9 +38,13 @@ std::mutex& output_mutex() {
 
 }  // namespace
 
-LogLevel log_level() { return static_cast<LogLevel>(current_level().load(std::memory_order_relaxed)); }
+LogLevel log_level() {
+  return static_cast<LogLevel>(current_level().load(std::memory_order_relaxed));
+}
 
-void set_log_level(LogLevel level) { current_level().store(static_cast<int>(level)); }
+void set_log_level(LogLevel level) {
+  current_level().store(static_cast<int>(level));
+}
 
 LogLine::LogLine(LogLevel level, const char* file, int line) {
   stream_ << "yirage [" << kLevelNames[static_cast<int>(level)] << "] " << detail::short_file(file)

@@ -13,7 +13,9 @@ LogLevel log_level();
 /// Overrides the level for this process (tests, the CLI's --verbose).
 void set_log_level(LogLevel level);
 /// True when lines of `level` are written.
-inline bool log_enabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(log_level()); }
+inline bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) <= static_cast<int>(log_level());
+}
 
 /// One log line, written to stderr with its level and source when destroyed.
 class LogLine {
@@ -32,8 +34,9 @@ class LogLine {
 
 }  // namespace yirage::core
 
-/// Streams a log line at `level` (error, warn, info, debug, trace) when that level is enabled.
-#define YR_LOG(level)                                                                  \
-  if (!::yirage::core::log_enabled(::yirage::core::LogLevel::level)) {                 \
-  } else                                                                               \
+/// Streams a log line at `level` (Error, Warn, Info, Debug, Trace) when that level is enabled:
+/// YR_LOG(Info) << "compiled " << name;
+#define YR_LOG(level)                                                  \
+  if (!::yirage::core::log_enabled(::yirage::core::LogLevel::level)) { \
+  } else                                                               \
     ::yirage::core::LogLine(::yirage::core::LogLevel::level, __FILE__, __LINE__).stream()

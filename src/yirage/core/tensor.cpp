@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <sstream>
 
@@ -14,6 +15,9 @@ int64_t shape_numel(const Shape& shape) {
   for (int64_t extent : shape) {
     YR_USER_CHECK(extent >= 0, "shape " << shape_to_string(shape)
                                         << " has a negative extent; expected extents >= 0");
+    YR_USER_CHECK(
+        extent == 0 || count <= std::numeric_limits<int64_t>::max() / extent,
+        "shape " << shape_to_string(shape) << " has too many elements; expected at most 2^63 - 1");
     count *= extent;
   }
   return count;
@@ -67,7 +71,8 @@ Storage::~Storage() {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   Tensor tensor;
-  tensor.storage_ = Storage::allocate(static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype));
+  tensor.storage_ =
+      Storage::allocate(static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype));
   tensor.shape_ = shape;
   tensor.strides_ = contiguous_strides(shape);
   tensor.dtype_ = dtype;
@@ -92,16 +97,18 @@ Tensor Tensor::borrow(void* data, const Shape& shape, const std::vector<int64_t>
   }
   YR_USER_CHECK(lowest == 0, "tensor of shape " << shape_to_string(shape)
                                                 << " has negative strides; expected strides >= 0");
-  const std::size_t bytes = count == 0 ? 0 : static_cast<std::size_t>(highest + 1) * dtype_size(dtype);
+  const std::size_t bytes =
+      count == 0 ? 0 : static_cast<std::size_t>(highest + 1) * dtype_size(dtype);
   tensor.storage_ = Storage::borrow(data, bytes, device, std::move(keep_alive));
   return tensor;
 }
 
 int64_t Tensor::dim(int64_t dim) const {
   const int64_t r = rank();
-  YR_USER_CHECK(dim >= -r && dim < r, "dimension " << dim << " is out of range for a tensor of shape "
-                                                   << shape_to_string(shape_) << "; expected -"
-                                                   << r << " <= dim < " << r);
+  YR_USER_CHECK(dim >= -r && dim < r, "dimension " << dim
+                                                   << " is out of range for a tensor of shape "
+                                                   << shape_to_string(shape_) << "; expected -" << r
+                                                   << " <= dim < " << r);
   return shape_[dim < 0 ? dim + r : dim];
 }
 
@@ -120,8 +127,8 @@ void* Tensor::data() const {
 }
 
 int64_t Tensor::offset_of(const std::vector<int64_t>& index) const {
-  YR_INTERNAL_CHECK(index.size() == shape_.size(), "index rank " << index.size() << " vs tensor rank "
-                                                                  << shape_.size());
+  YR_INTERNAL_CHECK(index.size() == shape_.size(),
+                    "index rank " << index.size() << " vs tensor rank " << shape_.size());
   int64_t offset = 0;
   for (std::size_t i = 0; i < index.size(); ++i) offset += index[i] * strides_[i];
   return offset;
@@ -137,8 +144,9 @@ double Tensor::get(int64_t flat) const {
 }
 
 Tensor Tensor::contiguous() const {
-  YR_USER_CHECK(device().kind == DeviceKind::Cpu,
-                "cannot copy a tensor on " << device().to_string() << " on the host; expected a cpu tensor");
+  YR_USER_CHECK(device().kind == DeviceKind::Cpu, "cannot copy a tensor on "
+                                                      << device().to_string()
+                                                      << " on the host; expected a cpu tensor");
   if (is_contiguous()) return *this;
   Tensor copy = empty(shape_, dtype_);
   const std::size_t size = dtype_size(dtype_);

@@ -17,8 +17,9 @@ int default_num_threads() {
   if (text != nullptr && *text != '\0') {
     char* end = nullptr;
     const long value = std::strtol(text, &end, 10);
-    YR_USER_CHECK(end != nullptr && *end == '\0' && value > 0 && value <= 4096,
-                  "YIRAGE_NUM_THREADS='" << text << "' is not valid; expected an integer from 1 to 4096");
+    YR_USER_CHECK(
+        end != nullptr && *end == '\0' && value > 0 && value <= 4096,
+        "YIRAGE_NUM_THREADS='" << text << "' is not valid; expected an integer from 1 to 4096");
     return static_cast<int>(value);
   }
   return std::max(1u, std::thread::hardware_concurrency());
@@ -108,6 +109,8 @@ void ThreadPool::parallel_for(int64_t count, int64_t grain,
   {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return active_ == 0; });
+    // A worker that wakes only now must find no chunk left (after an error, next_ < count_).
+    next_ = count_;
     body_ = nullptr;
     error = error_;
     error_ = nullptr;

@@ -48,9 +48,13 @@ void check_dim_map(const char* what, const DimMap& map, const TensorType& type) 
 
 }  // namespace
 
-std::string_view accum_name(AccumKind kind) { return kAccumulators[static_cast<int>(kind)].name; }
+std::string_view accum_name(AccumKind kind) {
+  return kAccumulators[static_cast<int>(kind)].name;
+}
 
-int accum_operands(AccumKind kind) { return kAccumulators[static_cast<int>(kind)].operands; }
+int accum_operands(AccumKind kind) {
+  return kAccumulators[static_cast<int>(kind)].operands;
+}
 
 std::optional<AccumKind> accum_from_name(std::string_view name) {
   for (const auto& info : kAccumulators) {
@@ -62,7 +66,8 @@ std::optional<AccumKind> accum_from_name(std::string_view name) {
 AccumKind parse_accum(std::string_view name) {
   if (auto kind = accum_from_name(name)) return *kind;
   std::string known;
-  for (const auto& info : kAccumulators) known += (known.empty() ? "" : ", ") + std::string(info.name);
+  for (const auto& info : kAccumulators)
+    known += (known.empty() ? "" : ", ") + std::string(info.name);
   YR_USER_ERROR("unknown accumulator '" << name << "'; expected one of " << known);
 }
 
@@ -83,20 +88,22 @@ BlockGraph::BlockGraph(Dim3 grid_dims, Dim3 block_dims, int64_t forloop_range,
                   "grid_dim " << dim3_to_string(grid_dims) << " has extent " << grid_dims[axis]
                               << " on axis " << kAxisNames[axis] << "; expected 1 to "
                               << kMaxGridDims[axis]);
-    YR_USER_CHECK(block_dims[axis] >= 1, "block_dim " << dim3_to_string(block_dims)
-                                                      << " has an extent < 1; expected >= 1");
+    YR_USER_CHECK(block_dims[axis] >= 1 && block_dims[axis] <= kMaxThreadsPerBlock,
+                  "block_dim " << dim3_to_string(block_dims) << " has extent " << block_dims[axis]
+                               << " on axis " << kAxisNames[axis] << "; expected 1 to "
+                               << kMaxThreadsPerBlock);
   }
-  YR_USER_CHECK(num_blocks() <= kMaxBlocks, "grid_dim " << dim3_to_string(grid_dims) << " has "
-                                                        << num_blocks() << " blocks; expected at most "
-                                                        << kMaxBlocks);
+  YR_USER_CHECK(num_blocks() <= kMaxBlocks,
+                "grid_dim " << dim3_to_string(grid_dims) << " has " << num_blocks()
+                            << " blocks; expected at most " << kMaxBlocks);
   const int64_t threads = block_dims[0] * block_dims[1] * block_dims[2];
-  YR_USER_CHECK(threads <= kMaxThreadsPerBlock, "block_dim " << dim3_to_string(block_dims) << " has "
-                                                             << threads
-                                                             << " threads; expected at most "
-                                                             << kMaxThreadsPerBlock);
-  YR_USER_CHECK(forloop_range >= 1, "forloop_range " << forloop_range << " is not positive; expected >= 1");
-  YR_USER_CHECK(reduction_dimx >= 1, "reduction_dimx " << reduction_dimx
-                                                       << " is not positive; expected >= 1");
+  YR_USER_CHECK(threads <= kMaxThreadsPerBlock,
+                "block_dim " << dim3_to_string(block_dims) << " has " << threads
+                             << " threads; expected at most " << kMaxThreadsPerBlock);
+  YR_USER_CHECK(forloop_range >= 1,
+                "forloop_range " << forloop_range << " is not positive; expected >= 1");
+  YR_USER_CHECK(reduction_dimx >= 1,
+                "reduction_dimx " << reduction_dimx << " is not positive; expected >= 1");
 }
 
 void BlockGraph::check_ref(TensorRef tensor, const char* role) const {
@@ -167,11 +174,13 @@ std::vector<TensorRef> BlockGraph::add_op(OpKind op, const std::vector<TensorRef
   const bool allowed = info.category != OpCategory::Structural || op == OpKind::Matmul ||
                        op == OpKind::RmsNorm || op == OpKind::Softmax || op == OpKind::Concat ||
                        op == OpKind::Transpose;
-  YR_USER_CHECK(allowed, "block graphs apply matmul, element-wise ops, reductions, rms_norm, "
-                         "softmax, concat and transpose; '"
-                             << info.name << "' is a kernel-level op only");
-  YR_USER_CHECK(info.arity < 0 || static_cast<int>(inputs.size()) == info.arity,
-                "block " << info.name << " takes " << info.arity << " inputs; got " << inputs.size());
+  YR_USER_CHECK(allowed,
+                "block graphs apply matmul, element-wise ops, reductions, rms_norm, "
+                "softmax, concat and transpose; '"
+                    << info.name << "' is a kernel-level op only");
+  YR_USER_CHECK(
+      info.arity < 0 || static_cast<int>(inputs.size()) == info.arity,
+      "block " << info.name << " takes " << info.arity << " inputs; got " << inputs.size());
   YR_USER_CHECK(!inputs.empty(), "block " << info.name << " takes at least one input; got none");
   std::vector<TensorType> types;
   bool loop = false, after = false;
@@ -183,9 +192,9 @@ std::vector<TensorRef> BlockGraph::add_op(OpKind op, const std::vector<TensorRef
     after = after || phase(inputs[i]) == Phase::AfterLoop;
   }
   YR_USER_CHECK(!(loop && after), "block " << info.name
-                                            << " mixes a per-iteration tile with an accumulated "
-                                               "(after-loop) tile; expected operands of one phase: "
-                                               "accumulate the loop tile first");
+                                           << " mixes a per-iteration tile with an accumulated "
+                                              "(after-loop) tile; expected operands of one phase: "
+                                              "accumulate the loop tile first");
   // Attribute checking and shape inference are the kernel-level ones, applied to tiles.
   KernelGraph scratch;
   std::vector<TensorRef> scratch_inputs;
@@ -206,8 +215,8 @@ TensorRef BlockGraph::reduce_to_dimx(TensorRef x, int64_t dim) {
   check_ref(x, "reduce_to_dimx input");
   TensorType tile = type(x);
   const auto rank = static_cast<int64_t>(tile.shape.size());
-  YR_USER_CHECK(dim >= -rank && dim < rank, "reduce_to_dimx: dim " << dim << " is out of range for "
-                                                                   << tile.to_string());
+  YR_USER_CHECK(dim >= -rank && dim < rank,
+                "reduce_to_dimx: dim " << dim << " is out of range for " << tile.to_string());
   if (dim < 0) dim += rank;
   YR_USER_CHECK(core::dtype_is_float(tile.dtype),
                 "reduce_to_dimx: input " << tile.to_string() << " is not a float tile");
@@ -229,10 +238,12 @@ TensorRef BlockGraph::accumulate(AccumKind kind, TensorRef x, std::optional<Tens
   const std::string name(accum_name(kind));
   check_ref(x, "forloop_accum input");
   YR_USER_CHECK(phase(x) != Phase::AfterLoop,
-                "forloop_accum(" << name << ") of a tile that is already accumulated; expected a "
+                "forloop_accum(" << name
+                                 << ") of a tile that is already accumulated; expected a "
                                     "per-iteration or loop-invariant tile");
-  YR_USER_CHECK(core::dtype_is_float(type(x).dtype),
-                "forloop_accum(" << name << ") of " << type(x).to_string() << "; expected a float tile");
+  YR_USER_CHECK(core::dtype_is_float(type(x).dtype), "forloop_accum(" << name << ") of "
+                                                                      << type(x).to_string()
+                                                                      << "; expected a float tile");
   BlockNode node;
   node.kind = BlockNodeKind::Accumulate;
   node.accum = kind;
@@ -253,10 +264,10 @@ TensorRef BlockGraph::accumulate(AccumKind kind, TensorRef x, std::optional<Tens
       }
       return true;
     }();
-    YR_USER_CHECK(broadcast_ok, "forloop_accum(" << name << ") rescale operand "
-                                                 << type(*m).to_string() << " does not broadcast to "
-                                                 << type(x).to_string()
-                                                 << "; expected the same rank with extents equal or 1");
+    YR_USER_CHECK(broadcast_ok, "forloop_accum("
+                                    << name << ") rescale operand " << type(*m).to_string()
+                                    << " does not broadcast to " << type(x).to_string()
+                                    << "; expected the same rank with extents equal or 1");
     node.inputs.push_back(*m);
   } else {
     YR_USER_CHECK(!m.has_value(), "forloop_accum(" << name << ") takes one operand; got two");
@@ -279,11 +290,12 @@ void BlockGraph::output(TensorRef tile, DimMap output_map) {
     if (output_map[axis] >= 0) {
       dtensor.shape[output_map[axis]] *= grid_dims_[axis];
     } else {
-      YR_USER_CHECK(grid_dims_[axis] == 1,
-                    "output_map " << dim_map_to_string(output_map) << " leaves grid axis "
-                                  << kAxisNames[axis] << " (extent " << grid_dims_[axis]
-                                  << ") unmapped, so its blocks would overwrite each other; expected "
-                                     "a dim for every axis of extent > 1");
+      YR_USER_CHECK(
+          grid_dims_[axis] == 1,
+          "output_map " << dim_map_to_string(output_map) << " leaves grid axis " << kAxisNames[axis]
+                        << " (extent " << grid_dims_[axis]
+                        << ") unmapped, so its blocks would overwrite each other; expected "
+                           "a dim for every axis of extent > 1");
     }
   }
   outputs_.push_back({tile, output_map, dtensor});
@@ -291,7 +303,8 @@ void BlockGraph::output(TensorRef tile, DimMap output_map) {
 
 void BlockGraph::check_complete() const {
   YR_USER_CHECK(!inputs_.empty(), "the block graph has no inputs; expected at least one new_input");
-  YR_USER_CHECK(!outputs_.empty(), "the block graph has no outputs; expected at least one new_output");
+  YR_USER_CHECK(!outputs_.empty(),
+                "the block graph has no outputs; expected at least one new_output");
 }
 
 }  // namespace yirage::ir

@@ -68,13 +68,13 @@ enum class BlockNodeKind : uint8_t {
 /// One node of a block graph.
 struct BlockNode {
   BlockNodeKind kind = BlockNodeKind::Input;  ///< node kind
-  OpKind op = OpKind::Input;                   ///< the op (kind Op)
-  AccumKind accum = AccumKind::Sum;            ///< the accumulator (kind Accumulate)
-  std::vector<TensorRef> inputs;               ///< operands (nodes of this block graph)
-  Attrs attrs;                                 ///< op attributes; "dim" for ReduceToDimx
-  std::vector<TensorType> outputs;             ///< tile types
-  Phase phase = Phase::Loop;                   ///< when the outputs exist
-  int32_t input_index = -1;                    ///< which block input (kind Input)
+  OpKind op = OpKind::Input;                  ///< the op (kind Op)
+  AccumKind accum = AccumKind::Sum;           ///< the accumulator (kind Accumulate)
+  std::vector<TensorRef> inputs;              ///< operands (nodes of this block graph)
+  Attrs attrs;                                ///< op attributes; "dim" for ReduceToDimx
+  std::vector<TensorType> outputs;            ///< tile types
+  Phase phase = Phase::Loop;                  ///< when the outputs exist
+  int32_t input_index = -1;                   ///< which block input (kind Input)
 };
 
 /// A block input: the graph tensor it reads and how blocks and iterations tile it.
@@ -87,9 +87,9 @@ struct BlockInput {
 
 /// A block output: which tile is written where.
 struct BlockOutput {
-  TensorRef tile;       ///< the after-loop tile written
-  DimMap output_map;    ///< grid axis -> dim of the output the blocks are laid along, or -1
-  TensorType dtensor;   ///< the resulting kernel-level tensor
+  TensorRef tile;      ///< the after-loop tile written
+  DimMap output_map;   ///< grid axis -> dim of the output the blocks are laid along, or -1
+  TensorType dtensor;  ///< the resulting kernel-level tensor
 };
 
 /// A block graph under construction or complete. Every builder call checks its arguments and

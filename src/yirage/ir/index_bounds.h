@@ -13,7 +13,8 @@ inline constexpr int64_t kDefaultPositionBound = 4096;
 
 /// For each graph input (in order): 0 for float inputs; for integer inputs, an exclusive upper
 /// bound on the values the graph accepts: the smallest table used by an embedding they index,
-/// kDefaultPositionBound for rope positions, and 1024 for integers used otherwise.
+/// kDefaultPositionBound for rope positions, and 1024 for integers used otherwise. Uses are
+/// followed through reshape, transpose, split and concat.
 std::vector<int64_t> index_bounds(const KernelGraph& graph);
 
 }  // namespace yirage::ir

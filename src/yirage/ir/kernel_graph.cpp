@@ -13,9 +13,10 @@ namespace {
 void check_attributes(const OpInfo& info, const Attrs& attrs) {
   for (const auto& spec : info.attributes) {
     const auto found = attrs.values().find(spec.name);
-    YR_USER_CHECK(found != attrs.values().end(),
-                  info.name << ": attribute '" << spec.name << "' is missing; expected a value of type "
-                            << attr_type_name(spec.type));
+    YR_USER_CHECK(found != attrs.values().end(), info.name
+                                                     << ": attribute '" << spec.name
+                                                     << "' is missing; expected a value of type "
+                                                     << attr_type_name(spec.type));
     const AttrType actual = attr_value_type(found->second);
     YR_USER_CHECK(actual == spec.type, info.name << ": attribute '" << spec.name << "' is "
                                                  << attr_type_name(actual) << "; expected "
@@ -50,9 +51,9 @@ void KernelGraph::check_ref(TensorRef tensor, const char* role) const {
 }
 
 const Node& KernelGraph::node(int32_t index) const {
-  YR_USER_CHECK(index >= 0 && index < static_cast<int32_t>(nodes_.size()),
-                "node index " << index << " is out of range; the graph has " << nodes_.size()
-                              << " nodes");
+  YR_USER_CHECK(
+      index >= 0 && index < static_cast<int32_t>(nodes_.size()),
+      "node index " << index << " is out of range; the graph has " << nodes_.size() << " nodes");
   return nodes_[index];
 }
 
@@ -62,13 +63,14 @@ const TensorType& KernelGraph::type(TensorRef tensor) const {
 }
 
 TensorRef KernelGraph::input(const core::Shape& shape, core::DType dtype) {
-  YR_USER_CHECK(shape.size() <= 8, "input of shape " << core::shape_to_string(shape)
-                                                     << " has rank " << shape.size()
-                                                     << "; expected rank <= 8");
+  YR_USER_CHECK(shape.size() <= 8, "input of shape " << core::shape_to_string(shape) << " has rank "
+                                                     << shape.size() << "; expected rank <= 8");
   for (int64_t extent : shape) {
-    YR_USER_CHECK(extent >= 1, "input of shape " << core::shape_to_string(shape)
-                                                 << " has an extent < 1; expected every extent >= 1");
+    YR_USER_CHECK(extent >= 1, "input of shape "
+                                   << core::shape_to_string(shape)
+                                   << " has an extent < 1; expected every extent >= 1");
   }
+  core::shape_numel(shape);  // rejects shapes whose element count overflows
   Node node;
   node.op = OpKind::Input;
   node.outputs.push_back({shape, dtype});
@@ -81,12 +83,16 @@ TensorRef KernelGraph::input(const core::Shape& shape, core::DType dtype) {
 std::vector<TensorRef> KernelGraph::add_node(OpKind op, const std::vector<TensorRef>& inputs,
                                              Attrs attrs) {
   const OpInfo& info = op_info(op);
-  YR_USER_CHECK(op != OpKind::Input, "input nodes are added with input(shape, dtype), not add_node");
-  YR_USER_CHECK(op != OpKind::Customized,
-                "customized nodes carry a block graph: build them with customized(inputs, block_graph)");
+  YR_USER_CHECK(op != OpKind::Input,
+                "input nodes are added with input(shape, dtype), not add_node");
+  YR_USER_CHECK(
+      op != OpKind::Customized,
+      "customized nodes carry a block graph: build them with customized(inputs, block_graph)");
   YR_USER_CHECK(info.arity < 0 || static_cast<int>(inputs.size()) == info.arity,
-                info.name << " takes " << info.arity << " inputs; got " << inputs.size());
-  YR_USER_CHECK(info.arity >= 0 || !inputs.empty(), info.name << " takes at least one input; got none");
+                info.name << " takes " << info.arity << (info.arity == 1 ? " input" : " inputs")
+                          << "; got " << inputs.size());
+  YR_USER_CHECK(info.arity >= 0 || !inputs.empty(),
+                info.name << " takes at least one input; got none");
   std::vector<TensorType> input_types;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::string role = std::string(info.name) + " input " + std::to_string(i);
@@ -199,9 +205,9 @@ std::vector<TensorRef> KernelGraph::customized(const std::vector<TensorRef>& inp
   YR_USER_CHECK(kernel != nullptr, "customized: the block graph is missing");
   kernel->check_complete();
   const auto& block_inputs = kernel->inputs();
-  YR_USER_CHECK(inputs.size() == block_inputs.size(),
-                "customized: the block graph has " << block_inputs.size() << " inputs; got "
-                                                   << inputs.size() << " tensors");
+  YR_USER_CHECK(inputs.size() == block_inputs.size(), "customized: the block graph has "
+                                                          << block_inputs.size() << " inputs; got "
+                                                          << inputs.size() << " tensors");
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::string role = "customized input " + std::to_string(i);
     check_ref(inputs[i], role.c_str());

@@ -21,7 +21,7 @@ namespace yirage::ir {
 
 /// Shape and dtype of a tensor in a graph.
 struct TensorType {
-  core::Shape shape;                    ///< extents, each >= 1
+  core::Shape shape;                     ///< extents, each >= 1
   core::DType dtype = core::DType::F32;  ///< element type
   /// Equality of shape and dtype.
   bool operator==(const TensorType& other) const = default;
@@ -41,10 +41,10 @@ class BlockGraph;
 
 /// One operator application.
 struct Node {
-  OpKind op = OpKind::Input;        ///< the operator
-  std::vector<TensorRef> inputs;    ///< operands, in order
-  Attrs attrs;                      ///< attribute values (normalized)
-  std::vector<TensorType> outputs;  ///< inferred output types
+  OpKind op = OpKind::Input;                      ///< the operator
+  std::vector<TensorRef> inputs;                  ///< operands, in order
+  Attrs attrs;                                    ///< attribute values (normalized)
+  std::vector<TensorType> outputs;                ///< inferred output types
   std::shared_ptr<const BlockGraph> block_graph;  ///< the fused kernel of a customized node
 };
 

@@ -1,5 +1,6 @@
 #include "yirage/ir/op.h"
 
+#include <charconv>
 #include <sstream>
 
 #include "yirage/core/error.h"
@@ -35,13 +36,15 @@ std::vector<AttrSpec> parse_attr_spec(std::string_view spec) {
 std::vector<OpInfo> build_table() {
   std::vector<OpInfo> table;
 #define YR_STRUCTURAL_INFO(id, name, arity, outputs, spec) \
-  table.push_back({OpKind::id, name, OpCategory::Structural, arity, outputs, parse_attr_spec(spec)});
+  table.push_back(                                         \
+      {OpKind::id, name, OpCategory::Structural, arity, outputs, parse_attr_spec(spec)});
 #define YR_UNARY_INFO(id, name, spec, expr) \
   table.push_back({OpKind::id, name, OpCategory::Unary, 1, 1, parse_attr_spec(spec)});
 #define YR_BINARY_INFO(id, name, expr) \
   table.push_back({OpKind::id, name, OpCategory::Binary, 2, 1, {}});
 #define YR_REDUCE_INFO(id, name, init, step, finish) \
-  table.push_back({OpKind::id, name, OpCategory::Reduce, 1, 1, parse_attr_spec("dim:int keepdim:bool")});
+  table.push_back(                                   \
+      {OpKind::id, name, OpCategory::Reduce, 1, 1, parse_attr_spec("dim:int keepdim:bool")});
   YIRAGE_STRUCTURAL_OPS(YR_STRUCTURAL_INFO)
   YIRAGE_UNARY_OPS(YR_UNARY_INFO)
   YIRAGE_BINARY_OPS(YR_BINARY_INFO)
@@ -63,7 +66,9 @@ const std::vector<OpInfo>& table() {
 
 }  // namespace
 
-int num_ops() { return static_cast<int>(table().size()); }
+int num_ops() {
+  return static_cast<int>(table().size());
+}
 
 const OpInfo& op_info(OpKind kind) {
   const auto index = static_cast<std::size_t>(kind);
@@ -71,7 +76,9 @@ const OpInfo& op_info(OpKind kind) {
   return table()[index];
 }
 
-std::string_view op_name(OpKind kind) { return op_info(kind).name; }
+std::string_view op_name(OpKind kind) {
+  return op_info(kind).name;
+}
 
 std::optional<OpKind> op_from_name(std::string_view name) {
   for (const auto& info : table()) {
@@ -82,10 +89,14 @@ std::optional<OpKind> op_from_name(std::string_view name) {
 
 std::string_view attr_type_name(AttrType type) {
   switch (type) {
-    case AttrType::Int: return "int";
-    case AttrType::Float: return "float";
-    case AttrType::Bool: return "bool";
-    case AttrType::Ints: return "ints";
+    case AttrType::Int:
+      return "int";
+    case AttrType::Float:
+      return "float";
+    case AttrType::Bool:
+      return "bool";
+    case AttrType::Ints:
+      return "ints";
   }
   YR_INTERNAL_CHECK(false, "unhandled attribute type");
 }
@@ -132,9 +143,20 @@ AttrType attr_value_type(const AttrValue& value) {
 std::string attr_value_to_string(const AttrValue& value) {
   std::ostringstream out;
   switch (attr_value_type(value)) {
-    case AttrType::Int: out << std::get<int64_t>(value); break;
-    case AttrType::Float: out.precision(17); out << std::get<double>(value); break;
-    case AttrType::Bool: out << (std::get<bool>(value) ? "true" : "false"); break;
+    case AttrType::Int:
+      out << std::get<int64_t>(value);
+      break;
+    case AttrType::Float: {
+      // The shortest text that reads back to the same double: 0.1, 1e-06, 10000, nan, -inf.
+      char buffer[64];
+      const auto result = std::to_chars(buffer, buffer + sizeof(buffer), std::get<double>(value));
+      YR_INTERNAL_CHECK(result.ec == std::errc(), "to_chars failed for a double");
+      out.write(buffer, result.ptr - buffer);
+      break;
+    }
+    case AttrType::Bool:
+      out << (std::get<bool>(value) ? "true" : "false");
+      break;
     case AttrType::Ints: {
       out << '[';
       const auto& list = std::get<std::vector<int64_t>>(value);

@@ -50,10 +50,14 @@ class FieldAlgebra {
   /// The field pair in use.
   const FieldPair& pair() const { return pair_; }
   /// A uniformly random element from a 64-bit random word pair.
-  Value random(uint64_t word_a, uint64_t word_b) const { return {word_a % pair_.p, word_b % pair_.q}; }
+  Value random(uint64_t word_a, uint64_t word_b) const {
+    return {word_a % pair_.p, word_b % pair_.q};
+  }
 
   /// The exact image of the double `c`.
-  Value constant(double c) const { return {mod_from_double(c, pair_.p), mod_from_double(c, pair_.q)}; }
+  Value constant(double c) const {
+    return {mod_from_double(c, pair_.p), mod_from_double(c, pair_.q)};
+  }
   /// The image of the integer `i`.
   Value from_index(int64_t i) const;
   /// The integer an index value was made from (ids and positions are never computed).
@@ -71,11 +75,17 @@ class FieldAlgebra {
   Value reduce_finish(ir::OpKind op, Value acc, int64_t n) const;
 
   /// x + y.
-  Value add(Value x, Value y) const { return {mod_add(x.a, y.a, pair_.p), mod_add(x.b, y.b, pair_.q)}; }
+  Value add(Value x, Value y) const {
+    return {mod_add(x.a, y.a, pair_.p), mod_add(x.b, y.b, pair_.q)};
+  }
   /// x - y.
-  Value sub(Value x, Value y) const { return {mod_sub(x.a, y.a, pair_.p), mod_sub(x.b, y.b, pair_.q)}; }
+  Value sub(Value x, Value y) const {
+    return {mod_sub(x.a, y.a, pair_.p), mod_sub(x.b, y.b, pair_.q)};
+  }
   /// x * y.
-  Value mul(Value x, Value y) const { return {mod_mul(x.a, y.a, pair_.p), mod_mul(x.b, y.b, pair_.q)}; }
+  Value mul(Value x, Value y) const {
+    return {mod_mul(x.a, y.a, pair_.p), mod_mul(x.b, y.b, pair_.q)};
+  }
   /// x / y by modular inverses.
   Value div(Value x, Value y) const {
     return mul(x, {mod_inverse(y.a, pair_.p), mod_inverse(y.b, pair_.q)});
@@ -92,6 +102,9 @@ class FieldAlgebra {
   Value lowest() const { return {0, 0}; }
   /// exp(from - to).
   Value rescale(Value from, Value to) const { return exp(sub(from, to)); }
+  /// row[j] += sum_p a_row[p] * b[p * n + j] for j < n, reducing once per 15 products.
+  void multiply_accumulate(Value* row, const Value* a_row, const Value* b, int64_t k,
+                           int64_t n) const;
   /// The rotary cosine table, an uninterpreted function of its arguments.
   Value rope_cos(int64_t position, int64_t i, int64_t d, double theta) const;
   /// The rotary sine table, an uninterpreted function of its arguments.

@@ -30,7 +30,9 @@ inline uint64_t mod_add(uint64_t a, uint64_t b, uint64_t m) {
   return sum >= m ? sum - m : sum;
 }
 /// (a - b) mod m for a, b < m.
-inline uint64_t mod_sub(uint64_t a, uint64_t b, uint64_t m) { return a >= b ? a - b : a + m - b; }
+inline uint64_t mod_sub(uint64_t a, uint64_t b, uint64_t m) {
+  return a >= b ? a - b : a + m - b;
+}
 /// Unsigned 128-bit integers (a compiler extension on every supported target).
 __extension__ typedef unsigned __int128 uint128_t;
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <limits>
-#include <cmath>
 #include <random>
 #include <sstream>
 
@@ -63,9 +63,9 @@ void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candid
     const auto count = static_cast<std::size_t>(core::shape_numel(types[k].shape));
     FieldTensor tensor{types[k].shape, std::vector<FieldValue>(count)};
     for (auto& value : tensor.data) {
-      value = bounds[k] > 0
-                  ? algebra.from_index(static_cast<int64_t>(generator() % static_cast<uint64_t>(bounds[k])))
-                  : algebra.random(generator(), generator());
+      value = bounds[k] > 0 ? algebra.from_index(static_cast<int64_t>(
+                                  generator() % static_cast<uint64_t>(bounds[k])))
+                            : algebra.random(generator(), generator());
     }
     inputs.push_back(std::move(tensor));
   }
@@ -105,11 +105,15 @@ double relative_error(const core::Tensor& expected, const core::Tensor& actual) 
 
 double float_error_bound(core::DType dtype) {
   switch (dtype) {
-    case core::DType::F32: return 1e-3;
-    case core::DType::F16: return 1e-2;
-    case core::DType::BF16: return 2e-2;
+    case core::DType::F32:
+      return 1e-3;
+    case core::DType::F16:
+      return 1e-2;
+    case core::DType::BF16:
+      return 2e-2;
     case core::DType::I32:
-    case core::DType::I64: return 0.0;
+    case core::DType::I64:
+      return 0.0;
   }
   YR_INTERNAL_CHECK(false, "unhandled dtype");
 }
@@ -142,22 +146,24 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
   }
   Matrix possible(n, std::vector<bool>(n));
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < n; ++j) possible[i][j] = reference_outputs[i] == candidate_outputs[j];
+    for (std::size_t j = 0; j < n; ++j)
+      possible[i][j] = reference_outputs[i] == candidate_outputs[j];
   }
   // Integer inputs must be valid for both graphs.
   auto bounds = ir::index_bounds(reference);
   const auto candidate_bounds = ir::index_bounds(candidate);
-  for (std::size_t k = 0; k < bounds.size(); ++k) bounds[k] = std::min(bounds[k], candidate_bounds[k]);
+  for (std::size_t k = 0; k < bounds.size(); ++k)
+    bounds[k] = std::min(bounds[k], candidate_bounds[k]);
 
-  std::ostringstream method;
-  method << "finite-field x" << options.trials;
+  const auto field_method = [&] { return "finite-field x" + std::to_string(result.trials); };
   for (int trial = 0; trial < options.trials; ++trial) {
     try {
       field_trial(reference, candidate, bounds, trial, options.seed, possible);
     } catch (const core::UserError& error) {
-      result.reason = "finite-field trial " + std::to_string(trial + 1) + " failed: " + error.what();
-      result.method = method.str();
       result.trials = trial + 1;
+      result.reason =
+          "finite-field trial " + std::to_string(trial + 1) + " failed: " + error.what();
+      result.method = field_method();
       return finish(result);
     }
     result.trials = trial + 1;
@@ -175,13 +181,14 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
           break;
         }
       }
-      result.method = method.str();
+      result.method = field_method();
       result.reason = reason.str();
       return finish(result);
     }
   }
+  result.method = field_method();
   if (options.float_check) {
-    method << " + float64";
+    result.method += " + float64";
     auto& engine = backend::get_backend("reference");
     const auto inputs = backend::random_inputs(reference, options.seed ^ 0xf10a7ull);
     const auto expected = engine.run(reference, inputs);
@@ -196,13 +203,11 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
         reason << "float check: output " << i << " (" << reference_outputs[i].to_string()
                << ") differs from the reference by " << error << " relative to its largest value"
                << " (bound " << bound << ")";
-        result.method = method.str();
         result.reason = reason.str();
         return finish(result);
       }
     }
   }
-  result.method = method.str();
   result.equivalent = true;
   return finish(result);
 }

@@ -11,20 +11,20 @@ namespace yirage::verify {
 
 /// How to check.
 struct VerifyOptions {
-  int trials = 2;            ///< finite-field trials (at least 2), alternating the two field pairs
-  uint64_t seed = 0;         ///< seeds inputs and oracles; the same seed repeats the check
-  bool float_check = true;   ///< also compare float64 results on random non-zero inputs
+  int trials = 2;           ///< finite-field trials (at least 2), alternating the two field pairs
+  uint64_t seed = 0;        ///< seeds inputs and oracles; the same seed repeats the check
+  bool float_check = true;  ///< also compare float64 results on random non-zero inputs
 };
 
 /// The verdict, with the evidence.
 struct VerifyResult {
-  bool equivalent = false;             ///< true when every check passed
-  std::string method;                  ///< the checks that ran, e.g. "finite-field x2 + float"
-  int trials = 0;                      ///< finite-field trials run
-  double max_rel_error = 0.0;          ///< float check: largest error relative to the output's max
-  std::string reason;                  ///< why not equivalent (empty when equivalent)
-  std::vector<int> output_permutation; ///< candidate output matched to each reference output
-  double seconds = 0.0;                ///< wall time of the check
+  bool equivalent = false;              ///< true when every check passed
+  std::string method;                   ///< the checks that ran, e.g. "finite-field x2 + float"
+  int trials = 0;                       ///< finite-field trials run
+  double max_rel_error = 0.0;           ///< float check: largest error relative to the output's max
+  std::string reason;                   ///< why not equivalent (empty when equivalent)
+  std::vector<int> output_permutation;  ///< candidate output matched to each reference output
+  double seconds = 0.0;                 ///< wall time of the check
 };
 
 /// The float-check bound on error relative to the largest reference magnitude of an output,

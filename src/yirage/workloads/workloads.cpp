@@ -106,8 +106,10 @@ Workload rms_norm_matmul(int64_t batch, int64_t hidden, int64_t out, DType dtype
 }
 
 Workload gated_mlp(int64_t batch, int64_t hidden, int64_t inter, DType dtype, Tiling tiling) {
-  Workload w{"gated_mlp", shape_text({{"x", {batch, hidden}}, {"w1", {hidden, inter}}, {"w2", {hidden, inter}}}),
-             {}, {}};
+  Workload w{"gated_mlp",
+             shape_text({{"x", {batch, hidden}}, {"w1", {hidden, inter}}, {"w2", {hidden, inter}}}),
+             {},
+             {}};
   for (KernelGraph* g : {&w.naive, &w.fused}) {
     g->input({batch, hidden}, dtype);
     g->input({hidden, inter}, dtype);
@@ -131,9 +133,13 @@ Workload gated_mlp(int64_t batch, int64_t hidden, int64_t inter, DType dtype, Ti
   return w;
 }
 
-Workload lora(int64_t batch, int64_t hidden, int64_t out, int64_t rank, DType dtype, Tiling tiling) {
+Workload lora(int64_t batch, int64_t hidden, int64_t out, int64_t rank, DType dtype,
+              Tiling tiling) {
   Workload w{"lora",
-             shape_text({{"x", {batch, hidden}}, {"w", {hidden, out}}, {"a", {hidden, rank}}, {"b", {rank, out}}}),
+             shape_text({{"x", {batch, hidden}},
+                         {"w", {hidden, out}},
+                         {"a", {hidden, rank}},
+                         {"b", {rank, out}}}),
              {},
              {}};
   for (KernelGraph* g : {&w.naive, &w.fused}) {
@@ -143,7 +149,8 @@ Workload lora(int64_t batch, int64_t hidden, int64_t out, int64_t rank, DType dt
     g->input({rank, out}, dtype);
   }
   KernelGraph& n = w.naive;
-  n.mark_output(n.binary(OpKind::Add, n.matmul({0, 0}, {1, 0}), n.matmul(n.matmul({0, 0}, {2, 0}), {3, 0})));
+  n.mark_output(
+      n.binary(OpKind::Add, n.matmul({0, 0}, {1, 0}), n.matmul(n.matmul({0, 0}, {2, 0}), {3, 0})));
 
   const int64_t grid = pick(tiling.grid, out, {128, 64, 32, 16, 8, 4, 2}, 16);
   const int64_t loops = pick(tiling.forloop, hidden, {16, 8, 4, 2}, 16);
@@ -163,7 +170,8 @@ Workload lora(int64_t batch, int64_t hidden, int64_t out, int64_t rank, DType dt
 Workload attention_decode(int64_t kv_heads, int64_t group, int64_t kv_len, int64_t head_dim,
                           DType dtype, bool qk_norm, Tiling tiling) {
   Workload w{qk_norm ? "qk_norm_attention" : "gqa_decode",
-             shape_text({{"q", {kv_heads, group, head_dim}}, {"k", {kv_heads, kv_len, head_dim}},
+             shape_text({{"q", {kv_heads, group, head_dim}},
+                         {"k", {kv_heads, kv_len, head_dim}},
                          {"v", {kv_heads, kv_len, head_dim}}}),
              {},
              {}};
@@ -198,11 +206,14 @@ Workload attention_decode(int64_t kv_heads, int64_t group, int64_t kv_len, int64
     bk = b.rms_norm(bk, b.graph->input(types[4], {-1, -1, -1}, -1));
   }
   // Online softmax: per tile, scores relative to the tile max; rescaled into the running max.
-  const TensorRef s = b.scalar(OpKind::MulScalar, b.op(OpKind::Matmul, {bq, b.transpose(bk, 1, 2)}), scale);
+  const TensorRef s =
+      b.scalar(OpKind::MulScalar, b.op(OpKind::Matmul, {bq, b.transpose(bk, 1, 2)}), scale);
   const TensorRef tile_max = b.reduce(OpKind::Max, s, 2);
   const TensorRef e = b.op(OpKind::Exp, {b.op(OpKind::Sub, {s, tile_max})});
-  const TensorRef sum = b.graph->accumulate(AccumKind::RescaledSum, b.reduce(OpKind::Sum, e, 2), tile_max);
-  const TensorRef weighted = b.graph->accumulate(AccumKind::RescaledSum, b.op(OpKind::Matmul, {e, bv}), tile_max);
+  const TensorRef sum =
+      b.graph->accumulate(AccumKind::RescaledSum, b.reduce(OpKind::Sum, e, 2), tile_max);
+  const TensorRef weighted =
+      b.graph->accumulate(AccumKind::RescaledSum, b.op(OpKind::Matmul, {e, bv}), tile_max);
   std::vector<TensorRef> inputs = {{0, 0}, {1, 0}, {2, 0}};
   if (qk_norm) inputs.insert(inputs.end(), {{3, 0}, {4, 0}});
   if (splits == 1) {

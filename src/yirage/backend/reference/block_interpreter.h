@@ -60,12 +60,15 @@ class BlockInterpreter {
   explicit BlockInterpreter(const Interpreter<Algebra>& ops) : ops_(ops), algebra_(ops.algebra()) {}
 
   /// Runs `graph` on one tensor per block input; returns one tensor per block output.
-  std::vector<Tensor> run(const ir::BlockGraph& graph, const std::vector<const Tensor*>& inputs) const {
+  std::vector<Tensor> run(const ir::BlockGraph& graph,
+                          const std::vector<const Tensor*>& inputs) const {
     graph.check_complete();
-    YR_INTERNAL_CHECK(inputs.size() == graph.inputs().size(),
-                      "block graph takes " << graph.inputs().size() << " inputs; got " << inputs.size());
+    YR_INTERNAL_CHECK(
+        inputs.size() == graph.inputs().size(),
+        "block graph takes " << graph.inputs().size() << " inputs; got " << inputs.size());
     std::vector<ir::Node> kernel_nodes;
-    for (const auto& node : graph.nodes()) kernel_nodes.push_back(ir::Node{node.op, {}, node.attrs, node.outputs, nullptr});
+    for (const auto& node : graph.nodes())
+      kernel_nodes.push_back(ir::Node{node.op, {}, node.attrs, node.outputs, nullptr});
     std::vector<Tensor> outputs;
     for (const auto& output : graph.outputs()) {
       outputs.push_back(Interpreter<Algebra>::make(output.dtensor.shape, algebra_.constant(0.0)));
@@ -95,7 +98,8 @@ class BlockInterpreter {
                  const std::vector<const Tensor*>& inputs, int64_t block,
                  std::vector<Tensor>& outputs) const {
     const auto& grid = graph.grid_dims();
-    const ir::Dim3 index = {block % grid[0], (block / grid[0]) % grid[1], block / (grid[0] * grid[1])};
+    const ir::Dim3 index = {block % grid[0], (block / grid[0]) % grid[1],
+                            block / (grid[0] * grid[1])};
     const auto& nodes = graph.nodes();
     Slots values(nodes.size());
     std::vector<Accumulator> states(nodes.size());
@@ -106,7 +110,8 @@ class BlockInterpreter {
           nodes[n].outputs[0].shape,
           nodes[n].accum == ir::AccumKind::Max ? algebra_.lowest() : algebra_.constant(0.0));
       if (nodes[n].inputs.size() > 1) {
-        states[n].running_max = Interpreter<Algebra>::make(graph.type(nodes[n].inputs[1]).shape, algebra_.lowest());
+        states[n].running_max =
+            Interpreter<Algebra>::make(graph.type(nodes[n].inputs[1]).shape, algebra_.lowest());
       }
     }
     for (int64_t iteration = 0; iteration < graph.forloop_range(); ++iteration) {
@@ -133,9 +138,10 @@ class BlockInterpreter {
         if (dim >= 0) offsets[dim] = index[axis] * tile.shape[dim];
       }
       const int64_t row = tile.shape.empty() ? 1 : tile.shape.back();
-      detail::for_each_box_row(outputs[k].shape, tile.shape, offsets, [&](int64_t outer, int64_t inner) {
-        std::copy_n(tile.data.begin() + inner, row, outputs[k].data.begin() + outer);
-      });
+      detail::for_each_box_row(
+          outputs[k].shape, tile.shape, offsets, [&](int64_t outer, int64_t inner) {
+            std::copy_n(tile.data.begin() + inner, row, outputs[k].data.begin() + outer);
+          });
     }
   }
 
@@ -146,7 +152,8 @@ class BlockInterpreter {
     std::vector<int64_t> offsets(box.size(), 0);
     for (int axis = 0; axis < 3; ++axis) {
       const int dim = input.input_map[axis];
-      if (dim >= 0) offsets[dim] += index[axis] * (input.dtensor.shape[dim] / graph.grid_dims()[axis]);
+      if (dim >= 0)
+        offsets[dim] += index[axis] * (input.dtensor.shape[dim] / graph.grid_dims()[axis]);
     }
     if (input.forloop_dim >= 0) offsets[input.forloop_dim] += iteration * box[input.forloop_dim];
     Tensor tile{box, std::vector<Value>(static_cast<std::size_t>(core::shape_numel(box)))};
@@ -196,13 +203,15 @@ class BlockInterpreter {
           values[n] = ops_.evaluate(kernel_nodes[n], operands);
           break;
         }
-        case ir::BlockNodeKind::Accumulate: break;  // stepped by run_block
+        case ir::BlockNodeKind::Accumulate:
+          break;  // stepped by run_block
       }
     }
   }
 
   // Folds iteration tile `x` (and, for rescaled_sum, its max `m`) into `state`.
-  void accumulate(const ir::BlockNode& node, Accumulator& state, const Tensor& x, const Tensor* m) const {
+  void accumulate(const ir::BlockNode& node, Accumulator& state, const Tensor& x,
+                  const Tensor* m) const {
     auto& acc = state.value.data;
     switch (node.accum) {
       case ir::AccumKind::Sum:
@@ -210,7 +219,8 @@ class BlockInterpreter {
         for (std::size_t i = 0; i < acc.size(); ++i) acc[i] = algebra_.add(acc[i], x.data[i]);
         return;
       case ir::AccumKind::Rms:
-        for (std::size_t i = 0; i < acc.size(); ++i) acc[i] = algebra_.add(acc[i], algebra_.mul(x.data[i], x.data[i]));
+        for (std::size_t i = 0; i < acc.size(); ++i)
+          acc[i] = algebra_.add(acc[i], algebra_.mul(x.data[i], x.data[i]));
         return;
       case ir::AccumKind::Max:
         for (std::size_t i = 0; i < acc.size(); ++i) {
@@ -245,7 +255,8 @@ class BlockInterpreter {
         break;
       case ir::AccumKind::Sum:
       case ir::AccumKind::Max:
-      case ir::AccumKind::RescaledSum: break;
+      case ir::AccumKind::RescaledSum:
+        break;
     }
     return std::move(state.value);
   }

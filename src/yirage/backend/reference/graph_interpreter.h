@@ -17,8 +17,9 @@ std::vector<Values<typename Algebra::Value>> run_kernel_graph(
   const Interpreter<Algebra> ops(algebra);
   const BlockInterpreter<Algebra> blocks(ops);
   const auto& nodes = graph.nodes();
-  YR_INTERNAL_CHECK(inputs.size() == graph.input_nodes().size(),
-                    "graph takes " << graph.input_nodes().size() << " inputs; got " << inputs.size());
+  YR_INTERNAL_CHECK(
+      inputs.size() == graph.input_nodes().size(),
+      "graph takes " << graph.input_nodes().size() << " inputs; got " << inputs.size());
   std::vector<std::vector<Tensor>> values(nodes.size());
   std::vector<int> uses(nodes.size(), 0);
   for (const auto& node : nodes) {
@@ -33,7 +34,8 @@ std::vector<Values<typename Algebra::Value>> run_kernel_graph(
       continue;
     }
     std::vector<const Tensor*> operands;
-    for (const auto& operand : node.inputs) operands.push_back(&values[operand.node][operand.output]);
+    for (const auto& operand : node.inputs)
+      operands.push_back(&values[operand.node][operand.output]);
     values[index] = node.op == ir::OpKind::Customized ? blocks.run(*node.block_graph, operands)
                                                       : ops.evaluate(node, operands);
     for (const auto& operand : node.inputs) {

@@ -9,7 +9,9 @@
 // unary(OpKind, Value, double scalar); binary(OpKind, Value, Value); reduce_init(OpKind),
 // reduce_step(OpKind, acc, x), reduce_finish(OpKind, acc, n); add, sub, mul, div; exp; sqrt;
 // rsqrt; greater(a, b) (a total order used by max); lowest() (below every value for max);
-// rope_cos / rope_sin(position, pair index, head dim, theta).
+// rope_cos / rope_sin(position, pair index, head dim, theta). Optionally
+// multiply_accumulate(row, a_row, b, k, n): row[j] += sum_p a_row[p] * b[p * n + j], a faster
+// matmul inner loop.
 #pragma once
 
 #include <algorithm>
@@ -81,22 +83,36 @@ class Interpreter {
   std::vector<Tensor> evaluate(const ir::Node& node, const std::vector<const Tensor*>& in) const {
     using ir::OpKind;
     switch (ir::op_info(node.op).category) {
-      case ir::OpCategory::Unary: return {unary(node, *in[0])};
-      case ir::OpCategory::Binary: return {binary(node, *in[0], *in[1])};
-      case ir::OpCategory::Reduce: return {reduce(node, *in[0])};
-      case ir::OpCategory::Structural: break;
+      case ir::OpCategory::Unary:
+        return {unary(node, *in[0])};
+      case ir::OpCategory::Binary:
+        return {binary(node, *in[0], *in[1])};
+      case ir::OpCategory::Reduce:
+        return {reduce(node, *in[0])};
+      case ir::OpCategory::Structural:
+        break;
     }
     switch (node.op) {
-      case OpKind::Matmul: return {matmul(node, *in[0], *in[1])};
-      case OpKind::RmsNorm: return {rms_norm(node, *in[0], *in[1])};
-      case OpKind::Softmax: return {softmax(node, *in[0])};
-      case OpKind::Concat: return {concat(node, in)};
-      case OpKind::Split: return split(node, *in[0]);
-      case OpKind::Reshape: return {Tensor{node.outputs[0].shape, in[0]->data}};
-      case OpKind::Transpose: return {transpose(node, *in[0])};
-      case OpKind::Embedding: return {embedding(node, *in[0], *in[1])};
-      case OpKind::Rope: return {rope(node, *in[0], *in[1])};
-      default: break;
+      case OpKind::Matmul:
+        return {matmul(node, *in[0], *in[1])};
+      case OpKind::RmsNorm:
+        return {rms_norm(node, *in[0], *in[1])};
+      case OpKind::Softmax:
+        return {softmax(node, *in[0])};
+      case OpKind::Concat:
+        return {concat(node, in)};
+      case OpKind::Split:
+        return split(node, *in[0]);
+      case OpKind::Reshape:
+        return {Tensor{node.outputs[0].shape, in[0]->data}};
+      case OpKind::Transpose:
+        return {transpose(node, *in[0])};
+      case OpKind::Embedding:
+        return {embedding(node, *in[0], *in[1])};
+      case OpKind::Rope:
+        return {rope(node, *in[0], *in[1])};
+      default:
+        break;
     }
     YR_INTERNAL_CHECK(false, "the interpreter has no kernel for " << ir::op_name(node.op));
   }
@@ -108,7 +124,8 @@ class Interpreter {
   Tensor unary(const ir::Node& node, const Tensor& x) const {
     const double s = node.attrs.has("scalar") ? node.attrs.get_float("scalar") : 0.0;
     Tensor out{x.shape, std::vector<Value>(x.data.size())};
-    for (std::size_t i = 0; i < x.data.size(); ++i) out.data[i] = algebra_.unary(node.op, x.data[i], s);
+    for (std::size_t i = 0; i < x.data.size(); ++i)
+      out.data[i] = algebra_.unary(node.op, x.data[i], s);
     return out;
   }
 
@@ -154,13 +171,19 @@ class Interpreter {
     core::ThreadPool::global().parallel_for(batches * m, 16, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
         const int64_t bi = item / m, i = item % m;
-        const Value* a_row = a.data.data() + detail::strided_offset(bi, batch, a_strides) * m * k + i * k;
+        const Value* a_row =
+            a.data.data() + detail::strided_offset(bi, batch, a_strides) * m * k + i * k;
         const Value* b_mat = b.data.data() + detail::strided_offset(bi, batch, b_strides) * k * n;
         Value* row = out.data.data() + (bi * m + i) * n;
-        for (int64_t p = 0; p < k; ++p) {
-          const Value a_value = a_row[p];
-          const Value* b_row = b_mat + p * n;
-          for (int64_t j = 0; j < n; ++j) row[j] = algebra_.add(row[j], algebra_.mul(a_value, b_row[j]));
+        if constexpr (requires { algebra_.multiply_accumulate(row, a_row, b_mat, k, n); }) {
+          algebra_.multiply_accumulate(row, a_row, b_mat, k, n);  // the algebra's fast path
+        } else {
+          for (int64_t p = 0; p < k; ++p) {
+            const Value a_value = a_row[p];
+            const Value* b_row = b_mat + p * n;
+            for (int64_t j = 0; j < n; ++j)
+              row[j] = algebra_.add(row[j], algebra_.mul(a_value, b_row[j]));
+          }
         }
       }
     });
@@ -175,7 +198,8 @@ class Interpreter {
     for (int64_t r = 0; r < rows; ++r) {
       const Value* in = x.data.data() + r * d;
       Value sum_squares = algebra_.constant(0.0);
-      for (int64_t i = 0; i < d; ++i) sum_squares = algebra_.add(sum_squares, algebra_.mul(in[i], in[i]));
+      for (int64_t i = 0; i < d; ++i)
+        sum_squares = algebra_.add(sum_squares, algebra_.mul(in[i], in[i]));
       const Value mean = algebra_.div(sum_squares, algebra_.from_index(d));
       const Value scale = algebra_.rsqrt(algebra_.add(mean, eps));
       for (int64_t i = 0; i < d; ++i) {
@@ -235,7 +259,8 @@ class Interpreter {
     int64_t start = 0;
     for (const auto& type : node.outputs) {
       const int64_t extent = type.shape[dim];
-      Tensor piece{type.shape, std::vector<Value>(static_cast<std::size_t>(outer * extent * inner))};
+      Tensor piece{type.shape,
+                   std::vector<Value>(static_cast<std::size_t>(outer * extent * inner))};
       for (int64_t o = 0; o < outer; ++o) {
         std::copy_n(x.data.begin() + (o * x.shape[dim] + start) * inner, extent * inner,
                     piece.data.begin() + o * extent * inner);
@@ -261,7 +286,8 @@ class Interpreter {
 
   Tensor embedding(const ir::Node& node, const Tensor& ids, const Tensor& table) const {
     const int64_t rows = table.shape[0], d = table.shape[1];
-    Tensor out{node.outputs[0].shape, std::vector<Value>(ids.data.size() * static_cast<std::size_t>(d))};
+    Tensor out{node.outputs[0].shape,
+               std::vector<Value>(ids.data.size() * static_cast<std::size_t>(d))};
     for (std::size_t i = 0; i < ids.data.size(); ++i) {
       const int64_t id = algebra_.index(ids.data[i]);
       YR_USER_CHECK(id >= 0 && id < rows, "embedding: id " << id << " at position " << i

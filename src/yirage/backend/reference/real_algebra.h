@@ -19,17 +19,24 @@ struct RealAlgebra {
   Value constant(double c) const { return c; }
   /// The integer `i` (an id, a position, a count).
   Value from_index(int64_t i) const { return static_cast<double>(i); }
-  /// An integer-valued Value as an integer (embedding ids, rope positions).
-  int64_t index(Value v) const { return static_cast<int64_t>(v); }
+  /// An integer-valued Value as an integer (embedding ids, rope positions); a UserError when it
+  /// is not an integer within +-2^62.
+  int64_t index(Value v) const {
+    YR_USER_CHECK(v == std::trunc(v) && std::fabs(v) < 0x1p62,
+                  "index value " << v << " is not an integer within +-2^62");
+    return static_cast<int64_t>(v);
+  }
 
   /// Element-wise unary op `op` with scalar attribute `s`, from ops.def.
   Value unary(ir::OpKind op, double x, double s) const {
     switch (op) {
 #define YR_REAL_UNARY(id, name, spec, expr) \
-  case ir::OpKind::id: return (expr);
+  case ir::OpKind::id:                      \
+    return (expr);
       YIRAGE_UNARY_OPS(YR_REAL_UNARY)
 #undef YR_REAL_UNARY
-      default: break;
+      default:
+        break;
     }
     (void)s;
     YR_INTERNAL_CHECK(false, "not a unary op: " << ir::op_name(op));
@@ -38,10 +45,12 @@ struct RealAlgebra {
   Value binary(ir::OpKind op, double x, double y) const {
     switch (op) {
 #define YR_REAL_BINARY(id, name, expr) \
-  case ir::OpKind::id: return (expr);
+  case ir::OpKind::id:                 \
+    return (expr);
       YIRAGE_BINARY_OPS(YR_REAL_BINARY)
 #undef YR_REAL_BINARY
-      default: break;
+      default:
+        break;
     }
     YR_INTERNAL_CHECK(false, "not a binary op: " << ir::op_name(op));
   }
@@ -49,10 +58,12 @@ struct RealAlgebra {
   Value reduce_init(ir::OpKind op) const {
     switch (op) {
 #define YR_REAL_REDUCE_INIT(id, name, init, step, finish) \
-  case ir::OpKind::id: return (init);
+  case ir::OpKind::id:                                    \
+    return (init);
       YIRAGE_REDUCE_OPS(YR_REAL_REDUCE_INIT)
 #undef YR_REAL_REDUCE_INIT
-      default: break;
+      default:
+        break;
     }
     YR_INTERNAL_CHECK(false, "not a reduction: " << ir::op_name(op));
   }
@@ -60,10 +71,12 @@ struct RealAlgebra {
   Value reduce_step(ir::OpKind op, double acc, double x) const {
     switch (op) {
 #define YR_REAL_REDUCE_STEP(id, name, init, step, finish) \
-  case ir::OpKind::id: return (step);
+  case ir::OpKind::id:                                    \
+    return (step);
       YIRAGE_REDUCE_OPS(YR_REAL_REDUCE_STEP)
 #undef YR_REAL_REDUCE_STEP
-      default: break;
+      default:
+        break;
     }
     YR_INTERNAL_CHECK(false, "not a reduction: " << ir::op_name(op));
   }
@@ -71,36 +84,58 @@ struct RealAlgebra {
   Value reduce_finish(ir::OpKind op, double acc, int64_t n) const {
     switch (op) {
 #define YR_REAL_REDUCE_FINISH(id, name, init, step, finish) \
-  case ir::OpKind::id: return (finish);
+  case ir::OpKind::id:                                      \
+    return (finish);
       YIRAGE_REDUCE_OPS(YR_REAL_REDUCE_FINISH)
 #undef YR_REAL_REDUCE_FINISH
-      default: break;
+      default:
+        break;
     }
     (void)n;
     YR_INTERNAL_CHECK(false, "not a reduction: " << ir::op_name(op));
   }
 
   /// a + b.
-  Value add(Value a, Value b) const { return a + b; }
+  Value add(Value a, Value b) const {
+    return a + b;
+  }
   /// a - b.
-  Value sub(Value a, Value b) const { return a - b; }
+  Value sub(Value a, Value b) const {
+    return a - b;
+  }
   /// a * b.
-  Value mul(Value a, Value b) const { return a * b; }
+  Value mul(Value a, Value b) const {
+    return a * b;
+  }
   /// a / b.
-  Value div(Value a, Value b) const { return a / b; }
+  Value div(Value a, Value b) const {
+    return a / b;
+  }
   /// e^x.
-  Value exp(Value x) const { return std::exp(x); }
+  Value exp(Value x) const {
+    return std::exp(x);
+  }
   /// sqrt(x).
-  Value sqrt(Value x) const { return std::sqrt(x); }
+  Value sqrt(Value x) const {
+    return std::sqrt(x);
+  }
   /// 1 / sqrt(x).
-  Value rsqrt(Value x) const { return 1.0 / std::sqrt(x); }
+  Value rsqrt(Value x) const {
+    return 1.0 / std::sqrt(x);
+  }
   /// a > b.
-  bool greater(Value a, Value b) const { return a > b; }
+  bool greater(Value a, Value b) const {
+    return a > b;
+  }
   /// Below every value: -infinity.
-  Value lowest() const { return -std::numeric_limits<double>::infinity(); }
+  Value lowest() const {
+    return -std::numeric_limits<double>::infinity();
+  }
   /// e^(from - to), the factor that moves a sum relative to max `from` to max `to`; 0 when
   /// `from` is the initial -infinity (nothing accumulated yet).
-  Value rescale(Value from, Value to) const { return from == lowest() ? 0.0 : std::exp(from - to); }
+  Value rescale(Value from, Value to) const {
+    return from == lowest() ? 0.0 : std::exp(from - to);
+  }
   /// cos(position * theta^(-2i/d)), the NeoX rotary angle of pair i.
   Value rope_cos(int64_t position, int64_t i, int64_t d, double theta) const {
     return std::cos(rope_angle(position, i, d, theta));

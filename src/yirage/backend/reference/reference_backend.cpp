@@ -32,7 +32,8 @@ class ReferenceBackend final : public Backend {
         reference::run_kernel_graph(reference::RealAlgebra{}, graph, std::move(values));
     std::vector<core::Tensor> outputs;
     for (std::size_t i = 0; i < results.size(); ++i) {
-      outputs.push_back(reference::tensor_from_buffer(results[i], graph.type(graph.outputs()[i]).dtype));
+      outputs.push_back(
+          reference::tensor_from_buffer(results[i], graph.type(graph.outputs()[i]).dtype));
     }
     return outputs;
   }
@@ -40,6 +41,8 @@ class ReferenceBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_reference_backend() { return std::make_unique<ReferenceBackend>(); }
+std::unique_ptr<Backend> make_reference_backend() {
+  return std::make_unique<ReferenceBackend>();
+}
 
 }  // namespace yirage::backend

@@ -3,14 +3,15 @@
 namespace yirage::backend::reference {
 
 Buffer buffer_from_tensor(const core::Tensor& tensor) {
-  YR_USER_CHECK(tensor.device().kind == core::DeviceKind::Cpu,
-                "the reference backend reads host memory; got a tensor on "
-                    << tensor.device().to_string());
+  YR_USER_CHECK(
+      tensor.device().kind == core::DeviceKind::Cpu,
+      "the reference backend reads host memory; got a tensor on " << tensor.device().to_string());
   const int64_t count = tensor.numel();
   Buffer buffer{tensor.shape(), std::vector<double>(static_cast<std::size_t>(count))};
   if (tensor.is_contiguous()) {
     for (int64_t i = 0; i < count; ++i) {
-      buffer.data[i] = core::load_as_double(tensor.data(), tensor.dtype(), static_cast<std::size_t>(i));
+      buffer.data[i] =
+          core::load_as_double(tensor.data(), tensor.dtype(), static_cast<std::size_t>(i));
     }
   } else {
     for (int64_t i = 0; i < count; ++i) buffer.data[i] = tensor.get(i);
