@@ -164,7 +164,7 @@ JSON
   printf 'this is not JSON' >"$work/garbage.json"
   expect_error 1 "garbage.json" "$yirage" graph show "$work/garbage.json"
   head -c 100 "$work/demo.json" >"$work/truncated.json"
-  expect_error 1 "truncated.json" "$yirage" graph run "$work/truncated.json"
+  expect_error 1 "truncated.json.*truncated after 100 bytes" "$yirage" graph run "$work/truncated.json"
   sed 's/"rms_norm"/"no_such_op"/' "$work/demo.json" >"$work/unknown_op.json"
   expect_error 1 "no_such_op" "$yirage" graph dot "$work/unknown_op.json"
   expect_error 1 "unknown backend 'nope'; known backends: reference" \

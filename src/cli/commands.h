@@ -11,6 +11,8 @@ namespace yirage::cli {
 void add_info_command(CLI::App& app);
 /// Adds `yirage graph show|dot|run FILE.json`.
 void add_graph_command(CLI::App& app);
+/// Adds `yirage bench verify`: verification time of each hand-fused workload.
+void add_bench_command(CLI::App& app);
 /// Adds `yirage demo`: the RMSNorm+matmul graph of a Qwen3-0.6B layer, run and checked.
 void add_demo_command(CLI::App& app);
 

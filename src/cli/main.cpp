@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   yirage::cli::add_info_command(app);
   yirage::cli::add_graph_command(app);
   yirage::cli::add_demo_command(app);
+  yirage::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
     return 0;

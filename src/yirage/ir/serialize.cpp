@@ -691,6 +691,10 @@ KernelGraph graph_from_json(std::string_view text) {
     if (message.rfind("[json.exception", 0) == 0 && bracket != std::string::npos) {
       message.erase(0, bracket + 2);
     }
+    // nlohmann counts one past the end when the text stops early: that is a truncation.
+    if (error.byte > text.size()) {
+      YR_USER_ERROR("graph JSON: truncated after " << text.size() << " bytes: " << message);
+    }
     YR_USER_ERROR("graph JSON: malformed JSON at byte " << error.byte << " of " << text.size()
                                                         << ": " << message);
   }
