@@ -1,0 +1,347 @@
+#include "yirage/search/block_search.h"
+
+#include <algorithm>
+#include <memory>
+#include <tuple>
+
+#include "yirage/core/error.h"
+#include "yirage/verify/verifier.h"
+
+namespace yirage::search {
+
+namespace {
+
+using ir::AccumKind;
+using ir::OpKind;
+using ir::Phase;
+using ir::TensorRef;
+
+// One way to extend a partial block graph by one node.
+struct Step {
+  enum class Kind { Op, Accumulate } kind = Kind::Op;
+  OpKind op = OpKind::Input;
+  AccumKind accum = AccumKind::Sum;
+  std::vector<int> operands;  // tensor indices
+  ir::Attrs attrs;
+  int code = 0;  // orders steps with equal operands
+};
+
+// Canonical order: a step may follow another only if its key is larger, so independent steps
+// are built in one order only and dependent ones (a larger operand index) always may.
+using StepKey = std::tuple<int, std::vector<int>, int, std::string>;
+
+StepKey key_of(const Step& step) {
+  int latest = -1;
+  for (int operand : step.operands) latest = std::max(latest, operand);
+  std::string attrs;
+  for (const auto& [name, value] : step.attrs.values())
+    attrs += name + "=" + ir::attr_value_to_string(value) + ";";
+  return {latest, step.operands, step.code, attrs};
+}
+
+// A partial candidate: the block graph so far and what each of its tensors computes.
+struct Partial {
+  std::shared_ptr<const ir::BlockGraph> graph;
+  std::vector<TensorRef> tensors;  // every tile, in creation order
+  std::vector<ExprId> exprs;       // abstract expression of each tile
+  StepKey last{-1, {}, -1, ""};
+  int ops = 0;
+};
+
+class FrameSearch {
+ public:
+  FrameSearch(const Target& target, const Frame& frame, int max_ops, int64_t state_budget,
+              SearchState& state, std::vector<Found>& found)
+      : target_(target),
+        frame_(frame),
+        max_ops_(max_ops),
+        state_limit_(state.progress.states + state_budget),
+        state_(state),
+        found_(found) {}
+
+  void run() {
+    auto graph =
+        std::make_shared<ir::BlockGraph>(frame_.grid, ir::Dim3{128, 1, 1}, frame_.forloop, 64);
+    Partial root;
+    try {
+      for (std::size_t k = 0; k < target_.inputs.size(); ++k) {
+        root.tensors.push_back(graph->input(target_.inputs[k], frame_.imaps[k], frame_.fmaps[k]));
+        root.exprs.push_back(target_.input_exprs[k]);
+      }
+    } catch (const core::UserError&) {
+      return;  // the frame does not tile these inputs
+    }
+    root.graph = graph;
+    dfs(root);
+  }
+
+ private:
+  std::vector<Step> steps(const Partial& partial) const {
+    std::vector<Step> result;
+    const ir::BlockGraph& graph = *partial.graph;
+    const int count = static_cast<int>(partial.tensors.size());
+    for (int i = 0; i < count; ++i) {
+      const ir::TensorType& type = graph.type(partial.tensors[i]);
+      const Phase phase = graph.phase(partial.tensors[i]);
+      const auto rank = static_cast<int64_t>(type.shape.size());
+#define YR_SEARCH_UNARY(id, name, spec, expr)                                        \
+  if (!allowed(OpKind::id)) {                                                        \
+  } else if (ir::op_info(OpKind::id).attributes.empty()) {                           \
+    result.push_back({Step::Kind::Op, OpKind::id, AccumKind::Sum, {i}, {}, 0});      \
+  } else {                                                                           \
+    for (double c : target_.constants) {                                             \
+      ir::Attrs attrs;                                                               \
+      attrs.set("scalar", c);                                                        \
+      result.push_back({Step::Kind::Op, OpKind::id, AccumKind::Sum, {i}, attrs, 0}); \
+    }                                                                                \
+  }
+      YIRAGE_UNARY_OPS(YR_SEARCH_UNARY)
+#undef YR_SEARCH_UNARY
+      for (OpKind op : {OpKind::Sum, OpKind::Max, OpKind::Mean}) {
+        if (!allowed(op)) continue;
+        for (int64_t dim = 0; dim < rank; ++dim) {
+          if (type.shape[dim] == 1) continue;
+          ir::Attrs attrs;
+          attrs.set("dim", dim).set("keepdim", true);
+          result.push_back({Step::Kind::Op, op, AccumKind::Sum, {i}, attrs, 0});
+        }
+      }
+      if (rank >= 2 && target_.transposes) {
+        ir::Attrs attrs;
+        attrs.set("dim0", rank - 2).set("dim1", rank - 1);
+        result.push_back({Step::Kind::Op, OpKind::Transpose, AccumKind::Sum, {i}, attrs, 0});
+      }
+      if (phase == Phase::Loop) {
+        for (AccumKind accum : target_.accumulators) {
+          if (accum == AccumKind::RescaledSum) continue;
+          result.push_back({Step::Kind::Accumulate,
+                            OpKind::Input,
+                            accum,
+                            {i},
+                            {},
+                            100 + static_cast<int>(accum)});
+        }
+        for (int m = 0; m < count; ++m) {
+          const bool rescales = std::find(target_.accumulators.begin(), target_.accumulators.end(),
+                                          AccumKind::RescaledSum) != target_.accumulators.end();
+          if (rescales && m != i && graph.phase(partial.tensors[m]) == Phase::Loop &&
+              target_.pool->node(partial.exprs[m]).kind == ExprKind::Max) {
+            result.push_back(
+                {Step::Kind::Accumulate, OpKind::Input, AccumKind::RescaledSum, {i, m}, {}, 110});
+          }
+        }
+      }
+      for (int j = 0; j < count; ++j) {
+        for (OpKind op : {OpKind::Add, OpKind::Mul}) {
+          if (i <= j && allowed(op))
+            result.push_back({Step::Kind::Op, op, AccumKind::Sum, {i, j}, {}, 0});
+        }
+        if (i == j) continue;
+        for (OpKind op : {OpKind::Sub, OpKind::Div, OpKind::Matmul}) {
+          if (allowed(op)) result.push_back({Step::Kind::Op, op, AccumKind::Sum, {i, j}, {}, 0});
+        }
+        if (allowed(OpKind::RmsNorm) && graph.type(partial.tensors[j]).shape.size() == 1) {
+          for (double eps : target_.constants) {
+            ir::Attrs attrs;
+            attrs.set("eps", eps);
+            result.push_back({Step::Kind::Op, OpKind::RmsNorm, AccumKind::Sum, {i, j}, attrs, 0});
+          }
+        }
+      }
+    }
+    for (Step& step : result) {
+      if (step.kind == Step::Kind::Op) step.code = static_cast<int>(step.op);
+    }
+    return result;
+  }
+
+  bool allowed(OpKind op) const {
+    return target_.ops[static_cast<std::size_t>(op)];
+  }
+
+  // The partial candidate extended by `step`, or nullopt when the builder refuses it.
+  std::optional<Partial> apply(const Partial& partial, const Step& step) const {
+    auto graph = std::make_shared<ir::BlockGraph>(*partial.graph);
+    std::vector<TensorRef> operands;
+    for (int index : step.operands) operands.push_back(partial.tensors[index]);
+    TensorRef added;
+    try {
+      if (step.kind == Step::Kind::Accumulate) {
+        std::optional<TensorRef> m;
+        if (operands.size() > 1) m = operands[1];
+        added = graph->accumulate(step.accum, operands[0], m);
+      } else {
+        added = graph->add_op(step.op, operands, step.attrs)[0];
+      }
+    } catch (const core::UserError&) {
+      return std::nullopt;
+    }
+    const auto exprs = abstract_block_graph(*target_.pool, *graph, target_.input_exprs);
+    Partial next{graph, partial.tensors, partial.exprs, key_of(step), partial.ops + 1};
+    next.tensors.push_back(added);
+    next.exprs.push_back(exprs[added.node][added.output]);
+    return next;
+  }
+
+  void dfs(const Partial& partial) {
+    if (state_.should_stop() || partial.ops >= max_ops_ || state_.progress.states > state_limit_)
+      return;
+    for (const Step& step : steps(partial)) {
+      if (!(key_of(step) > partial.last)) continue;
+      auto next = apply(partial, step);
+      if (!next) continue;
+      const ExprId expr = next->exprs.back();
+      const Phase phase = next->graph->phase(next->tensors.back());
+      bool duplicate = false;
+      for (std::size_t t = 0; t + 1 < next->exprs.size() && !duplicate; ++t) {
+        duplicate = next->exprs[t] == expr && next->graph->phase(next->tensors[t]) == phase;
+      }
+      if (duplicate) continue;
+      ++state_.progress.states;
+      if (state_.options->prune && !target_.egraph->contains(expr)) {
+        ++state_.progress.pruned;
+        continue;
+      }
+      if (try_complete(*next) && frame_done()) return;
+      dfs(*next);
+      if (state_.stopped || frame_done()) return;
+    }
+  }
+
+  bool frame_done() const {
+    return found_here_ >= state_.options->max_verified;
+  }
+
+  // When the newest tensor completes a match of every target output, builds and verifies the
+  // program. Returns true when a verified program was added.
+  bool try_complete(const Partial& partial) {
+    const ir::BlockGraph& graph = *partial.graph;
+    const ExprId newest = partial.exprs.back();
+    bool involves_newest = false;
+    std::vector<std::pair<TensorRef, ir::DimMap>> outputs;
+    for (std::size_t r = 0; r < target_.outputs.size(); ++r) {
+      std::optional<std::pair<TensorRef, ir::DimMap>> match;
+      for (std::size_t t = partial.tensors.size(); t-- > 0 && !match;) {
+        const TensorRef tile = partial.tensors[t];
+        if (graph.phase(tile) == Phase::Loop ||
+            !target_.egraph->equivalent_to_root(partial.exprs[t], r))
+          continue;
+        if (auto map = output_map(graph.type(tile), target_.outputs[r])) {
+          match = std::make_pair(tile, *map);
+          involves_newest = involves_newest || partial.exprs[t] == newest;
+        }
+      }
+      if (!match) return false;
+      outputs.push_back(*match);
+    }
+    if (!involves_newest) return false;
+    auto complete = std::make_shared<ir::BlockGraph>(graph);
+    ir::KernelGraph program;
+    try {
+      std::vector<TensorRef> inputs;
+      for (const auto& type : target_.inputs)
+        inputs.push_back(program.input(type.shape, type.dtype));
+      for (const auto& [tile, map] : outputs) complete->output(tile, map);
+      for (const auto& out : program.customized(inputs, complete)) program.mark_output(out);
+    } catch (const core::UserError&) {
+      return false;
+    }
+    const verify::VerifyResult verdict =
+        verify::verify(*target_.graph, program, {2, state_.options->seed, true});
+    if (!verdict.equivalent) {
+      ++state_.progress.rejected;
+      return false;
+    }
+    ++state_.progress.verified;
+    ++found_here_;
+    found_.push_back({std::move(program), 0.0});
+    found_.back().cost = estimate_cost(found_.back().program);
+    return true;
+  }
+
+  // The output map that writes tiles of `tile` type from this frame's grid into `wanted`.
+  std::optional<ir::DimMap> output_map(const ir::TensorType& tile,
+                                       const ir::TensorType& wanted) const {
+    if (tile.dtype != wanted.dtype || tile.shape.size() != wanted.shape.size()) return std::nullopt;
+    const int64_t blocks = frame_.grid[0];
+    for (int dim = blocks > 1 ? 0 : -1; dim < static_cast<int>(tile.shape.size()); ++dim) {
+      core::Shape shape = tile.shape;
+      if (dim >= 0) shape[dim] *= blocks;
+      if (shape == wanted.shape) return ir::DimMap{dim, -1, -1};
+      if (blocks == 1) break;
+    }
+    return std::nullopt;
+  }
+
+  const Target& target_;
+  const Frame& frame_;
+  int max_ops_;
+  int64_t state_limit_;
+  SearchState& state_;
+  std::vector<Found>& found_;
+  int64_t found_here_ = 0;
+};
+
+}  // namespace
+
+bool SearchState::should_stop() {
+  if (stopped) return true;
+  progress.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const bool cancelled = options->cancel != nullptr && options->cancel->load();
+  if (cancelled || progress.seconds > options->time_budget_seconds ||
+      progress.states > options->state_budget) {
+    stopped = true;
+  }
+  if (options->on_progress && progress.seconds >= next_report) {
+    next_report = progress.seconds + 0.1;
+    options->on_progress(progress);
+  }
+  return stopped;
+}
+
+void search_frame(const Target& target, const Frame& frame, int max_ops, int64_t state_budget,
+                  SearchState& state, std::vector<Found>& found) {
+  FrameSearch(target, frame, max_ops, state_budget, state, found).run();
+}
+
+void derive_vocabulary(const ir::KernelGraph& graph, Target& target) {
+  target.ops.assign(static_cast<std::size_t>(ir::num_ops()), false);
+  const auto allow = [&](std::initializer_list<OpKind> ops) {
+    for (OpKind op : ops) target.ops[static_cast<std::size_t>(op)] = true;
+  };
+  bool exponentiates = false;
+  for (const auto& node : graph.nodes()) {
+    allow({node.op});
+    switch (node.op) {
+      case OpKind::RmsNorm:
+        allow({OpKind::Square, OpKind::Sum, OpKind::MulScalar, OpKind::AddScalar, OpKind::Rsqrt,
+               OpKind::Mul});
+        break;
+      case OpKind::Softmax:
+        allow({OpKind::Max, OpKind::Sub, OpKind::Exp, OpKind::Sum, OpKind::Div});
+        exponentiates = true;
+        break;
+      case OpKind::Mean:
+        allow({OpKind::Sum, OpKind::MulScalar});
+        break;
+      case OpKind::Exp:
+        exponentiates = true;
+        break;
+      case OpKind::Transpose:
+        target.transposes = true;
+        break;
+      default:
+        break;
+    }
+  }
+  for (OpKind structural : {OpKind::Input, OpKind::Customized, OpKind::Reshape, OpKind::Split,
+                            OpKind::Embedding, OpKind::Rope, OpKind::Transpose}) {
+    target.ops[static_cast<std::size_t>(structural)] = false;
+  }
+  target.accumulators = {AccumKind::Sum};
+  if (exponentiates)
+    target.accumulators.insert(target.accumulators.end(), {AccumKind::Max, AccumKind::RescaledSum});
+}
+
+}  // namespace yirage::search

@@ -1,0 +1,172 @@
+#include "yirage/search/superoptimizer.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "yirage/core/error.h"
+#include "yirage/ir/block_graph.h"
+#include "yirage/search/block_search.h"
+
+namespace yirage::search {
+
+namespace {
+
+// Nominal machine of the cost model: memory bandwidth, arithmetic rate, launch overhead.
+constexpr double kBytesPerMicrosecond = 1e6;  // 1 TB/s
+constexpr double kFlopsPerMicrosecond = 1e8;  // 100 TFLOP/s
+constexpr double kLaunchMicroseconds = 3.0;
+
+double bytes_of(const ir::TensorType& type) {
+  return static_cast<double>(core::shape_numel(type.shape) *
+                             static_cast<int64_t>(core::dtype_size(type.dtype)));
+}
+
+// Bytes a block graph reads (each block reads its tiles, loop tiles once per iteration) and
+// writes, and the FLOPs of its matmuls.
+std::pair<double, double> block_traffic(const ir::BlockGraph& graph) {
+  double bytes = 0.0, flops = 0.0;
+  const double blocks = static_cast<double>(graph.num_blocks());
+  const double iterations = static_cast<double>(graph.forloop_range());
+  for (const auto& input : graph.inputs()) {
+    const ir::TensorType& tile = graph.nodes()[input.node].outputs[0];
+    bytes += bytes_of(tile) * blocks * (input.forloop_dim >= 0 ? iterations : 1.0);
+  }
+  for (const auto& output : graph.outputs()) bytes += bytes_of(output.dtensor);
+  for (const auto& node : graph.nodes()) {
+    if (node.kind != ir::BlockNodeKind::Op || node.op != ir::OpKind::Matmul) continue;
+    const ir::TensorType& a = graph.type(node.inputs[0]);
+    const double per_tile = 2.0 * static_cast<double>(core::shape_numel(node.outputs[0].shape)) *
+                            static_cast<double>(a.shape.back());
+    flops += per_tile * blocks * (node.phase == ir::Phase::Loop ? iterations : 1.0);
+  }
+  return {bytes, flops};
+}
+
+// Scalars the search may need: the target's own, and 1/n for each extent it reduces.
+void collect_constants_and_extents(const ir::KernelGraph& graph, std::vector<double>& constants,
+                                   std::vector<int64_t>& extents) {
+  std::set<double> scalars;
+  std::set<int64_t> reduced;
+  for (const auto& node : graph.nodes()) {
+    for (const char* name : {"scalar", "eps"}) {
+      if (node.attrs.has(name)) scalars.insert(node.attrs.get_float(name));
+    }
+    const auto& first = node.inputs.empty() ? ir::TensorType{} : graph.type(node.inputs[0]);
+    int64_t extent = 0;
+    if (node.op == ir::OpKind::Matmul || node.op == ir::OpKind::RmsNorm) {
+      extent = first.shape.back();
+    } else if (node.attrs.has("dim") && (node.op == ir::OpKind::Softmax ||
+                                         ir::op_info(node.op).category == ir::OpCategory::Reduce)) {
+      extent = first.shape[static_cast<std::size_t>(node.attrs.get_int("dim"))];
+    }
+    if (extent > 1) reduced.insert(extent);
+  }
+  for (int64_t extent : reduced) scalars.insert(1.0 / static_cast<double>(extent));
+  constants.assign(scalars.begin(), scalars.end());
+  extents.assign(reduced.begin(), reduced.end());
+}
+
+int count_kernels(const ir::KernelGraph& graph) {
+  int kernels = 0;
+  for (const auto& node : graph.nodes()) kernels += node.op != ir::OpKind::Input;
+  return kernels;
+}
+
+}  // namespace
+
+double estimate_cost(const ir::KernelGraph& graph) {
+  double microseconds = 0.0;
+  for (const auto& node : graph.nodes()) {
+    if (node.op == ir::OpKind::Input) continue;
+    double bytes = 0.0, flops = 0.0;
+    if (node.op == ir::OpKind::Customized) {
+      std::tie(bytes, flops) = block_traffic(*node.block_graph);
+    } else {
+      for (const auto& input : node.inputs) bytes += bytes_of(graph.type(input));
+      for (const auto& output : node.outputs) bytes += bytes_of(output);
+      if (node.op == ir::OpKind::Matmul) {
+        flops = 2.0 * static_cast<double>(core::shape_numel(node.outputs[0].shape)) *
+                static_cast<double>(graph.type(node.inputs[0]).shape.back());
+      }
+    }
+    microseconds +=
+        kLaunchMicroseconds + std::max(bytes / kBytesPerMicrosecond, flops / kFlopsPerMicrosecond);
+  }
+  return microseconds;
+}
+
+OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options) {
+  YR_USER_CHECK(!graph.outputs().empty(),
+                "superoptimize: the graph has no outputs; expected at least one mark_output");
+  YR_USER_CHECK(options.time_budget_seconds > 0, "superoptimize: time budget "
+                                                     << options.time_budget_seconds
+                                                     << " s is not positive");
+  SearchState state;
+  state.options = &options;
+  state.start = std::chrono::steady_clock::now();
+
+  ExprPool pool;
+  const auto exprs = abstract_kernel_graph(pool, graph);
+  std::vector<ExprId> roots;
+  for (const auto& output : graph.outputs()) roots.push_back(exprs[output.node][output.output]);
+  EGraph egraph(pool, roots);
+  egraph.saturate();
+
+  Target target;
+  target.graph = &graph;
+  target.inputs = graph.input_types();
+  target.outputs = graph.output_types();
+  target.pool = &pool;
+  target.egraph = &egraph;
+  for (std::size_t k = 0; k < target.inputs.size(); ++k)
+    target.input_exprs.push_back(pool.var(static_cast<int64_t>(k)));
+  std::vector<int64_t> extents;
+  collect_constants_and_extents(graph, target.constants, extents);
+  derive_vocabulary(graph, target);
+
+  OptimizedProgram result{graph, {}};
+  SearchReport& report = result.report;
+  report.kernels_before = count_kernels(graph);
+  report.original_cost = estimate_cost(graph);
+  // Iterative deepening over all frames: short programs first, a bounded share of states per
+  // frame and depth so that no single frame takes the whole budget.
+  std::vector<Found> found;
+  const auto frames = candidate_frames(target.inputs, target.outputs[0], extents);
+  for (int depth = 2; depth <= options.max_block_ops && found.empty() && !state.should_stop();
+       ++depth) {
+    const int64_t per_frame = int64_t{2000} << std::min(depth, 8);
+    for (const Frame& frame : frames) {
+      if (state.should_stop()) break;
+      ++report.frames;
+      search_frame(target, frame, depth, per_frame, state, found);
+      if (static_cast<int64_t>(found.size()) >= options.max_verified) break;
+    }
+  }
+  state.should_stop();
+  report.totals = state.progress;
+  report.cancelled = options.cancel != nullptr && options.cancel->load();
+  report.budget_exhausted = state.stopped && !report.cancelled;
+  const auto best = std::min_element(
+      found.begin(), found.end(), [](const Found& a, const Found& b) { return a.cost < b.cost; });
+  std::ostringstream summary;
+  summary << report.totals.states << " states (" << report.totals.pruned << " pruned) in "
+          << report.frames << " frames, " << report.totals.verified << " verified and "
+          << report.totals.rejected << " rejected candidates, " << report.totals.seconds << " s. ";
+  if (best != found.end() && best->cost < report.original_cost) {
+    result.graph = best->program;
+    report.improved = true;
+    report.best_cost = best->cost;
+    summary << "Chose a verified program of " << count_kernels(result.graph)
+            << " kernel(s), estimated " << best->cost << " us against " << report.original_cost
+            << " us for the input graph.";
+  } else {
+    report.best_cost = report.original_cost;
+    summary << "Found nothing better within the budget: the result is the input graph, unchanged.";
+  }
+  report.kernels_after = count_kernels(result.graph);
+  report.summary = summary.str();
+  return result;
+}
+
+}  // namespace yirage::search

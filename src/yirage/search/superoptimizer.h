@@ -1,0 +1,64 @@
+// The superoptimizer: searches fused programs (block graphs) equivalent to a kernel graph,
+// verifies every candidate, and keeps the cheapest.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "yirage/ir/kernel_graph.h"
+
+namespace yirage::search {
+
+/// Where a running search stands, for progress reporting.
+struct SearchProgress {
+  int64_t states = 0;    ///< partial candidates visited
+  int64_t pruned = 0;    ///< partial candidates cut by abstract-expression pruning
+  int64_t verified = 0;  ///< complete candidates that verified
+  int64_t rejected = 0;  ///< complete candidates the verifier rejected
+  double seconds = 0.0;  ///< time since the search started
+};
+
+/// How to search.
+struct SearchOptions {
+  double time_budget_seconds = 30.0;  ///< stop after this long
+  int64_t state_budget = 2000000;     ///< stop after this many states
+  uint64_t seed = 0;                  ///< seeds verification (the search order is deterministic)
+  bool prune = true;                  ///< abstract-expression pruning (off: for the ablation)
+  int max_block_ops = 12;             ///< most ops in one block graph
+  int64_t max_verified = 8;           ///< stop a frame's search after this many verified kernels
+  std::function<void(const SearchProgress&)> on_progress;  ///< called about every 0.1 s
+  const std::atomic<bool>* cancel = nullptr;               ///< set to stop early (best so far)
+};
+
+/// What the search did and found.
+struct SearchReport {
+  SearchProgress totals;          ///< final counters
+  int64_t frames = 0;             ///< grid/for-loop/map frames explored
+  int kernels_before = 0;         ///< kernels (non-input nodes) of the input graph
+  int kernels_after = 0;          ///< kernels of the result
+  double best_cost = 0.0;         ///< cost-model estimate of the result
+  double original_cost = 0.0;     ///< cost-model estimate of the input graph
+  bool improved = false;          ///< false: the result is the input graph itself
+  bool cancelled = false;         ///< stopped by the caller
+  bool budget_exhausted = false;  ///< stopped by the time or state budget
+  std::string summary;            ///< one paragraph, plain words
+};
+
+/// An optimized program and the evidence.
+struct OptimizedProgram {
+  ir::KernelGraph graph;  ///< verified equivalent to the input (or the input itself)
+  SearchReport report;    ///< what the search did
+};
+
+/// Searches a fused program for `graph`. Every returned program is verified (finite-field and
+/// float checks); when nothing better is found within the budget, the result is `graph`.
+OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options = {});
+
+/// The cost-model estimate of running `graph`: bytes moved between kernels and memory, plus
+/// a per-launch overhead, in microseconds on a nominal machine (a ranking, not a prediction).
+double estimate_cost(const ir::KernelGraph& graph);
+
+}  // namespace yirage::search

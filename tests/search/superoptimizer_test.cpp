@@ -1,0 +1,66 @@
+// The search rediscovers the seed fusions from naive graphs, verified.
+#include "yirage/search/superoptimizer.h"
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+
+#include "test_util.h"
+#include "yirage/verify/verifier.h"
+#include "yirage/workloads/workloads.h"
+
+namespace yirage::search {
+namespace {
+
+using core::DType;
+
+void expect_fused(const workloads::Workload& workload, int kernels) {
+  SearchOptions options;
+  options.time_budget_seconds = 60;
+  options.max_verified = 1;
+  const OptimizedProgram result = superoptimize(workload.naive, options);
+  std::cout << "[ search ] " << workload.name << " " << workload.shape << ": "
+            << result.report.summary << "\n";
+  ASSERT_TRUE(result.report.improved) << result.report.summary;
+  EXPECT_EQ(result.report.kernels_after, kernels);
+  EXPECT_LT(result.report.best_cost, result.report.original_cost);
+  // The result is verified again here, independently of the search.
+  const verify::VerifyResult check = verify::verify(workload.naive, result.graph, {2, 99, true});
+  EXPECT_TRUE(check.equivalent) << check.reason;
+}
+
+TEST(SuperoptimizerTest, FindsRmsNormMatmulAsOneKernel) {
+  expect_fused(workloads::rms_norm_matmul(4, 128, 256, DType::F32), 1);
+}
+
+TEST(SuperoptimizerTest, FindsGatedMlpAsOneKernel) {
+  expect_fused(workloads::gated_mlp(4, 128, 256, DType::F32), 1);
+}
+
+TEST(SuperoptimizerTest, FindsLoraAsOneKernel) {
+  expect_fused(workloads::lora(4, 128, 256, 8, DType::F32), 1);
+}
+
+TEST(SuperoptimizerTest, ReturnsTheInputWhenTheBudgetRunsOut) {
+  const auto workload = workloads::rms_norm_matmul(4, 128, 256, DType::F32);
+  SearchOptions options;
+  options.state_budget = 5;
+  const OptimizedProgram result = superoptimize(workload.naive, options);
+  EXPECT_FALSE(result.report.improved);
+  EXPECT_TRUE(result.report.budget_exhausted);
+  EXPECT_EQ(result.report.kernels_after, result.report.kernels_before);
+  EXPECT_NE(result.report.summary.find("the result is the input graph"), std::string::npos);
+}
+
+TEST(SuperoptimizerTest, RejectsBadOptions) {
+  ir::KernelGraph empty;
+  empty.input({4}, DType::F32);
+  EXPECT_USER_ERROR([&] { superoptimize(empty); }, "no outputs");
+  const auto workload = workloads::lora(4, 128, 256, 8, DType::F32);
+  SearchOptions options;
+  options.time_budget_seconds = 0;
+  EXPECT_USER_ERROR([&] { superoptimize(workload.naive, options); }, "time budget 0 s");
+}
+
+}  // namespace
+}  // namespace yirage::search
