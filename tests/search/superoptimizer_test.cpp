@@ -1,6 +1,8 @@
 // The search rediscovers the seed fusions from naive graphs, verified.
 #include "yirage/search/superoptimizer.h"
 
+#include "yirage/search/frames.h"
+
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -39,6 +41,24 @@ TEST(SuperoptimizerTest, FindsGatedMlpAsOneKernel) {
 
 TEST(SuperoptimizerTest, FindsLoraAsOneKernel) {
   expect_fused(workloads::lora(4, 128, 256, 8, DType::F32), 1);
+}
+
+TEST(SuperoptimizerTest, RangePropagationKeepsGridsOffReducedDims) {
+  const auto workload = workloads::attention_decode(2, 4, 128, 16, DType::F32, false);
+  const auto reduced = reduced_input_dims(workload.naive);
+  // q [heads, group, head_dim]: head_dim is contracted; k [heads, kv, head_dim]: kv (softmax)
+  // and head_dim; v [heads, kv, head_dim]: kv (the second matmul).
+  EXPECT_EQ(reduced[0], (std::vector<bool>{false, false, true}));
+  EXPECT_EQ(reduced[1], (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(reduced[2], (std::vector<bool>{false, true, false}));
+  for (const Frame& frame : candidate_frames(
+           workload.naive.input_types(), workload.naive.output_types()[0], {16, 128}, reduced)) {
+    for (std::size_t k = 0; k < frame.imaps.size(); ++k) {
+      const int split = frame.imaps[k][0];
+      EXPECT_TRUE(split < 0 || !reduced[k][static_cast<std::size_t>(split)]);
+      EXPECT_TRUE(frame.fmaps[k] < 0 || reduced[k][static_cast<std::size_t>(frame.fmaps[k])]);
+    }
+  }
 }
 
 TEST(SuperoptimizerTest, ReturnsTheInputWhenTheBudgetRunsOut) {

@@ -98,7 +98,7 @@ class FrameSearch {
       YIRAGE_UNARY_OPS(YR_SEARCH_UNARY)
 #undef YR_SEARCH_UNARY
       for (OpKind op : {OpKind::Sum, OpKind::Max, OpKind::Mean}) {
-        if (!allowed(op)) continue;
+        if (!allowed(op) && !(op == OpKind::Max && online_softmax())) continue;
         for (int64_t dim = 0; dim < rank; ++dim) {
           if (type.shape[dim] == 1) continue;
           ir::Attrs attrs;
@@ -106,7 +106,16 @@ class FrameSearch {
           result.push_back({Step::Kind::Op, op, AccumKind::Sum, {i}, attrs, 0});
         }
       }
-      if (rank >= 2 && target_.transposes) {
+      if (allowed(OpKind::Softmax)) {
+        for (int64_t dim = 0; dim < rank; ++dim) {
+          if (type.shape[dim] == 1) continue;
+          ir::Attrs attrs;
+          attrs.set("dim", dim);
+          result.push_back({Step::Kind::Op, OpKind::Softmax, AccumKind::Sum, {i}, attrs, 0});
+        }
+      }
+      const bool loaded = graph.nodes()[partial.tensors[i].node].kind == ir::BlockNodeKind::Input;
+      if (rank >= 2 && target_.transposes && loaded) {  // tiles are transposed as they load
         ir::Attrs attrs;
         attrs.set("dim0", rank - 2).set("dim1", rank - 1);
         result.push_back({Step::Kind::Op, OpKind::Transpose, AccumKind::Sum, {i}, attrs, 0});
@@ -140,6 +149,10 @@ class FrameSearch {
         for (OpKind op : {OpKind::Sub, OpKind::Div, OpKind::Matmul}) {
           if (allowed(op)) result.push_back({Step::Kind::Op, op, AccumKind::Sum, {i, j}, {}, 0});
         }
+        if (!allowed(OpKind::Sub) && online_softmax() &&
+            target_.pool->node(partial.exprs[j]).kind == ExprKind::Max) {
+          result.push_back({Step::Kind::Op, OpKind::Sub, AccumKind::Sum, {i, j}, {}, 0});
+        }
         if (allowed(OpKind::RmsNorm) && graph.type(partial.tensors[j]).shape.size() == 1) {
           for (double eps : target_.constants) {
             ir::Attrs attrs;
@@ -154,6 +167,9 @@ class FrameSearch {
     }
     return result;
   }
+
+  // Online softmax: a softmax target in a frame whose for-loop splits the rows.
+  bool online_softmax() const { return target_.online_softmax && frame_.forloop > 1; }
 
   bool allowed(OpKind op) const {
     return target_.ops[static_cast<std::size_t>(op)];
@@ -194,7 +210,10 @@ class FrameSearch {
       const Phase phase = next->graph->phase(next->tensors.back());
       bool duplicate = false;
       for (std::size_t t = 0; t + 1 < next->exprs.size() && !duplicate; ++t) {
-        duplicate = next->exprs[t] == expr && next->graph->phase(next->tensors[t]) == phase;
+        // The same value in the same phase and layout: a transpose keeps its operand's value
+        // but not its layout, so it is no duplicate.
+        duplicate = next->exprs[t] == expr && next->graph->phase(next->tensors[t]) == phase &&
+                    next->graph->type(next->tensors[t]) == next->graph->type(next->tensors.back());
       }
       if (duplicate) continue;
       ++state_.progress.states;
@@ -319,7 +338,10 @@ void derive_vocabulary(const ir::KernelGraph& graph, Target& target) {
                OpKind::Mul});
         break;
       case OpKind::Softmax:
-        allow({OpKind::Max, OpKind::Sub, OpKind::Exp, OpKind::Sum, OpKind::Div});
+        // Whole rows: softmax itself. Rows split by a for-loop: online softmax, whose max and
+        // subtraction the search adds only in loop frames (see steps()).
+        allow({OpKind::Exp, OpKind::Sum, OpKind::Div});
+        target.online_softmax = true;
         exponentiates = true;
         break;
       case OpKind::Mean:

@@ -25,6 +25,7 @@ struct Target {
   std::vector<bool> ops;                    ///< per OpKind: may appear in a block graph
   std::vector<ir::AccumKind> accumulators;  ///< accumulators worth trying
   bool transposes = false;                  ///< the target transposes something
+  bool online_softmax = false;              ///< the target has a softmax a for-loop may split
 };
 
 /// The block ops and accumulators a fused form of `graph` can need: each op of the graph and

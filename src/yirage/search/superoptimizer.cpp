@@ -132,7 +132,8 @@ OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions
   // Iterative deepening over all frames: short programs first, a bounded share of states per
   // frame and depth so that no single frame takes the whole budget.
   std::vector<Found> found;
-  const auto frames = candidate_frames(target.inputs, target.outputs[0], extents);
+  const auto frames =
+      candidate_frames(target.inputs, target.outputs[0], extents, reduced_input_dims(graph));
   for (int depth = 2; depth <= options.max_block_ops && found.empty() && !state.should_stop();
        ++depth) {
     const int64_t per_frame = int64_t{2000} << std::min(depth, 8);
