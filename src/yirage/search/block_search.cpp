@@ -169,7 +169,9 @@ class FrameSearch {
   }
 
   // Online softmax: a softmax target in a frame whose for-loop splits the rows.
-  bool online_softmax() const { return target_.online_softmax && frame_.forloop > 1; }
+  bool online_softmax() const {
+    return target_.online_softmax && frame_.forloop > 1;
+  }
 
   bool allowed(OpKind op) const {
     return target_.ops[static_cast<std::size_t>(op)];
