@@ -126,12 +126,7 @@ Phase BlockGraph::phase(TensorRef tensor) const {
 
 std::vector<TensorRef> BlockGraph::append(BlockNode node) {
   nodes_.push_back(std::move(node));
-  const auto index = static_cast<int32_t>(nodes_.size() - 1);
-  std::vector<TensorRef> refs;
-  for (std::size_t i = 0; i < nodes_.back().outputs.size(); ++i) {
-    refs.push_back({index, static_cast<int32_t>(i)});
-  }
-  return refs;
+  return output_refs(static_cast<int32_t>(nodes_.size() - 1), nodes_.back().outputs.size());
 }
 
 TensorRef BlockGraph::input(const TensorType& dtensor, DimMap input_map, int forloop_dim) {

@@ -62,6 +62,17 @@ const TensorType& KernelGraph::type(TensorRef tensor) const {
   return nodes_[tensor.node].outputs[tensor.output];
 }
 
+std::vector<TensorRef> KernelGraph::append(Node node) {
+  nodes_.push_back(std::move(node));
+  return output_refs(static_cast<int32_t>(nodes_.size() - 1), nodes_.back().outputs.size());
+}
+
+std::vector<TensorRef> output_refs(int32_t node, std::size_t count) {
+  std::vector<TensorRef> refs;
+  for (std::size_t i = 0; i < count; ++i) refs.push_back({node, static_cast<int32_t>(i)});
+  return refs;
+}
+
 TensorRef KernelGraph::input(const core::Shape& shape, core::DType dtype) {
   YR_USER_CHECK(shape.size() <= 8, "input of shape " << core::shape_to_string(shape) << " has rank "
                                                      << shape.size() << "; expected rank <= 8");
@@ -105,13 +116,7 @@ std::vector<TensorRef> KernelGraph::add_node(OpKind op, const std::vector<Tensor
   node.inputs = inputs;
   node.outputs = infer_output_types(op, input_types, attrs);
   node.attrs = std::move(attrs);
-  nodes_.push_back(std::move(node));
-  const auto index = static_cast<int32_t>(nodes_.size() - 1);
-  std::vector<TensorRef> refs;
-  for (std::size_t i = 0; i < nodes_.back().outputs.size(); ++i) {
-    refs.push_back({index, static_cast<int32_t>(i)});
-  }
-  return refs;
+  return append(std::move(node));
 }
 
 TensorRef KernelGraph::matmul(TensorRef a, TensorRef b) {
@@ -221,13 +226,7 @@ std::vector<TensorRef> KernelGraph::customized(const std::vector<TensorRef>& inp
   node.inputs = inputs;
   for (const auto& output : kernel->outputs()) node.outputs.push_back(output.dtensor);
   node.block_graph = std::move(kernel);
-  nodes_.push_back(std::move(node));
-  const auto index = static_cast<int32_t>(nodes_.size() - 1);
-  std::vector<TensorRef> refs;
-  for (std::size_t i = 0; i < nodes_.back().outputs.size(); ++i) {
-    refs.push_back({index, static_cast<int32_t>(i)});
-  }
-  return refs;
+  return append(std::move(node));
 }
 
 void KernelGraph::mark_output(TensorRef tensor) {

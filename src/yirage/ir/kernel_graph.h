@@ -111,11 +111,15 @@ class KernelGraph {
 
  private:
   void check_ref(TensorRef tensor, const char* role) const;
+  std::vector<TensorRef> append(Node node);
 
   std::vector<Node> nodes_;
   std::vector<int32_t> input_nodes_;
   std::vector<TensorRef> outputs_;
 };
+
+/// References to outputs 0 .. count-1 of `node`.
+std::vector<TensorRef> output_refs(int32_t node, std::size_t count);
 
 /// Infers the output types of `op` applied to `inputs`, normalizing `attrs` in place (negative
 /// dims, inferred extents). Throws a UserError naming the shapes when they do not fit.
