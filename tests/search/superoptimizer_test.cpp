@@ -43,6 +43,10 @@ TEST(SuperoptimizerTest, FindsLoraAsOneKernel) {
   expect_fused(workloads::lora(4, 128, 256, 8, DType::F32), 1);
 }
 
+TEST(SuperoptimizerTest, FindsGqaDecodeAttentionAsOneKernel) {
+  expect_fused(workloads::attention_decode(2, 4, 128, 16, DType::F32, false), 1);
+}
+
 TEST(SuperoptimizerTest, RangePropagationKeepsGridsOffReducedDims) {
   const auto workload = workloads::attention_decode(2, 4, 128, 16, DType::F32, false);
   const auto reduced = reduced_input_dims(workload.naive);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <tuple>
 
 #include "yirage/core/error.h"
@@ -114,8 +115,12 @@ class FrameSearch {
           result.push_back({Step::Kind::Op, OpKind::Softmax, AccumKind::Sum, {i}, attrs, 0});
         }
       }
-      const bool loaded = graph.nodes()[partial.tensors[i].node].kind == ir::BlockNodeKind::Input;
-      if (rank >= 2 && target_.transposes && loaded) {  // tiles are transposed as they load
+      // Tiles are transposed as they load, or after a norm that keeps their layout.
+      const ir::BlockNode& producer = graph.nodes()[partial.tensors[i].node];
+      const bool loaded =
+          producer.kind == ir::BlockNodeKind::Input ||
+          (producer.kind == ir::BlockNodeKind::Op && producer.op == OpKind::RmsNorm);
+      if (rank >= 2 && target_.transposes && loaded) {
         ir::Attrs attrs;
         attrs.set("dim0", rank - 2).set("dim1", rank - 1);
         result.push_back({Step::Kind::Op, OpKind::Transpose, AccumKind::Sum, {i}, attrs, 0});
@@ -204,7 +209,13 @@ class FrameSearch {
   void dfs(const Partial& partial) {
     if (state_.should_stop() || partial.ops >= max_ops_ || state_.progress.states > state_limit_)
       return;
-    for (const Step& step : steps(partial)) {
+    // Steps on the newest tensors first: a program is a chain of ops on what was just
+    // computed far more often than a fresh start, so solutions come early in the traversal.
+    std::vector<Step> candidates = steps(partial);
+    std::stable_sort(candidates.begin(), candidates.end(), [](const Step& a, const Step& b) {
+      return std::get<0>(key_of(a)) > std::get<0>(key_of(b));
+    });
+    for (const Step& step : candidates) {
       if (!(key_of(step) > partial.last)) continue;
       auto next = apply(partial, step);
       if (!next) continue;
@@ -363,6 +374,21 @@ void derive_vocabulary(const ir::KernelGraph& graph, Target& target) {
                             OpKind::Embedding, OpKind::Rope, OpKind::Transpose}) {
     target.ops[static_cast<std::size_t>(structural)] = false;
   }
+  // Scalars: the graph's own, and 1/n where a mean (or an rms_norm's mean) divides by n.
+  std::set<double> scalars;
+  for (const auto& node : graph.nodes()) {
+    for (const char* name : {"scalar", "eps"}) {
+      if (node.attrs.has(name)) scalars.insert(node.attrs.get_float(name));
+    }
+    if (node.op == OpKind::Mean || node.op == OpKind::RmsNorm) {
+      const auto& shape = graph.type(node.inputs[0]).shape;
+      const int64_t extent = node.op == OpKind::Mean
+                                 ? shape[static_cast<std::size_t>(node.attrs.get_int("dim"))]
+                                 : shape.back();
+      scalars.insert(1.0 / static_cast<double>(extent));
+    }
+  }
+  target.constants.assign(scalars.begin(), scalars.end());
   target.accumulators = {AccumKind::Sum};
   if (exponentiates)
     target.accumulators.insert(target.accumulators.end(), {AccumKind::Max, AccumKind::RescaledSum});

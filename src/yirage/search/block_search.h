@@ -31,7 +31,8 @@ struct Target {
 /// The block ops and accumulators a fused form of `graph` can need: each op of the graph and
 /// the primitive ops it expands to (rms_norm: square, sum, mul_scalar, add_scalar, rsqrt, mul;
 /// softmax: max, sub, exp, sum, div; mean: sum, mul_scalar), plus sum accumulation, and max
-/// with rescaled sums when the graph exponentiates (online softmax).
+/// with rescaled sums when the graph exponentiates (online softmax); and the scalars worth
+/// trying: the graph's own and 1/n for each mean's extent.
 void derive_vocabulary(const ir::KernelGraph& graph, Target& target);
 
 /// Shared counters and limits of one superoptimize call.

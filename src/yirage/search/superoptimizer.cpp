@@ -129,19 +129,21 @@ OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions
   SearchReport& report = result.report;
   report.kernels_before = count_kernels(graph);
   report.original_cost = estimate_cost(graph);
-  // Iterative deepening over all frames: short programs first, a bounded share of states per
-  // frame and depth so that no single frame takes the whole budget.
+  // Frame by frame, most promising first; within a frame, iterative deepening (short programs
+  // first) up to a share of the state budget, so that no frame takes the whole budget.
   std::vector<Found> found;
   const auto frames =
       candidate_frames(target.inputs, target.outputs[0], extents, reduced_input_dims(graph));
-  for (int depth = 2; depth <= options.max_block_ops && found.empty() && !state.should_stop();
-       ++depth) {
-    const int64_t per_frame = int64_t{2000} << std::min(depth, 8);
-    for (const Frame& frame : frames) {
-      if (state.should_stop()) break;
-      ++report.frames;
-      search_frame(target, frame, depth, per_frame, state, found);
-      if (static_cast<int64_t>(found.size()) >= options.max_verified) break;
+  const int64_t per_frame = std::max<int64_t>(20000, options.state_budget / 100);
+  for (const Frame& frame : frames) {
+    if (state.should_stop() || static_cast<int64_t>(found.size()) >= options.max_verified) break;
+    ++report.frames;
+    const int64_t frame_end = state.progress.states + per_frame;
+    const std::size_t before = found.size();
+    for (int depth = 2; depth <= options.max_block_ops && found.size() == before &&
+                        state.progress.states < frame_end && !state.should_stop();
+         ++depth) {
+      search_frame(target, frame, depth, frame_end - state.progress.states, state, found);
     }
   }
   state.should_stop();
