@@ -153,6 +153,49 @@ JSON
   done
   echo "ok    graph run with embedding ids and rope positions, seeds 1-8"
 
+  # The superoptimizer on the demo graph, with its own cache directory: a short budget finds
+  # the one-kernel program on a Release build (a slower build may find nothing in time, which
+  # is said plainly); once found, a second run comes from the cache.
+  export YIRAGE_CACHE_DIR="$work/cache"
+  local optimized
+  optimized="$("$yirage" optimize "$work/demo.json" --budget 2 --out "$work/best.json")"
+  for pattern in '^optimizing .*demo.json: 2 kernel\(s\), fingerprint [0-9a-f]{16}' \
+    '^search: [0-9]+ states, [0-9]+ pruned, [0-9]+ verified, [0-9.]+ s$' \
+    '^kernels: 2 -> [12]$' "^wrote $work/best.json$"; do
+    if ! grep -Eq -- "$pattern" <<<"$optimized"; then
+      printf "FAIL: 'yirage optimize' printed no line matching /%s/:\n%s\n" "$pattern" \
+        "$optimized" >&2
+      return 1
+    fi
+  done
+  echo "ok    $yirage optimize $work/demo.json --budget 2 --out $work/best.json"
+  expect_ok '^fingerprint [0-9a-f]{16}$' "$yirage" graph show "$work/best.json"
+  if grep -q '^kernels: 2 -> 1$' <<<"$optimized"; then
+    expect_ok '^cache hit: verified again in' "$yirage" optimize "$work/demo.json" --budget 2
+    expect_ok '^kernels: 2 -> 1$' "$yirage" optimize "$work/demo.json" --budget 2
+  else
+    echo "note  the search found nothing within 2 s on this build; the cache check is skipped"
+  fi
+  expect_ok '^search: .* verified' "$yirage" optimize "$work/demo.json" --budget 0.3 --no-cache
+
+  # Ctrl-C stops the search: exit 0 with the best result so far, said plainly.
+  "$yirage" optimize "$work/demo.json" --budget 60 --no-cache >"$work/interrupted.txt" 2>&1 &
+  local pid=$! waited=0 status=0
+  until grep -q '^search:' "$work/interrupted.txt" || ((waited >= 200)); do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  kill -INT "$pid"
+  wait "$pid" || status=$?
+  if [[ "$status" != 0 ]] || ! grep -q '^Cancelled; the best verified result so far' \
+    "$work/interrupted.txt"; then
+    printf "FAIL: 'yirage optimize' interrupted exited with %s:\n%s\n" "$status" \
+      "$(cat "$work/interrupted.txt")" >&2
+    return 1
+  fi
+  echo "ok    yirage optimize stopped by SIGINT: exit 0, best result so far"
+  unset YIRAGE_CACHE_DIR
+
   # Bad input: one line on stderr, exit 2 for usage and 1 for other errors.
   expect_error 2 "'yirage' needs a command" "$yirage"
   expect_error 2 'frobnicate' "$yirage" frobnicate
@@ -172,6 +215,12 @@ JSON
   expect_error 1 "backend 'mps' is not available" "$yirage" graph run "$work/demo.json" \
     --backend mps
   expect_error 1 "cannot write" "$yirage" graph dot "$work/demo.json" -o "$work/no/such/dir.dot"
+  expect_error 1 "cannot open '$work/missing.json'" "$yirage" optimize "$work/missing.json"
+  expect_error 1 "garbage.json" "$yirage" optimize "$work/garbage.json"
+  expect_error 2 '--budget' "$yirage" optimize "$work/demo.json" --budget 0
+  expect_error 2 'file' "$yirage" optimize
+  expect_error 1 "unknown backend 'nope'; known backends: reference" \
+    "$yirage" optimize "$work/demo.json" --backend nope --no-cache
 }
 
 # ---------------------------------------------------------------------------------------------

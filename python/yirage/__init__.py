@@ -21,6 +21,13 @@ replaces::
     (Y,) = fused.customized(inputs=[X, W], bgraph=tb)
     assert yr.verify(naive, fused)
 
+The superoptimizer searches such fused programs itself, verifies each one, and caches the
+result on disk::
+
+    opt = naive.superoptimize(backend="reference", time_budget=30, seed=0)
+    print(opt.report()["summary"], len(opt.kernels))
+    (y,) = opt(inputs=[x, gamma, w])
+
 NumPy inputs give NumPy outputs (ml_dtypes.bfloat16 for bfloat16), PyTorch inputs give PyTorch
 outputs; other DLPack producers are read too. Bad input raises yr.UserError (a ValueError) with
 a message that says what was wrong and what was expected.
@@ -34,6 +41,7 @@ from ._core import (
     DType,
     InternalError,
     OpInfo,
+    SearchProgress,
     STensor,
     TensorType,
     UserError,
@@ -48,7 +56,7 @@ from ._core import (
     verify,
 )
 from ._arrays import numpy_dtype
-from ._graph import KernelGraph, graph_from_json, new_kernel_graph
+from ._graph import Kernel, KernelGraph, OptimizedProgram, graph_from_json, new_kernel_graph
 
 float32 = DType.float32
 float16 = DType.float16
@@ -63,9 +71,12 @@ __all__ = [
     "DTensor",
     "DType",
     "InternalError",
+    "Kernel",
     "KernelGraph",
     "OpInfo",
+    "OptimizedProgram",
     "STensor",
+    "SearchProgress",
     "TensorType",
     "UserError",
     "VerifyResult",

@@ -1,4 +1,4 @@
-"""The Python face of the kernel graph: yirage._core.KernelGraph plus running it."""
+"""The Python face of the kernel graph: yirage._core.KernelGraph plus running and optimizing it."""
 
 from . import _core
 from ._arrays import finish_outputs, prepare_inputs
@@ -22,6 +22,102 @@ class KernelGraph(_core.KernelGraph):
         arrays, declared, torch_inputs = prepare_inputs(inputs)
         outputs = _core._run(self, arrays, declared, backend, torch_inputs)
         return finish_outputs(outputs, self.output_types, torch_inputs)
+
+    def superoptimize(self, backend="reference", time_budget=30.0, seed=0, cache=True,
+                      progress=None, *, cache_dir=None, state_budget=None, prune=True,
+                      max_block_ops=None, max_verified=None):
+        """Searches a fused program computing what this graph computes; returns an
+        OptimizedProgram.
+
+        Every program the search returns is verified against this graph; when nothing better
+        is found within `time_budget` seconds (or `state_budget` states), the result is this
+        graph, unchanged, and the report says so. `seed` seeds verification (the search order
+        is deterministic). With `cache`, a result stored by an earlier search of the same graph,
+        backend, device and search configuration (in `cache_dir`, by default $YIRAGE_CACHE_DIR
+        or ~/.cache/yirage) is verified again and returned without searching. `progress`, when
+        given, is called about every 0.1 s with a SearchProgress (states, pruned, verified,
+        rejected, seconds) and once at the end. The GIL is released while the search runs;
+        Ctrl-C (KeyboardInterrupt) stops it and returns the best verified result so far, with
+        report()["cancelled"] set. `prune=False` turns abstract-expression pruning off.
+        """
+        program = KernelGraph()
+        report = _core._superoptimize(self, program, backend, float(time_budget), seed, cache,
+                                      "" if cache_dir is None else str(cache_dir), progress,
+                                      state_budget, prune, max_block_ops, max_verified)
+        return OptimizedProgram(program, report)
+
+
+class Kernel:
+    """One kernel of a program.
+
+    Attributes: `op`, the op's name ('customized' for a fused kernel); `inputs` and `outputs`,
+    their types (TensorType) in order; `block_graph`, a copy of a customized kernel's block
+    graph (None for other ops); `text`, the kernel alone as a one-kernel graph in text, block
+    graph included (also what str() gives).
+    """
+
+    def __init__(self, op, inputs, outputs, block_graph, text):
+        self.op = op
+        self.inputs = inputs
+        self.outputs = outputs
+        self.block_graph = block_graph
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        inputs = ", ".join(repr(t) for t in self.inputs)
+        outputs = ", ".join(repr(t) for t in self.outputs)
+        return f"Kernel({self.op}: ({inputs}) -> ({outputs}))"
+
+
+class OptimizedProgram:
+    """The result of KernelGraph.superoptimize: a program verified to compute what the graph
+    computes (or the graph itself when the search found nothing better), and the report."""
+
+    def __init__(self, graph, report):
+        self._graph = graph
+        self._report = report
+
+    @property
+    def graph(self):
+        """The program as a KernelGraph."""
+        return self._graph
+
+    def __call__(self, inputs, backend="reference"):
+        """Runs the program on `backend`, taking and returning what the graph does."""
+        return self._graph(inputs, backend=backend)
+
+    @property
+    def kernels(self):
+        """The program's kernels, in order, as Kernel objects."""
+        return [Kernel(*fields) for fields in _core._kernels(self._graph)]
+
+    def report(self):
+        """What the search did, as a dict: states, pruned, verified, rejected, frames,
+        kernels_before, kernels_after, original_cost, best_cost (cost-model estimates in
+        microseconds), improved, cancelled, budget_exhausted, cache_hit, search_seconds (the
+        search's time), seconds (this call's wall time; a cache hit: lookup and verification)
+        and summary (plain words)."""
+        return dict(self._report)
+
+    def to_json(self, indent=2):
+        """The program as versioned JSON; yr.graph_from_json gives back an equal graph."""
+        return self._graph.to_json(indent)
+
+    def __str__(self):
+        return str(self._graph)
+
+    def __repr__(self):
+        r = self._report
+        status = "improved" if r["improved"] else "unchanged"
+        if r["cache_hit"]:
+            status += ", from the cache"
+        if r["cancelled"]:
+            status += ", cancelled"
+        return (f"<OptimizedProgram: {r['kernels_before']} -> {r['kernels_after']} kernels, "
+                f"{status}>")
 
 
 def new_kernel_graph():

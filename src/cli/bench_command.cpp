@@ -1,11 +1,14 @@
 // `yirage bench verify`: times the verifier on each hand-fused workload against its naive graph.
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -14,6 +17,7 @@
 #include "yirage/core/cpu_features.h"
 #include "yirage/core/error.h"
 #include "yirage/core/thread_pool.h"
+#include "yirage/search/superoptimizer.h"
 #include "yirage/verify/verifier.h"
 #include "yirage/workloads/workloads.h"
 
@@ -25,7 +29,24 @@ struct BenchOptions {
   std::string set = "qwen3-0.6b";
   std::string json;
   int repeats = 1;
+  double budget = 30.0;
 };
+
+// The machine, for result files.
+nlohmann::json machine_json() {
+  const auto& cpu = core::cpu_features();
+  return {{"cpu", cpu.model},
+          {"hardware_threads", cpu.hardware_threads},
+          {"threads_used", core::ThreadPool::global().num_threads()},
+          {"features", cpu.names()}};
+}
+
+void write_json(const std::string& path, const nlohmann::json& document) {
+  std::ofstream out(path);
+  YR_USER_CHECK(out.good(), "cannot write '" << path << "'");
+  out << document.dump(2) << "\n";
+  std::cout << "wrote " << path << "\n";
+}
 
 std::vector<workloads::Workload> workload_set(const std::string& name) {
   const auto all = workloads::standard_workloads();  // 5 Mirage, 5 Qwen3-0.6B, 5 Qwen3-8B
@@ -33,12 +54,6 @@ std::vector<workloads::Workload> workload_set(const std::string& name) {
   const std::size_t first = name == "mirage" ? 0 : name == "qwen3-0.6b" ? 5 : 10;
   return {all.begin() + static_cast<std::ptrdiff_t>(first),
           all.begin() + static_cast<std::ptrdiff_t>(first + 5)};
-}
-
-int count_kernels(const ir::KernelGraph& graph) {
-  int kernels = 0;
-  for (const auto& node : graph.nodes()) kernels += node.op != ir::OpKind::Input;
-  return kernels;
 }
 
 void run_verify_bench(const BenchOptions& options) {
@@ -53,35 +68,99 @@ void run_verify_bench(const BenchOptions& options) {
       result = verify::verify(workload.naive, workload.fused);
       best = r == 0 ? result.seconds : std::min(best, result.seconds);
     }
-    const std::string kernels = std::to_string(count_kernels(workload.naive)) + "->" +
-                                std::to_string(count_kernels(workload.fused));
+    const std::string kernels = std::to_string(workload.naive.num_kernels()) + "->" +
+                                std::to_string(workload.fused.num_kernels());
     std::cout << std::setw(20) << workload.name << std::setw(58) << workload.shape << std::setw(9)
               << kernels << std::setw(12) << (result.equivalent ? "yes" : "NO") << std::fixed
               << std::setprecision(3) << best << "\n";
     rows.push_back({{"workload", workload.name},
                     {"shape", workload.shape},
-                    {"naive_kernels", count_kernels(workload.naive)},
-                    {"fused_kernels", count_kernels(workload.fused)},
+                    {"naive_kernels", workload.naive.num_kernels()},
+                    {"fused_kernels", workload.fused.num_kernels()},
                     {"equivalent", result.equivalent},
                     {"method", result.method},
                     {"seconds", best},
                     {"reason", result.reason}});
   }
   if (options.json.empty()) return;
-  const auto& cpu = core::cpu_features();
-  const nlohmann::json document = {{"benchmark", "verify"},
-                                   {"set", options.set},
-                                   {"repeats", options.repeats},
-                                   {"machine",
-                                    {{"cpu", cpu.model},
-                                     {"hardware_threads", cpu.hardware_threads},
-                                     {"threads_used", core::ThreadPool::global().num_threads()},
-                                     {"features", cpu.names()}}},
-                                   {"rows", rows}};
-  std::ofstream out(options.json);
-  YR_USER_CHECK(out.good(), "cannot write '" << options.json << "'");
-  out << document.dump(2) << "\n";
-  std::cout << "wrote " << options.json << "\n";
+  write_json(options.json, {{"benchmark", "verify"},
+                            {"set", options.set},
+                            {"repeats", options.repeats},
+                            {"machine", machine_json()},
+                            {"rows", rows}});
+}
+
+nlohmann::json search_row(const workloads::Workload& workload, const search::SearchOptions& options,
+                          const std::string& mode) {
+  const auto start = std::chrono::steady_clock::now();
+  const search::OptimizedProgram result = search::superoptimize(workload.naive, options);
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto& report = result.report;
+  std::cout << std::setw(20) << workload.name << std::setw(44) << workload.shape << std::setw(12)
+            << mode << std::setw(9)
+            << (std::to_string(report.kernels_before) + "->" + std::to_string(report.kernels_after))
+            << std::setw(10) << report.totals.states << std::setw(10) << report.totals.pruned
+            << std::setw(8) << report.totals.verified << std::fixed << std::setprecision(3) << wall
+            << (report.cache_hit ? " (cache hit)" : "") << "\n";
+  return {{"workload", workload.name},
+          {"shape", workload.shape},
+          {"mode", mode},
+          {"kernels_before", report.kernels_before},
+          {"kernels_after", report.kernels_after},
+          {"improved", report.improved},
+          {"states", report.totals.states},
+          {"pruned", report.totals.pruned},
+          {"verified", report.totals.verified},
+          {"rejected", report.totals.rejected},
+          {"frames", report.frames},
+          {"seconds", wall},
+          {"cache_hit", report.cache_hit},
+          {"summary", report.summary}};
+}
+
+void run_search_bench(const BenchOptions& options) {
+  using core::DType;
+  const std::vector<workloads::Workload> set = {
+      workloads::rms_norm_matmul(4, 128, 256, DType::F32),
+      workloads::gated_mlp(4, 128, 256, DType::F32),
+      workloads::lora(4, 128, 256, 8, DType::F32),
+      workloads::attention_decode(2, 4, 128, 16, DType::F32, false),
+      workloads::attention_decode(2, 4, 128, 16, DType::F32, true),
+      workloads::rms_norm_matmul(8, 1024, 4096, DType::BF16),
+      workloads::gated_mlp(8, 1024, 3072, DType::BF16),
+      workloads::lora(8, 1024, 4096, 16, DType::BF16),
+  };
+  std::cout << std::left << std::setw(20) << "workload" << std::setw(44) << "shape" << std::setw(12)
+            << "mode" << std::setw(9) << "kernels" << std::setw(10) << "states" << std::setw(10)
+            << "pruned" << std::setw(8) << "found"
+            << "seconds\n";
+  nlohmann::json rows = nlohmann::json::array();
+  search::SearchOptions pruned;
+  pruned.time_budget_seconds = options.budget;
+  pruned.max_verified = 1;
+  pruned.use_cache = false;  // the cached re-run is its own row below
+  for (const auto& workload : set) rows.push_back(search_row(workload, pruned, "pruned"));
+  // The ablation: the same search without abstract-expression pruning, same budget.
+  search::SearchOptions unpruned = pruned;
+  unpruned.prune = false;
+  rows.push_back(search_row(set[0], unpruned, "no pruning"));
+  // A cached re-run: the first call stores the result in a fresh cache, the second reads it
+  // back (and verifies it again before use).
+  search::SearchOptions cached = pruned;
+  cached.use_cache = true;
+  cached.cache_dir = (std::filesystem::temp_directory_path() /
+                      ("yirage-bench-cache-" + std::to_string(::getpid())))
+                         .string();
+  search::superoptimize(set[0].naive, cached);
+  rows.push_back(search_row(set[0], cached, "cached"));
+  std::filesystem::remove_all(cached.cache_dir);
+  if (!options.json.empty()) {
+    write_json(options.json, {{"benchmark", "search"},
+                              {"time_budget_seconds", options.budget},
+                              {"machine", machine_json()},
+                              {"rows", rows}});
+  }
 }
 
 }  // namespace
@@ -98,6 +177,12 @@ void add_bench_command(CLI::App& app) {
   verify->add_option("--repeats", options->repeats, "Best of this many runs")
       ->check(CLI::Range(1, 100));
   verify->callback([options] { run_verify_bench(*options); });
+  CLI::App* search = bench->add_subcommand(
+      "search", "Time the superoptimizer on naive workloads, with pruning and without");
+  search->add_option("--json", options->json, "Also write the results to this JSON file");
+  search->add_option("--budget", options->budget, "Time budget per search, seconds")
+      ->check(CLI::Range(0.1, 3600.0));
+  search->callback([options] { run_search_bench(*options); });
 }
 
 }  // namespace yirage::cli

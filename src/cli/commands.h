@@ -13,6 +13,8 @@ void add_info_command(CLI::App& app);
 void add_graph_command(CLI::App& app);
 /// Adds `yirage bench verify`: verification time of each hand-fused workload.
 void add_bench_command(CLI::App& app);
+/// Adds `yirage optimize FILE.json`: the superoptimizer, with progress, on a serialized graph.
+void add_optimize_command(CLI::App& app);
 /// Adds `yirage demo`: the RMSNorm+matmul graph of a Qwen3-0.6B layer, run and checked.
 void add_demo_command(CLI::App& app);
 

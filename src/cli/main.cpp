@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   yirage::cli::add_info_command(app);
   yirage::cli::add_graph_command(app);
+  yirage::cli::add_optimize_command(app);
   yirage::cli::add_demo_command(app);
   yirage::cli::add_bench_command(app);
   try {

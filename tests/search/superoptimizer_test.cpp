@@ -20,6 +20,7 @@ void expect_fused(const workloads::Workload& workload, int kernels) {
   SearchOptions options;
   options.time_budget_seconds = 60;
   options.max_verified = 1;
+  options.use_cache = false;  // these tests measure the search, not the cache
   const OptimizedProgram result = superoptimize(workload.naive, options);
   std::cout << "[ search ] " << workload.name << " " << workload.shape << ": "
             << result.report.summary << "\n";
@@ -69,6 +70,7 @@ TEST(SuperoptimizerTest, ReturnsTheInputWhenTheBudgetRunsOut) {
   const auto workload = workloads::rms_norm_matmul(4, 128, 256, DType::F32);
   SearchOptions options;
   options.state_budget = 5;
+  options.use_cache = false;
   const OptimizedProgram result = superoptimize(workload.naive, options);
   EXPECT_FALSE(result.report.improved);
   EXPECT_TRUE(result.report.budget_exhausted);

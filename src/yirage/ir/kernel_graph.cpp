@@ -234,6 +234,12 @@ void KernelGraph::mark_output(TensorRef tensor) {
   outputs_.push_back(tensor);
 }
 
+int KernelGraph::num_kernels() const {
+  int kernels = 0;
+  for (const auto& node : nodes_) kernels += node.op != OpKind::Input;
+  return kernels;
+}
+
 std::vector<TensorType> KernelGraph::input_types() const {
   std::vector<TensorType> types;
   for (int32_t index : input_nodes_) types.push_back(nodes_[index].outputs[0]);

@@ -104,6 +104,8 @@ class KernelGraph {
   const std::vector<TensorRef>& outputs() const { return outputs_; }
   /// Shape and dtype of `tensor`; UserError when it does not name a tensor of this graph.
   const TensorType& type(TensorRef tensor) const;
+  /// Kernels the graph launches: its nodes other than inputs.
+  int num_kernels() const;
   /// Types of the graph inputs, in order.
   std::vector<TensorType> input_types() const;
   /// Types of the graph outputs, in order.

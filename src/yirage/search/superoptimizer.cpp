@@ -1,12 +1,16 @@
 #include "yirage/search/superoptimizer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <sstream>
+#include <utility>
 
+#include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
 #include "yirage/ir/block_graph.h"
 #include "yirage/search/block_search.h"
+#include "yirage/search/cache.h"
 
 namespace yirage::search {
 
@@ -67,12 +71,6 @@ void collect_constants_and_extents(const ir::KernelGraph& graph, std::vector<dou
   extents.assign(reduced.begin(), reduced.end());
 }
 
-int count_kernels(const ir::KernelGraph& graph) {
-  int kernels = 0;
-  for (const auto& node : graph.nodes()) kernels += node.op != ir::OpKind::Input;
-  return kernels;
-}
-
 }  // namespace
 
 double estimate_cost(const ir::KernelGraph& graph) {
@@ -96,12 +94,10 @@ double estimate_cost(const ir::KernelGraph& graph) {
   return microseconds;
 }
 
-OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options) {
-  YR_USER_CHECK(!graph.outputs().empty(),
-                "superoptimize: the graph has no outputs; expected at least one mark_output");
-  YR_USER_CHECK(options.time_budget_seconds > 0, "superoptimize: time budget "
-                                                     << options.time_budget_seconds
-                                                     << " s is not positive");
+namespace {
+
+// The search itself, without the cache.
+OptimizedProgram search(const ir::KernelGraph& graph, const SearchOptions& options) {
   SearchState state;
   state.options = &options;
   state.start = std::chrono::steady_clock::now();
@@ -127,7 +123,7 @@ OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions
 
   OptimizedProgram result{graph, {}};
   SearchReport& report = result.report;
-  report.kernels_before = count_kernels(graph);
+  report.kernels_before = graph.num_kernels();
   report.original_cost = estimate_cost(graph);
   // Frame by frame, most promising first; within a frame, iterative deepening (short programs
   // first) up to a share of the state budget, so that no frame takes the whole budget.
@@ -153,6 +149,7 @@ OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions
   const auto best = std::min_element(
       found.begin(), found.end(), [](const Found& a, const Found& b) { return a.cost < b.cost; });
   std::ostringstream summary;
+  if (report.cancelled) summary << "Cancelled; the best verified result so far. ";
   summary << report.totals.states << " states (" << report.totals.pruned << " pruned) in "
           << report.frames << " frames, " << report.totals.verified << " verified and "
           << report.totals.rejected << " rejected candidates, " << report.totals.seconds << " s. ";
@@ -160,15 +157,49 @@ OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions
     result.graph = best->program;
     report.improved = true;
     report.best_cost = best->cost;
-    summary << "Chose a verified program of " << count_kernels(result.graph)
+    summary << "Chose a verified program of " << result.graph.num_kernels()
             << " kernel(s), estimated " << best->cost << " us against " << report.original_cost
             << " us for the input graph.";
   } else {
     report.best_cost = report.original_cost;
     summary << "Found nothing better within the budget: the result is the input graph, unchanged.";
   }
-  report.kernels_after = count_kernels(result.graph);
+  report.kernels_after = result.graph.num_kernels();
   report.summary = summary.str();
+  return result;
+}
+
+}  // namespace
+
+OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  YR_USER_CHECK(!graph.outputs().empty(),
+                "superoptimize: the graph has no outputs; expected at least one mark_output");
+  YR_USER_CHECK(options.time_budget_seconds > 0, "superoptimize: time budget "
+                                                     << options.time_budget_seconds
+                                                     << " s is not positive");
+  const backend::Backend& target = backend::get_available_backend(options.backend);
+  const auto elapsed = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::string dir;
+  CacheKey key;
+  if (options.use_cache) {
+    dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+    key = cache_key(graph, options, device_fingerprint(target));
+    if (auto cached = cache_load(dir, key, graph, options)) {
+      cached->report.seconds = elapsed();
+      return std::move(*cached);
+    }
+  }
+  OptimizedProgram result = search(graph, options);
+  // A cancelled search saw only part of the space, and one that found nothing before its
+  // budget ran out may find something with a larger one: neither is worth keeping.
+  const SearchReport& report = result.report;
+  if (options.use_cache && !report.cancelled && (report.improved || !report.budget_exhausted)) {
+    cache_store(dir, key, result, options);
+  }
+  result.report.seconds = elapsed();
   return result;
 }
 

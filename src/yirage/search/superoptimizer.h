@@ -23,6 +23,7 @@ struct SearchProgress {
 
 /// How to search.
 struct SearchOptions {
+  std::string backend = "reference";  ///< where the program is meant to run (registry name)
   double time_budget_seconds = 30.0;  ///< stop after this long
   int64_t state_budget = 2000000;     ///< stop after this many states
   uint64_t seed = 0;                  ///< seeds verification (the search order is deterministic)
@@ -31,6 +32,8 @@ struct SearchOptions {
   int64_t max_verified = 8;           ///< stop a frame's search after this many verified kernels
   std::function<void(const SearchProgress&)> on_progress;  ///< called about every 0.1 s
   const std::atomic<bool>* cancel = nullptr;               ///< set to stop early (best so far)
+  bool use_cache = true;  ///< look the result up in, and store it to, the on-disk cache
+  std::string cache_dir;  ///< the cache's directory; empty: default_cache_dir() (cache.h)
 };
 
 /// What the search did and found.
@@ -44,6 +47,8 @@ struct SearchReport {
   bool improved = false;          ///< false: the result is the input graph itself
   bool cancelled = false;         ///< stopped by the caller
   bool budget_exhausted = false;  ///< stopped by the time or state budget
+  bool cache_hit = false;         ///< the result came from the cache (verified again)
+  double seconds = 0.0;           ///< wall time of this call (a hit: lookup and verification)
   std::string summary;            ///< one paragraph, plain words
 };
 
@@ -54,7 +59,11 @@ struct OptimizedProgram {
 };
 
 /// Searches a fused program for `graph`. Every returned program is verified (finite-field and
-/// float checks); when nothing better is found within the budget, the result is `graph`.
+/// float checks); when nothing better is found within the budget, the result is `graph`. With
+/// `use_cache`, a cached result for the same graph, backend, device and search configuration
+/// is verified again and returned instead of searching; a search that ran to completion, or
+/// found something before its budget ran out, is stored (a cancelled one is not). An unknown or
+/// unavailable backend is a UserError from the registry.
 OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options = {});
 
 /// The cost-model estimate of running `graph`: bytes moved between kernels and memory, plus
