@@ -286,6 +286,11 @@ pip_install() {
   awk '/^```python$/ { inside = 1; next } /^```$/ { if (inside) exit } inside' "$root/README.md" \
     >"$venv/readme_example.py"
   (cd "$venv" && bin/python readme_example.py)
+  # And the uGraph example of its "Fused kernels" section.
+  awk '/^## Fused kernels/ { section = 1 } section && /^```python$/ { inside = 1; next }
+       section && /^```$/ { if (inside) exit } inside' "$root/README.md" >"$venv/readme_ugraph.py"
+  (cd "$venv" && bin/python readme_ugraph.py | tee readme_ugraph.txt)
+  grep -q '^True finite-field x2 + float64' "$venv/readme_ugraph.txt"
   (cd "$venv" && bin/yirage info)
 }
 
