@@ -47,15 +47,11 @@ std::pair<double, double> block_traffic(const ir::BlockGraph& graph) {
   return {bytes, flops};
 }
 
-// Scalars the search may need: the target's own, and 1/n for each extent it reduces.
-void collect_constants_and_extents(const ir::KernelGraph& graph, std::vector<double>& constants,
-                                   std::vector<int64_t>& extents) {
-  std::set<double> scalars;
+// The extents the graph reduces over (matmul contractions, reductions, softmax, rms_norm):
+// the candidates for a for-loop. (The scalars come from derive_vocabulary.)
+std::vector<int64_t> reduced_extents(const ir::KernelGraph& graph) {
   std::set<int64_t> reduced;
   for (const auto& node : graph.nodes()) {
-    for (const char* name : {"scalar", "eps"}) {
-      if (node.attrs.has(name)) scalars.insert(node.attrs.get_float(name));
-    }
     const auto& first = node.inputs.empty() ? ir::TensorType{} : graph.type(node.inputs[0]);
     int64_t extent = 0;
     if (node.op == ir::OpKind::Matmul || node.op == ir::OpKind::RmsNorm) {
@@ -66,9 +62,7 @@ void collect_constants_and_extents(const ir::KernelGraph& graph, std::vector<dou
     }
     if (extent > 1) reduced.insert(extent);
   }
-  for (int64_t extent : reduced) scalars.insert(1.0 / static_cast<double>(extent));
-  constants.assign(scalars.begin(), scalars.end());
-  extents.assign(reduced.begin(), reduced.end());
+  return {reduced.begin(), reduced.end()};
 }
 
 }  // namespace
@@ -117,8 +111,6 @@ OptimizedProgram search(const ir::KernelGraph& graph, const SearchOptions& optio
   target.egraph = &egraph;
   for (std::size_t k = 0; k < target.inputs.size(); ++k)
     target.input_exprs.push_back(pool.var(static_cast<int64_t>(k)));
-  std::vector<int64_t> extents;
-  collect_constants_and_extents(graph, target.constants, extents);
   derive_vocabulary(graph, target);
 
   OptimizedProgram result{graph, {}};
@@ -128,8 +120,8 @@ OptimizedProgram search(const ir::KernelGraph& graph, const SearchOptions& optio
   // Frame by frame, most promising first; within a frame, iterative deepening (short programs
   // first) up to a share of the state budget, so that no frame takes the whole budget.
   std::vector<Found> found;
-  const auto frames =
-      candidate_frames(target.inputs, target.outputs[0], extents, reduced_input_dims(graph));
+  const auto frames = candidate_frames(target.inputs, target.outputs[0], reduced_extents(graph),
+                                       reduced_input_dims(graph));
   const int64_t per_frame = std::max<int64_t>(20000, options.state_budget / 100);
   for (const Frame& frame : frames) {
     if (state.should_stop() || static_cast<int64_t>(found.size()) >= options.max_verified) break;
