@@ -9,12 +9,11 @@ of 8 tokens. Run it with
     python examples/python/ugraphs/gated_mlp.py
 """
 
-import time
-
 import ml_dtypes
 import numpy as np
 
 import yirage as yr
+from _check import verify_and_compare
 
 BATCH, HIDDEN, INTER = 8, 1024, 3072
 GRID, FORLOOP = 64, 16  # 64 blocks of 48 columns; 16 steps of 64 along the hidden dim
@@ -45,23 +44,8 @@ tb.new_output(stensor=tb.mul(tb.silu(gate), up), output_map=(1, -1, -1))
 fused.mark_output(Y)
 print(fused)
 
-result = yr.verify(naive, fused)
-print(f"verify: equivalent={result.equivalent}, method '{result.method}', "
-      f"{result.seconds * 1e3:.1f} ms, float max_rel_error {result.max_rel_error:.2e}")
-if not result:
-    raise SystemExit(f"not equivalent: {result.reason}")
-
-# The reference backend computes in float64 and rounds once, at each graph output, so the two
-# agree to the last bfloat16 bit unless their float64 results straddle a rounding boundary.
 rng = np.random.default_rng(0)
 x = rng.standard_normal((BATCH, HIDDEN)).astype(ml_dtypes.bfloat16)
 w1, w2 = ((rng.standard_normal((HIDDEN, INTER)) / np.sqrt(HIDDEN)).astype(ml_dtypes.bfloat16)
           for _ in range(2))
-start = time.perf_counter()
-(expected,) = naive(inputs=[x, w1, w2], backend="reference")
-(actual,) = fused(inputs=[x, w1, w2], backend="reference")
-seconds = time.perf_counter() - start
-difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-print(f"reference backend: naive and fused outputs {actual.shape} {actual.dtype}, max difference "
-      f"{difference.max():.3e} (largest |output| {np.abs(expected.astype(np.float64)).max():.3f}; "
-      f"both runs {seconds:.2f} s)")
+verify_and_compare(naive, fused, [x, w1, w2])

@@ -13,12 +13,11 @@ with
 """
 
 import math
-import time
-
 import ml_dtypes
 import numpy as np
 
 import yirage as yr
+from _check import verify_and_compare
 
 KV_HEADS, GROUP, KV_LEN, HEAD_DIM = 8, 2, 1024, 128
 SPLITS, FORLOOP = 4, 16  # 4 blocks per KV head of 256 positions; 16 tiles of 16 positions each
@@ -66,21 +65,6 @@ combine.new_output(stensor=combine.div(combine.forloop_accum_rescale(c_out, c_ma
 fused.mark_output(O)
 print(fused)
 
-result = yr.verify(naive, fused)
-print(f"verify: equivalent={result.equivalent}, method '{result.method}', "
-      f"{result.seconds * 1e3:.1f} ms, float max_rel_error {result.max_rel_error:.2e}")
-if not result:
-    raise SystemExit(f"not equivalent: {result.reason}")
-
-# The reference backend computes in float64 and rounds once, at each graph output, so the two
-# agree to the last bfloat16 bit unless their float64 results straddle a rounding boundary.
 rng = np.random.default_rng(0)
 q, k, v = (rng.standard_normal(t.dims).astype(ml_dtypes.bfloat16) for t in naive.input_types)
-start = time.perf_counter()
-(expected,) = naive(inputs=[q, k, v], backend="reference")
-(actual,) = fused(inputs=[q, k, v], backend="reference")
-seconds = time.perf_counter() - start
-difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-print(f"reference backend: naive and fused outputs {actual.shape} {actual.dtype}, max difference "
-      f"{difference.max():.3e} (largest |output| {np.abs(expected.astype(np.float64)).max():.3f}; "
-      f"both runs {seconds:.2f} s)")
+verify_and_compare(naive, fused, [q, k, v])

@@ -10,12 +10,11 @@ the same, and adds. Shapes are a rank-16 adapter on the QKV projection of a Qwen
     python examples/python/ugraphs/lora.py
 """
 
-import time
-
 import ml_dtypes
 import numpy as np
 
 import yirage as yr
+from _check import verify_and_compare
 
 BATCH, HIDDEN, OUT, RANK = 8, 1024, 4096, 16
 GRID, FORLOOP = 64, 16  # 64 blocks of 64 output columns; 16 steps of 64 along the hidden dim
@@ -48,24 +47,9 @@ tb.new_output(stensor=tb.add(main, tb.matmul(low, bb)), output_map=(1, -1, -1))
 fused.mark_output(Y)
 print(fused)
 
-result = yr.verify(naive, fused)
-print(f"verify: equivalent={result.equivalent}, method '{result.method}', "
-      f"{result.seconds * 1e3:.1f} ms, float max_rel_error {result.max_rel_error:.2e}")
-if not result:
-    raise SystemExit(f"not equivalent: {result.reason}")
-
-# The reference backend computes in float64 and rounds once, at each graph output, so the two
-# agree to the last bfloat16 bit unless their float64 results straddle a rounding boundary.
 rng = np.random.default_rng(0)
 x = rng.standard_normal((BATCH, HIDDEN)).astype(ml_dtypes.bfloat16)
 w = (rng.standard_normal((HIDDEN, OUT)) / np.sqrt(HIDDEN)).astype(ml_dtypes.bfloat16)
 a = (rng.standard_normal((HIDDEN, RANK)) / np.sqrt(HIDDEN)).astype(ml_dtypes.bfloat16)
 b = (rng.standard_normal((RANK, OUT)) / np.sqrt(RANK)).astype(ml_dtypes.bfloat16)
-start = time.perf_counter()
-(expected,) = naive(inputs=[x, w, a, b], backend="reference")
-(actual,) = fused(inputs=[x, w, a, b], backend="reference")
-seconds = time.perf_counter() - start
-difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-print(f"reference backend: naive and fused outputs {actual.shape} {actual.dtype}, max difference "
-      f"{difference.max():.3e} (largest |output| {np.abs(expected.astype(np.float64)).max():.3f}; "
-      f"both runs {seconds:.2f} s)")
+verify_and_compare(naive, fused, [x, w, a, b])
