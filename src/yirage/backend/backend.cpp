@@ -1,5 +1,10 @@
 #include "yirage/backend/backend.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "yirage/backend/cost_model.h"
 #include "yirage/core/error.h"
 
 namespace yirage::backend {
@@ -26,6 +31,46 @@ void check_run_arguments(const Backend& backend, const ir::KernelGraph& graph,
                                                          << "' does not support op '"
                                                          << ir::op_name(node.op) << "'");
   }
+}
+
+void Backend::run_into(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,
+                       const std::vector<core::Tensor>& outputs) {
+  const auto expected = graph.output_types();
+  YR_USER_CHECK(outputs.size() == expected.size(), "the graph has "
+                                                       << expected.size() << " outputs; got "
+                                                       << outputs.size() << " output tensors");
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const ir::TensorType actual{outputs[i].shape(), outputs[i].dtype()};
+    YR_USER_CHECK(outputs[i].defined() && actual == expected[i] && outputs[i].is_contiguous(),
+                  "output tensor " << i << " is " << actual.to_string()
+                                   << "; expected a contiguous " << expected[i].to_string());
+  }
+  const auto results = run(graph, inputs);
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const core::Tensor source = results[i].contiguous();
+    std::memcpy(outputs[i].data(), source.data(), source.nbytes());
+  }
+}
+
+double Backend::estimate_cost(const ir::KernelGraph& graph) const {
+  return estimate_microseconds(graph);
+}
+
+double Backend::profile(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,
+                        int iterations) {
+  YR_USER_CHECK(iterations >= 1, "profile needs at least 1 iteration; got " << iterations);
+  run(graph, inputs);  // warm-up: compiles, loads, fills caches
+  synchronize();
+  std::vector<double> seconds;
+  for (int i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run(graph, inputs);
+    synchronize();
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
+  return seconds[seconds.size() / 2];
 }
 
 }  // namespace yirage::backend

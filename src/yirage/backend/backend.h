@@ -42,8 +42,26 @@ class Backend {
   /// UserError with its reason.
   virtual std::vector<core::Tensor> run(const ir::KernelGraph& graph,
                                         const std::vector<core::Tensor>& inputs) = 0;
+  /// Runs `graph` writing its outputs into `outputs`: caller-allocated tensors, one per graph
+  /// output, of the output types (contiguous; they may be views into larger buffers). The
+  /// default runs run() and copies; backends that can write in place override it.
+  virtual void run_into(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,
+                        const std::vector<core::Tensor>& outputs);
   /// Waits for queued work to finish (no-op for synchronous backends).
   virtual void synchronize() {}
+
+  // --- What the search asks of a backend ---
+
+  /// Estimated microseconds of `graph` here, for ranking candidates. The default is the
+  /// nominal machine model of cost_model.h.
+  virtual double estimate_cost(const ir::KernelGraph& graph) const;
+  /// True when profile() measures real time on this machine.
+  virtual bool can_profile() const { return false; }
+  /// Median wall-clock seconds of one run of `graph` on `inputs` over `iterations` runs after a
+  /// warm-up run. The default times run() and synchronize(); it throws a UserError when the
+  /// backend is unavailable.
+  virtual double profile(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,
+                         int iterations);
 };
 
 /// Checks what every backend's run() needs: one input per graph input with matching shape

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <utility>
 
+#include "yirage/backend/cost_model.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
 #include "yirage/ir/block_graph.h"
@@ -15,37 +16,6 @@
 namespace yirage::search {
 
 namespace {
-
-// Nominal machine of the cost model: memory bandwidth, arithmetic rate, launch overhead.
-constexpr double kBytesPerMicrosecond = 1e6;  // 1 TB/s
-constexpr double kFlopsPerMicrosecond = 1e8;  // 100 TFLOP/s
-constexpr double kLaunchMicroseconds = 3.0;
-
-double bytes_of(const ir::TensorType& type) {
-  return static_cast<double>(core::shape_numel(type.shape) *
-                             static_cast<int64_t>(core::dtype_size(type.dtype)));
-}
-
-// Bytes a block graph reads (each block reads its tiles, loop tiles once per iteration) and
-// writes, and the FLOPs of its matmuls.
-std::pair<double, double> block_traffic(const ir::BlockGraph& graph) {
-  double bytes = 0.0, flops = 0.0;
-  const double blocks = static_cast<double>(graph.num_blocks());
-  const double iterations = static_cast<double>(graph.forloop_range());
-  for (const auto& input : graph.inputs()) {
-    const ir::TensorType& tile = graph.nodes()[input.node].outputs[0];
-    bytes += bytes_of(tile) * blocks * (input.forloop_dim >= 0 ? iterations : 1.0);
-  }
-  for (const auto& output : graph.outputs()) bytes += bytes_of(output.dtensor);
-  for (const auto& node : graph.nodes()) {
-    if (node.kind != ir::BlockNodeKind::Op || node.op != ir::OpKind::Matmul) continue;
-    const ir::TensorType& a = graph.type(node.inputs[0]);
-    const double per_tile = 2.0 * static_cast<double>(core::shape_numel(node.outputs[0].shape)) *
-                            static_cast<double>(a.shape.back());
-    flops += per_tile * blocks * (node.phase == ir::Phase::Loop ? iterations : 1.0);
-  }
-  return {bytes, flops};
-}
 
 // The extents the graph reduces over (matmul contractions, reductions, softmax, rms_norm):
 // the candidates for a for-loop. (The scalars come from derive_vocabulary.)
@@ -68,24 +38,7 @@ std::vector<int64_t> reduced_extents(const ir::KernelGraph& graph) {
 }  // namespace
 
 double estimate_cost(const ir::KernelGraph& graph) {
-  double microseconds = 0.0;
-  for (const auto& node : graph.nodes()) {
-    if (node.op == ir::OpKind::Input) continue;
-    double bytes = 0.0, flops = 0.0;
-    if (node.op == ir::OpKind::Customized) {
-      std::tie(bytes, flops) = block_traffic(*node.block_graph);
-    } else {
-      for (const auto& input : node.inputs) bytes += bytes_of(graph.type(input));
-      for (const auto& output : node.outputs) bytes += bytes_of(output);
-      if (node.op == ir::OpKind::Matmul) {
-        flops = 2.0 * static_cast<double>(core::shape_numel(node.outputs[0].shape)) *
-                static_cast<double>(graph.type(node.inputs[0]).shape.back());
-      }
-    }
-    microseconds +=
-        kLaunchMicroseconds + std::max(bytes / kBytesPerMicrosecond, flops / kFlopsPerMicrosecond);
-  }
-  return microseconds;
+  return backend::estimate_microseconds(graph);
 }
 
 namespace {
