@@ -198,6 +198,45 @@ TEST(Sampler, TopPOverALargeFlatVocabularyKeepsTheRightCount) {
   EXPECT_GT(highest, 27000);
 }
 
+TEST(Sampler, TopPMatchesAFullSortOnRandomLogits) {
+  std::mt19937_64 rng(31);
+  std::normal_distribution<float> normal(0.f, 5.f);
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<float> logits(3000);
+    for (float& logit : logits) logit = normal(rng);
+    SamplingParams params;
+    params.temperature = 0.7;
+    params.top_p = 0.8;
+    params.seed = static_cast<uint64_t>(trial);
+    // The reference: sort everything, keep while the mass before a token is below top_p.
+    std::vector<int64_t> order(logits.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+    std::sort(order.begin(), order.end(),
+              [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
+    std::vector<double> p(logits.size());
+    double total = 0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      total += p[i] = std::exp((logits[i] - logits[order[0]]) / params.temperature);
+    }
+    std::set<int64_t> kept;
+    double mass = 0;
+    for (const int64_t id : order) {
+      if (mass >= params.top_p * total) break;
+      kept.insert(id);
+      mass += p[id];
+    }
+    Sampler sampler(params);
+    std::map<int64_t, int> drawn;
+    for (int i = 0; i < 1500; ++i) ++drawn[sampler.sample(logits, {})];
+    for (const auto& [id, count] : drawn) EXPECT_TRUE(kept.count(id)) << "token " << id;
+    for (const int64_t id : kept) {
+      if (p[id] / mass > 0.01) {
+        EXPECT_GT(drawn[id], 0) << "token " << id << " never drawn";
+      }
+    }
+  }
+}
+
 TEST(Sampler, MinPDropsTokensBelowTheFractionOfTheBest) {
   const std::vector<double> p = {0.5, 0.3, 0.15, 0.05};
   SamplingParams params;

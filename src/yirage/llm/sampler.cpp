@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "yirage/core/error.h"
@@ -14,8 +15,9 @@ namespace {
 
 // Temperatures below this are greedy (dividing by them would only overflow).
 constexpr double kGreedyTemperature = 1e-5;
-// Top-p sorts the candidates once selection has narrowed the cut to this many.
-constexpr std::size_t kTopPSortBelow = 64;
+// Top-p buckets tokens by log-weight, 64 buckets per nat down to e^-64 (the last holds the rest).
+constexpr std::size_t kTopPBuckets = 4096;
+constexpr double kTopPBucketsPerNat = 64.0;
 
 uint64_t mix64(uint64_t x) {
   x ^= x >> 30;
@@ -60,18 +62,14 @@ Sampler::Sampler(const SamplingParams& params) : params_(params) {
 }
 
 int64_t Sampler::sample(std::span<const float> logits, std::span<const int64_t> seen) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
   const auto vocab = static_cast<int64_t>(logits.size());
   YR_USER_CHECK(vocab > 0, "cannot sample from empty logits");
-  scratch_.assign(logits.begin(), logits.end());
-  for (int64_t id = 0; id < vocab; ++id) {
-    YR_USER_CHECK(
-        !std::isnan(scratch_[id]) && scratch_[id] != std::numeric_limits<float>::infinity(),
-        "logit of token " << id << " is " << scratch_[id]
-                          << "; expected a finite number or -inf (masked)");
-  }
+  const float* values = logits.data();
 
   // Repetition penalty (each distinct seen token once): shrink positive logits, grow negative.
   if (params_.repetition_penalty != 1.0 && !seen.empty()) {
+    scratch_.assign(logits.begin(), logits.end());
     order_.assign(seen.begin(), seen.end());
     std::sort(order_.begin(), order_.end());
     order_.erase(std::unique(order_.begin(), order_.end()), order_.end());
@@ -82,74 +80,94 @@ int64_t Sampler::sample(std::span<const float> logits, std::span<const int64_t> 
       float& logit = scratch_[id];
       logit = logit < 0 ? logit * penalty : logit / penalty;
     }
+    values = scratch_.data();
   }
 
-  // Ties go to the lowest id, as argmax does.
-  const auto best =
-      static_cast<int64_t>(std::max_element(scratch_.begin(), scratch_.end()) - scratch_.begin());
-  YR_USER_CHECK(scratch_[best] != -std::numeric_limits<float>::infinity(),
-                "every logit is -inf; nothing can be sampled");
-  if (params_.temperature < kGreedyTemperature) return best;
-
-  const uint64_t draw = counter_++;
-  const double inverse_temperature = 1.0 / params_.temperature;
-  const double max_logit = scratch_[best];
-  // Candidates: every token that is not masked, ordered by logit (then id) when needed.
-  order_.clear();
+  // One pass checks the logits and finds the first largest (argmax's choice among ties).
+  int64_t best = 0;
+  float best_value = -kInf;
   for (int64_t id = 0; id < vocab; ++id) {
-    if (scratch_[id] != -std::numeric_limits<float>::infinity()) order_.push_back(id);
+    const float value = values[id];
+    if (!(value < kInf)) {
+      YR_USER_ERROR("logit of token " << id << " is " << logits[id]
+                                      << "; expected a finite number or -inf (masked)");
+    }
+    if (value > best_value) {
+      best_value = value;
+      best = id;
+    }
   }
-  const auto higher = [this](int64_t a, int64_t b) {
-    return scratch_[a] != scratch_[b] ? scratch_[a] > scratch_[b] : a < b;
-  };
+  YR_USER_CHECK(best_value > -kInf, "every logit is -inf; nothing can be sampled");
+  if (params_.temperature < kGreedyTemperature) return best;
+  const uint64_t draw = counter_++;
 
-  // Top-k keeps every token whose logit reaches the k-th largest (ties included).
+  // Candidates: top-k keeps every token whose logit reaches the k-th largest (ties included);
+  // without it, every token that is not masked.
+  order_.clear();
   const int64_t k = params_.top_k;
-  if (k > 0 && k < static_cast<int64_t>(order_.size())) {
-    std::nth_element(order_.begin(), order_.begin() + (k - 1), order_.end(), higher);
-    const float kth = scratch_[order_[k - 1]];
-    std::erase_if(order_, [&](int64_t id) { return scratch_[id] < kth; });
+  if (k > 0 && k < vocab) {
+    top_.clear();  // a min-heap of the k largest logits
+    for (int64_t id = 0; id < vocab; ++id) {
+      const float value = values[id];
+      if (static_cast<int64_t>(top_.size()) < k) {
+        top_.push_back(value);
+        std::push_heap(top_.begin(), top_.end(), std::greater<>());
+      } else if (value > top_.front()) {
+        std::pop_heap(top_.begin(), top_.end(), std::greater<>());
+        top_.back() = value;
+        std::push_heap(top_.begin(), top_.end(), std::greater<>());
+      }
+    }
+    const float kth = std::max(top_.front(), -std::numeric_limits<float>::max());
+    for (int64_t id = 0; id < vocab; ++id) {
+      if (values[id] >= kth) order_.push_back(id);
+    }
+  } else {
+    for (int64_t id = 0; id < vocab; ++id) {
+      if (values[id] > -kInf) order_.push_back(id);
+    }
   }
 
   // Unnormalised probabilities exp((logit - max) / T), by token id: the largest is 1.
   weights_.resize(static_cast<std::size_t>(vocab));
+  const double inverse_temperature = 1.0 / params_.temperature;
   for (const int64_t id : order_) {
-    weights_[id] = std::exp((static_cast<double>(scratch_[id]) - max_logit) * inverse_temperature);
+    weights_[id] = std::exp(
+        static_cast<float>((static_cast<double>(values[id]) - best_value) * inverse_temperature));
   }
 
-  // Top-p keeps the most likely tokens while the mass before them is below top_p. Selection
-  // halves the unsettled range [lo, hi) of the candidates (ordered by `higher` across ranges)
-  // until it is small enough to sort.
+  // Top-p keeps the most likely tokens while the mass before them is below top_p. Tokens go to
+  // buckets by log-weight (monotone in the logit); the bucket where the mass crosses top_p is the
+  // only one that needs sorting.
   if (params_.top_p < 1.0) {
-    double target = 0;
-    for (const int64_t id : order_) target += weights_[id];
-    target *= params_.top_p;
-    const auto mass_of = [&](std::size_t begin, std::size_t end) {
-      double mass = 0;
-      for (std::size_t i = begin; i < end; ++i) mass += weights_[order_[i]];
-      return mass;
+    const auto bucket_of = [&](int64_t id) {
+      const double depth =
+          (static_cast<double>(best_value) - values[id]) * inverse_temperature * kTopPBucketsPerNat;
+      return depth < kTopPBuckets - 1 ? static_cast<std::size_t>(depth) : kTopPBuckets - 1;
     };
-    std::size_t lo = 0, hi = order_.size();
-    double settled = 0;  // mass of [0, lo), all kept
-    while (hi - lo > kTopPSortBelow) {
-      const std::size_t mid = lo + (hi - lo) / 2;
-      const auto at = [&](std::size_t i) {
-        return order_.begin() + static_cast<std::ptrdiff_t>(i);
-      };
-      std::nth_element(at(lo), at(mid), at(hi), higher);
-      const double upper = mass_of(lo, mid);
-      if (settled + upper >= target) {
-        hi = mid;
-      } else {
-        settled += upper;
-        lo = mid;
-      }
+    bucket_mass_.assign(kTopPBuckets, 0.0);
+    double target = 0;
+    for (const int64_t id : order_) {
+      target += weights_[id];
+      bucket_mass_[bucket_of(id)] += weights_[id];
     }
-    std::sort(order_.begin() + static_cast<std::ptrdiff_t>(lo),
-              order_.begin() + static_cast<std::ptrdiff_t>(hi), higher);
-    std::size_t keep = lo;
-    while (keep < hi && settled < target) settled += weights_[order_[keep++]];
-    order_.resize(std::max<std::size_t>(keep, 1));
+    target *= params_.top_p;
+    std::size_t crossing = 0;
+    double mass = 0;  // of the buckets above `crossing`
+    while (crossing + 1 < kTopPBuckets && mass + bucket_mass_[crossing] < target) {
+      mass += bucket_mass_[crossing++];
+    }
+    // Buckets above the crossing one first, then the crossing one sorted, then the rest.
+    const auto above = std::partition(order_.begin(), order_.end(),
+                                      [&](int64_t id) { return bucket_of(id) < crossing; });
+    const auto at_crossing =
+        std::partition(above, order_.end(), [&](int64_t id) { return bucket_of(id) == crossing; });
+    std::sort(above, at_crossing, [values](int64_t a, int64_t b) {
+      return values[a] != values[b] ? values[a] > values[b] : a < b;
+    });
+    auto keep = above;
+    while (keep != at_crossing && mass < target) mass += weights_[*keep++];
+    order_.erase(keep == order_.begin() ? keep + 1 : keep, order_.end());
   }
 
   // Min-p then drops tokens below min_p times the most likely one.
@@ -159,12 +177,11 @@ int64_t Sampler::sample(std::span<const float> logits, std::span<const int64_t> 
 
   double total = 0;
   for (const int64_t id : order_) total += weights_[id];
-
   const double target = uniform01(params_.seed, draw) * total;
   double mass = 0;
-  for (std::size_t i = 0; i < order_.size(); ++i) {
-    mass += weights_[order_[i]];
-    if (target < mass) return order_[i];
+  for (const int64_t id : order_) {
+    mass += weights_[id];
+    if (target < mass) return id;
   }
   return order_.back();  // rounding left the target at the very end
 }

@@ -39,7 +39,9 @@ class Sampler {
   uint64_t counter_ = 0;  // draws so far: the counter of the counter-based generator
   std::vector<float> scratch_;
   std::vector<int64_t> order_;
-  std::vector<double> weights_;  // unnormalised probabilities, by token id
+  std::vector<double> weights_;      // unnormalised probabilities, by token id
+  std::vector<float> top_;           // heap of the top-k logits
+  std::vector<double> bucket_mass_;  // top-p: mass of each log-weight bucket
 };
 
 }  // namespace yirage::llm
