@@ -14,10 +14,11 @@ the other:
    yirage has `LLM`; otherwise the results say so.
 
 Every run uses the same prompt ids (prompt length P), greedy decoding of N tokens with end of
-sequence ignored, and all cores. Decode speed counts the N - 1 steps after the first generated
-token (prefill excluded): tokens/s = batch * (N - 1) / seconds, taken from the best of
---repeats runs after one warm-up. Writes bench/results/cpu-qwen3-decode-peers.json. Reports,
-never asserts.
+sequence ignored, and all cores. Decode speed counts the tokens after the first generated one
+of every sequence (prefill excluded): batch * (N - 1) tokens for llama.cpp, whose steps this
+script drives; for yirage, the tokens whose timestamps (RequestOutput.timings) fall after the
+last sequence's first token. The best of --repeats runs after one warm-up. Writes
+bench/results/cpu-qwen3-decode-peers.json. Reports, never asserts.
 
     # llama-cpp-python, gguf and numpy in their own venv (llama-cpp-python compiles llama.cpp):
     python3 -m venv /work/llama-venv
@@ -59,14 +60,14 @@ def prompt_batch(prompt_tokens: int, batch: int) -> list[list[int]]:
     return [source[b:b + prompt_tokens] for b in range(batch)]
 
 
-def decode_rate(batch: int, steps: int, seconds: float) -> dict:
-    """tokens/s and ms per step and per token of `steps` decode steps of `batch` sequences."""
+def decode_rate(batch: int, tokens: int, seconds: float) -> dict:
+    """tokens/s, ms per token and ms per step (one token for each of `batch` sequences)."""
     return {
         "decode_seconds": seconds,
-        "decode_steps": steps,
-        "tokens_per_s": batch * steps / seconds,
-        "ms_per_step": 1000.0 * seconds / steps,
-        "ms_per_token": 1000.0 * seconds / (batch * steps),
+        "decode_tokens": tokens,
+        "tokens_per_s": tokens / seconds,
+        "ms_per_token": 1000.0 * seconds / tokens,
+        "ms_per_step": 1000.0 * seconds * batch / tokens,
     }
 
 
@@ -242,7 +243,7 @@ def worker_llama_bench(args) -> None:
             ids, _, seconds = runner.generate(prompts, args.new_tokens)
             timings.append(seconds)
         runs[str(batch)] = {
-            **decode_rate(batch, args.new_tokens - 1, min(timings)),
+            **decode_rate(batch, batch * (args.new_tokens - 1), min(timings)),
             "all_decode_seconds": timings,
             "first_ids": ids[0][:8],
             "settings": runner.settings,
@@ -271,19 +272,22 @@ def worker_yirage_bench(args) -> None:
         warm = yr.SamplingParams(temperature=0.0, max_tokens=min(args.new_tokens, 8),
                                  ignore_eos=True)
         llm.generate(prompts, warm)
-        timings, counts = [], []
+        timings = []
         for _ in range(args.repeats):
             outputs = llm.generate(prompts, params)
-            # The decode window: every sequence has its first token .. every sequence is done.
-            firsts = [o.timings["token_times_s"][0] for o in outputs]
-            lasts = [o.timings["token_times_s"][-1] for o in outputs]
-            counts.append([len(o.outputs[0].token_ids) for o in outputs])
-            timings.append(max(lasts) - max(firsts))
-        if any(c != args.new_tokens for run in counts for c in run):
-            raise RuntimeError(f"yirage generated {counts} tokens; expected {args.new_tokens}")
+            # The decode window runs from the moment every sequence has its first token to the
+            # last token; it counts the tokens that came inside it.
+            times = [o.timings["token_times_s"] for o in outputs]
+            if any(len(t) != args.new_tokens for t in times):
+                raise RuntimeError(f"yirage generated {[len(t) for t in times]} tokens; "
+                                   f"expected {args.new_tokens}")
+            start = max(t[0] for t in times)
+            tokens = sum(1 for t in times for x in t if x > start)
+            timings.append((max(t[-1] for t in times) - start, tokens))
+        seconds, tokens = max(timings, key=lambda t: t[1] / t[0])
         runs[str(batch)] = {
-            **decode_rate(batch, args.new_tokens - 1, min(timings)),
-            "all_decode_seconds": timings,
+            **decode_rate(batch, tokens, seconds),
+            "all_decode_seconds": [t[0] for t in timings],
             "first_ids": list(outputs[0].outputs[0].token_ids[:8]),
             "settings": {"backend": llm.backend,
                          "YIRAGE_NUM_THREADS": os.environ.get("YIRAGE_NUM_THREADS"),
