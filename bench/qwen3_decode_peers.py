@@ -83,7 +83,8 @@ def emit(result: dict) -> None:
 class LlamaRunner:
     """One llama.cpp model and context driven through llama-cpp-python's low-level API."""
 
-    def __init__(self, gguf_path: str, threads: int, n_seq: int, n_ctx: int, f32_cache: bool):
+    def __init__(self, gguf_path: str, threads: int, n_seq: int, n_ctx: int, f32_cache: bool,
+                 flash_attention: bool | None = None):
         import llama_cpp as lc
         import numpy as np
 
@@ -107,9 +108,13 @@ class LlamaRunner:
         if f32_cache:
             params.type_k = lc.GGML_TYPE_F32
             params.type_v = lc.GGML_TYPE_F32
+        if flash_attention is not None:
+            params.flash_attn_type = (lc.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attention
+                                      else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED)
         self.settings = {
             "n_ctx": n_ctx, "n_seq_max": n_seq, "n_threads": threads,
-            "flash_attn_type": int(params.flash_attn_type),
+            "flash_attn_type": {-1: "auto (llama.cpp default)", 0: "disabled", 1: "enabled"}.get(
+                int(params.flash_attn_type), int(params.flash_attn_type)),
             "kv_cache_type": "f32" if f32_cache else "f16 (llama.cpp default)",
         }
         self.ctx = lc.llama_init_from_model(self.model, params)
@@ -196,14 +201,15 @@ def llama_versions() -> dict:
     return info
 
 
-def worker_llama_check(args) -> None:
-    """The tiny float32 model through llama.cpp against transformers' greedy continuations."""
+def check_greedy(args, flash_attention: bool | None) -> dict:
+    """Greedy continuations and top-20 logits of the fixture's prompts through llama.cpp."""
     import numpy as np
 
     fixture = json.loads(FIXTURE.read_text())
     longest = max(len(p["ids"]) for p in fixture["prompts"])
     steps = len(fixture["prompts"][0]["greedy_ids"])
-    runner = LlamaRunner(args.gguf, args.threads, 1, longest + steps + 8, f32_cache=True)
+    runner = LlamaRunner(args.gguf, args.threads, 1, longest + steps + 8, f32_cache=True,
+                         flash_attention=flash_attention)
     prompts = []
     for p in fixture["prompts"]:
         ids, first_logits, _ = runner.generate([p["ids"]], len(p["greedy_ids"]))
@@ -219,14 +225,31 @@ def worker_llama_check(args) -> None:
             "max_abs_logit_error_top20": logit_error,
             "tokenization_match": tokens == p["ids"],
         })
+    settings = runner.settings
     runner.close()
-    emit({
-        "fixture": str(FIXTURE.relative_to(REPO)),
-        "model": "tiny demo checkpoint, float32, converted to GGUF (F32 weights, F32 KV cache)",
+    return {
+        "settings": settings,
         "all_greedy_match": all(p["greedy_match"] for p in prompts),
         "all_tokenization_match": all(p["tokenization_match"] for p in prompts),
         "max_abs_logit_error_top20": max(p["max_abs_logit_error_top20"] for p in prompts),
         "prompts": prompts,
+    }
+
+
+def worker_llama_check(args) -> None:
+    """The tiny float32 model through llama.cpp against transformers' greedy continuations,
+    with flash attention off (float32 throughout) and at llama.cpp's default."""
+    exact = check_greedy(args, flash_attention=False)
+    default = check_greedy(args, flash_attention=None)
+    emit({
+        "fixture": str(FIXTURE.relative_to(REPO)),
+        "model": "tiny demo checkpoint, float32, converted to GGUF (F32 weights, F32 KV cache)",
+        "all_greedy_match": exact["all_greedy_match"],
+        "all_tokenization_match": exact["all_tokenization_match"],
+        "max_abs_logit_error_top20": exact["max_abs_logit_error_top20"],
+        "flash_attention_off": exact,
+        "flash_attention_default": {k: v for k, v in default.items() if k != "prompts"}
+        | {"greedy_match_per_prompt": [p["greedy_match"] for p in default["prompts"]]},
     })
 
 
