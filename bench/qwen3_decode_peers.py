@@ -405,7 +405,8 @@ def main() -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count()],
+                        help="thread counts to measure (default: all cores)")
     parser.add_argument("--skip-check", action="store_true", help="skip the tiny-model check")
     parser.add_argument("--out", type=Path,
                         default=REPO / "bench" / "results" / "cpu-qwen3-decode-peers.json")
@@ -417,6 +418,8 @@ def main() -> int:
     if args.new_tokens < 2 or args.prompt_tokens < 1 or args.repeats < 1:
         parser.error("--new-tokens must be at least 2, --prompt-tokens and --repeats at least 1")
 
+    if args.worker:
+        args.threads = args.threads[0]
     if args.worker == "llama-check":
         worker_llama_check(args)
         return 0
@@ -431,11 +434,11 @@ def main() -> int:
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     tiny = args.cache_dir / "qwen3-demo-tiny-f32"
     big = args.cache_dir / "qwen3-demo-0.6b-shape-bf16"
+    tiny_gguf, big_gguf = Path(f"{tiny}.gguf"), Path(f"{big}.gguf")
     make_checkpoint(big, "qwen3-0.6b-shape", "bf16", args.yirage_cli)
-    make_gguf(big, big.with_suffix(".gguf"), args.llama_python)
-    common = ["--threads", str(args.threads), "--prompt-tokens", str(args.prompt_tokens),
-              "--new-tokens", str(args.new_tokens), "--repeats", str(args.repeats),
-              "--batches", *map(str, args.batches)]
+    make_gguf(big, big_gguf, args.llama_python)
+    common = ["--prompt-tokens", str(args.prompt_tokens), "--new-tokens", str(args.new_tokens),
+              "--repeats", str(args.repeats), "--batches", *map(str, args.batches)]
 
     result = {
         "benchmark": "bench/qwen3_decode_peers.py",
@@ -449,33 +452,47 @@ def main() -> int:
         "settings": {
             "prompt_tokens": args.prompt_tokens,
             "new_tokens": args.new_tokens,
-            "decode_steps_timed": args.new_tokens - 1,
             "batches": args.batches,
             "threads": args.threads,
             "repeats": args.repeats,
             "sampling": "greedy, end of sequence ignored",
-            "measure": "decode only: the new_tokens - 1 steps after the first generated token; "
-                       "best of the repeats after one warm-up; tokens/s = batch * steps / s",
+            "measure": "decode only: the tokens after every sequence's first generated token; "
+                       "best of the repeats after one warm-up; llama.cpp and yirage alternate "
+                       "per thread count, each in its own process",
         },
     }
     if not args.skip_check:
         make_checkpoint(tiny, "tiny", "f32", args.yirage_cli)
-        make_gguf(tiny, tiny.with_suffix(".gguf"), args.llama_python)
+        make_gguf(tiny, tiny_gguf, args.llama_python)
         result["llama_cpp_check"] = run_worker(
             args.llama_python, "llama-check",
-            ["--gguf", str(tiny.with_suffix(".gguf")), "--threads", str(args.threads)])
-    result["llama_cpp"] = run_worker(args.llama_python, "llama-bench",
-                                     ["--gguf", str(big.with_suffix(".gguf"))] + common)
-    result["yirage"] = run_worker(args.yirage_python, "yirage-bench",
-                                  ["--model", str(big)] + common,
-                                  env={**os.environ, "YIRAGE_NUM_THREADS": str(args.threads)})
+            ["--gguf", str(tiny_gguf), "--threads", str(args.threads[0])])
+
+    peers = {"llama_cpp": {"runs": {}}, "yirage": {"runs": {}}}
+    for threads in args.threads:
+        for name in ("llama_cpp", "yirage"):
+            load = list(os.getloadavg())
+            if name == "llama_cpp":
+                part = run_worker(args.llama_python, "llama-bench",
+                                  ["--gguf", str(big_gguf),
+                                   "--threads", str(threads)] + common)
+            else:
+                part = run_worker(args.yirage_python, "yirage-bench",
+                                  ["--model", str(big), "--threads", str(threads)] + common,
+                                  env={**os.environ, "YIRAGE_NUM_THREADS": str(threads)})
+            for batch, run in part.pop("runs", {}).items():
+                key = f"batch {batch}, {threads} threads"
+                peers[name]["runs"][key] = {"batch": int(batch), "threads": threads,
+                                            "load_average_before": load, **run}
+            for field, value in part.items():
+                peers[name].setdefault(field, value)
+    result.update(peers)
 
     ratios = {}
-    for batch in map(str, args.batches):
-        ours = result["yirage"].get("runs", {}).get(batch)
-        peer = result["llama_cpp"].get("runs", {}).get(batch)
-        if ours and peer:
-            ratios[batch] = ours["tokens_per_s"] / peer["tokens_per_s"]
+    for key, ours in result["yirage"]["runs"].items():
+        peer = result["llama_cpp"]["runs"].get(key)
+        if peer:
+            ratios[key] = ours["tokens_per_s"] / peer["tokens_per_s"]
     result["ratio_yirage_over_llama_cpp"] = ratios
     result["machine"]["load_average_at_end"] = list(os.getloadavg())
     result["wall_seconds"] = time.time() - started
@@ -485,14 +502,13 @@ def main() -> int:
     print(f"wrote {args.out}")
     for name in ("llama_cpp", "yirage"):
         part = result[name]
-        if "runs" not in part:
+        if not part["runs"]:
             print(f"{name}: {part.get('reason') or part.get('error')}")
-            continue
-        for batch, run in part["runs"].items():
-            print(f"{name:9s} batch {batch}: {run['tokens_per_s']:8.2f} tokens/s, "
-                  f"{run['ms_per_step']:8.2f} ms/step")
-    for batch, ratio in ratios.items():
-        print(f"yirage / llama.cpp at batch {batch}: {ratio:.2f}")
+        for key, run in part["runs"].items():
+            print(f"{name:9s} {key}: {run['tokens_per_s']:8.2f} tokens/s, "
+                  f"{run['ms_per_token']:8.2f} ms/token, {run['ms_per_step']:8.2f} ms/step")
+    for key, ratio in ratios.items():
+        print(f"yirage / llama.cpp, {key}: {ratio:.2f}")
     if "llama_cpp_check" in result:
         check = result["llama_cpp_check"]
         print(f"llama.cpp check on the tiny model: greedy match {check.get('all_greedy_match')}, "
