@@ -316,7 +316,8 @@ def worker_yirage_bench(args) -> None:
                          "YIRAGE_NUM_THREADS": os.environ.get("YIRAGE_NUM_THREADS"),
                          "max_batch": max(args.batches)},
         }
-    emit({"available": True, "version": yr.__version__, "runs": runs})
+    emit({"available": True, "version": yr.__version__, "module": str(Path(yr.__file__).parent),
+          "source": args.yirage_source, "runs": runs})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,6 +399,8 @@ def main() -> int:
     parser.add_argument("--yirage-python", default=sys.executable,
                         help="Python that imports yirage (default: this one)")
     parser.add_argument("--yirage-cli", default=None, help="yirage executable for make-demo-model")
+    parser.add_argument("--yirage-source", default=None,
+                        help="where the measured yirage was built from, for the results")
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                         / "yirage" / "bench")
@@ -478,7 +481,8 @@ def main() -> int:
                                    "--threads", str(threads)] + common)
             else:
                 part = run_worker(args.yirage_python, "yirage-bench",
-                                  ["--model", str(big), "--threads", str(threads)] + common,
+                                  ["--model", str(big), "--threads", str(threads),
+                                   "--yirage-source", str(args.yirage_source)] + common,
                                   env={**os.environ, "YIRAGE_NUM_THREADS": str(threads)})
             for batch, run in part.pop("runs", {}).items():
                 key = f"batch {batch}, {threads} threads"
@@ -494,6 +498,11 @@ def main() -> int:
         if peer:
             ratios[key] = ours["tokens_per_s"] / peer["tokens_per_s"]
     result["ratio_yirage_over_llama_cpp"] = ratios
+    # Greedy ids of the first sequence from both engines (bfloat16 weights; they may part where
+    # two logits nearly tie).
+    result["first_ids_agree"] = {
+        key: ours["first_ids"] == result["llama_cpp"]["runs"][key]["first_ids"]
+        for key, ours in result["yirage"]["runs"].items() if key in result["llama_cpp"]["runs"]}
     result["machine"]["load_average_at_end"] = list(os.getloadavg())
     result["wall_seconds"] = time.time() - started
 
