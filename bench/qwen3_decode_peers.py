@@ -279,6 +279,18 @@ def worker_llama_bench(args) -> None:
 # yirage worker (runs under the Python that imports yirage)
 # ---------------------------------------------------------------------------------------------
 
+def window(outputs, new_tokens: int) -> tuple[float, int]:
+    """(seconds, tokens) of the decode window of one yirage.LLM.generate: from the moment every
+    sequence has its first token to the last token, counting the tokens that came inside it."""
+    times = [o.timings["token_times_s"] for o in outputs]
+    if any(len(t) != new_tokens for t in times):
+        raise RuntimeError(f"yirage generated {[len(t) for t in times]} tokens; "
+                           f"expected {new_tokens}")
+    start = max(t[0] for t in times)
+    tokens = sum(1 for t in times for x in t if x > start)
+    return max(t[-1] for t in times) - start, tokens
+
+
 def worker_yirage_bench(args) -> None:
     """yirage decode speed at each batch size, through yirage.LLM."""
     import yirage as yr
@@ -294,19 +306,15 @@ def worker_yirage_bench(args) -> None:
         params = yr.SamplingParams(temperature=0.0, max_tokens=args.new_tokens, ignore_eos=True)
         warm = yr.SamplingParams(temperature=0.0, max_tokens=min(args.new_tokens, 8),
                                  ignore_eos=True)
-        llm.generate(prompts, warm)
         timings = []
-        for _ in range(args.repeats):
-            outputs = llm.generate(prompts, params)
-            # The decode window runs from the moment every sequence has its first token to the
-            # last token; it counts the tokens that came inside it.
-            times = [o.timings["token_times_s"] for o in outputs]
-            if any(len(t) != args.new_tokens for t in times):
-                raise RuntimeError(f"yirage generated {[len(t) for t in times]} tokens; "
-                                   f"expected {args.new_tokens}")
-            start = max(t[0] for t in times)
-            tokens = sum(1 for t in times for x in t if x > start)
-            timings.append((max(t[-1] for t in times) - start, tokens))
+        try:
+            llm.generate(prompts, warm)
+            for _ in range(args.repeats):
+                outputs = llm.generate(prompts, params)
+                timings.append(window(outputs, args.new_tokens))
+        except (yr.UserError, RuntimeError) as error:
+            runs[str(batch)] = {"error": f"{type(error).__name__}: {error}"}
+            continue
         seconds, tokens = max(timings, key=lambda t: t[1] / t[0])
         runs[str(batch)] = {
             **decode_rate(batch, tokens, seconds),
@@ -495,14 +503,15 @@ def main() -> int:
     ratios = {}
     for key, ours in result["yirage"]["runs"].items():
         peer = result["llama_cpp"]["runs"].get(key)
-        if peer:
+        if peer and "tokens_per_s" in ours and "tokens_per_s" in peer:
             ratios[key] = ours["tokens_per_s"] / peer["tokens_per_s"]
     result["ratio_yirage_over_llama_cpp"] = ratios
     # Greedy ids of the first sequence from both engines (bfloat16 weights; they may part where
     # two logits nearly tie).
     result["first_ids_agree"] = {
         key: ours["first_ids"] == result["llama_cpp"]["runs"][key]["first_ids"]
-        for key, ours in result["yirage"]["runs"].items() if key in result["llama_cpp"]["runs"]}
+        for key, ours in result["yirage"]["runs"].items()
+        if "first_ids" in ours and key in result["llama_cpp"]["runs"]}
     result["machine"]["load_average_at_end"] = list(os.getloadavg())
     result["wall_seconds"] = time.time() - started
 
@@ -514,6 +523,9 @@ def main() -> int:
         if not part["runs"]:
             print(f"{name}: {part.get('reason') or part.get('error')}")
         for key, run in part["runs"].items():
+            if "error" in run:
+                print(f"{name:9s} {key}: {run['error']}")
+                continue
             print(f"{name:9s} {key}: {run['tokens_per_s']:8.2f} tokens/s, "
                   f"{run['ms_per_token']:8.2f} ms/token, {run['ms_per_step']:8.2f} ms/step")
     for key, ratio in ratios.items():
