@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "test_util.h"
+#include "yirage/ir/printer.h"
 #include "yirage/verify/verifier.h"
 #include "yirage/workloads/workloads.h"
 
@@ -20,10 +22,13 @@ void expect_fused(const workloads::Workload& workload, int kernels) {
   SearchOptions options;
   options.time_budget_seconds = 60;
   options.max_verified = 1;
+  if (const char* budget = std::getenv("YIRAGE_TEST_STATES"))
+    options.state_budget = std::atoll(budget);
   options.use_cache = false;  // these tests measure the search, not the cache
   const OptimizedProgram result = superoptimize(workload.naive, options);
   std::cout << "[ search ] " << workload.name << " " << workload.shape << ": "
             << result.report.summary << "\n";
+  if (std::getenv("YIRAGE_TEST_PRINT") != nullptr) std::cout << ir::graph_to_text(result.graph);
   ASSERT_TRUE(result.report.improved) << result.report.summary;
   EXPECT_EQ(result.report.kernels_after, kernels);
   EXPECT_LT(result.report.best_cost, result.report.original_cost);
@@ -71,6 +76,7 @@ TEST(SuperoptimizerTest, ReturnsTheInputWhenTheBudgetRunsOut) {
   SearchOptions options;
   options.state_budget = 5;
   options.use_cache = false;
+  options.derive = false;
   const OptimizedProgram result = superoptimize(workload.naive, options);
   EXPECT_FALSE(result.report.improved);
   EXPECT_TRUE(result.report.budget_exhausted);

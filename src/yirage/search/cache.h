@@ -14,7 +14,7 @@ namespace yirage::search {
 
 /// Version of the search's configuration; bumped whenever a change to the search can change
 /// what it returns for a graph, so that entries written before the change are not used.
-inline constexpr int kSearchConfigVersion = 1;
+inline constexpr int kSearchConfigVersion = 2;
 /// Version of the entry format ("version" field); readers accept only this one.
 inline constexpr int kCacheFormatVersion = 1;
 
