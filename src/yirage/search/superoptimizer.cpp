@@ -103,8 +103,8 @@ int64_t profile_fastest(backend::Backend& backend, const ir::KernelGraph& origin
 // Streaming forms derived by lowering the graph into each frame (lowering.h), and their
 // split-reduction variants, cheapest first by the cost model; the first kMaxDerived that verify
 // join `found` (as frame -1, ahead of searched frames on equal cost).
-void derive(const Target& target, const std::vector<Frame>& frames, const SearchOptions& options,
-            std::vector<Found>& found, SearchReport& report) {
+int64_t derive(const Target& target, const std::vector<Frame>& frames, const SearchOptions& options,
+               SearchState& state, std::vector<Found>& found, SearchReport& report) {
   constexpr std::size_t kMaxDerived = 2;
   constexpr std::size_t kMaxAttempts = 6;
   std::vector<std::pair<double, ir::KernelGraph>> candidates;
@@ -114,7 +114,11 @@ void derive(const Target& target, const std::vector<Frame>& frames, const Search
     const double cost = target.backend->estimate_cost(program);
     candidates.emplace_back(cost, std::move(program));
   };
+  int64_t states = 0;  // each frame lowered into is a state of the budget
   for (const Frame& frame : frames) {
+    if (states >= options.state_budget || state.should_stop()) break;
+    ++states;
+    state.states.fetch_add(1, std::memory_order_relaxed);
     auto program = lower_to_frame(*target.graph, frame);
     if (!program) continue;
     for (int64_t splits : {2, 4, 8, 16, 32}) {
@@ -127,14 +131,20 @@ void derive(const Target& target, const std::vector<Frame>& frames, const Search
   std::size_t verified = 0;
   for (std::size_t i = 0; i < candidates.size() && i < kMaxAttempts && verified < kMaxDerived;
        ++i) {
+    if (state.should_stop()) break;
     ++report.derived;
     const verify::VerifyResult verdict =
         verify::verify(*target.graph, candidates[i].second, {2, options.seed, true});
-    if (!verdict.equivalent) continue;
+    if (!verdict.equivalent) {
+      state.rejected.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    state.verified.fetch_add(1, std::memory_order_relaxed);
     found.push_back({std::move(candidates[i].second), candidates[i].first, -1,
                      static_cast<int64_t>(verified++)});
   }
   report.derived_verified = static_cast<int64_t>(verified);
+  return states;
 }
 
 // The search itself, without the cache.
@@ -176,8 +186,8 @@ OptimizedProgram search(const ir::KernelGraph& graph, const SearchOptions& optio
   const auto frames = candidate_frames(target.inputs, target.outputs[0], reduced_extents(graph),
                                        reduced_input_dims(graph));
   const int64_t per_frame = std::max<int64_t>(20000, options.state_budget / 100);
-  if (options.derive) derive(target, frames, options, found, report);
   int64_t states_used = 0;
+  if (options.derive) states_used += derive(target, frames, options, state, found, report);
   for (std::size_t first = 0; first < frames.size(); first += kFramesPerBatch) {
     if (state.should_stop() || static_cast<int64_t>(found.size()) >= options.max_verified ||
         states_used >= options.state_budget) {
