@@ -18,6 +18,7 @@
 #include "yirage/search/block_search.h"
 #include "yirage/search/cache.h"
 #include "yirage/search/lowering.h"
+#include "yirage/search/partition.h"
 #include "yirage/verify/verifier.h"
 
 namespace yirage::search {
@@ -250,6 +251,73 @@ OptimizedProgram search(const ir::KernelGraph& graph, const SearchOptions& optio
   return result;
 }
 
+// A graph larger than max_fragment_ops: each fragment (partition.h) is superoptimized on its
+// own, with an equal share of the remaining time, and the results are stitched and verified as
+// a whole; if the whole does not verify, the result is the input graph.
+OptimizedProgram search_partitioned(const ir::KernelGraph& graph, const SearchOptions& options,
+                                    backend::Backend& backend) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto fragments = partition(graph, options.max_fragment_ops);
+  OptimizedProgram result{graph, {}};
+  SearchReport& report = result.report;
+  report.kernels_before = graph.num_kernels();
+  report.original_cost = backend.estimate_cost(graph);
+  report.fragments = static_cast<int64_t>(fragments.size());
+  std::vector<ir::KernelGraph> programs;
+  int64_t improved = 0;
+  for (std::size_t f = 0; f < fragments.size(); ++f) {
+    const ir::KernelGraph& piece = fragments[f].graph;
+    const double spent =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const bool cancelled = options.cancel != nullptr && options.cancel->load();
+    if (piece.num_kernels() < 2 || cancelled || spent >= options.time_budget_seconds) {
+      programs.push_back(piece);  // one op (or no time left): nothing to fuse
+      continue;
+    }
+    SearchOptions sub = options;
+    sub.time_budget_seconds =
+        (options.time_budget_seconds - spent) / static_cast<double>(fragments.size() - f);
+    const OptimizedProgram part = superoptimize(piece, sub, backend);
+    programs.push_back(part.graph);
+    improved += part.report.improved ? 1 : 0;
+    report.totals.states += part.report.totals.states;
+    report.totals.pruned += part.report.totals.pruned;
+    report.totals.verified += part.report.totals.verified;
+    report.totals.rejected += part.report.totals.rejected;
+    report.frames += part.report.frames;
+    report.derived += part.report.derived;
+    report.derived_verified += part.report.derived_verified;
+    report.budget_exhausted = report.budget_exhausted || part.report.budget_exhausted;
+  }
+  report.cancelled = options.cancel != nullptr && options.cancel->load();
+  std::ostringstream summary;
+  if (report.cancelled) summary << "Cancelled; the best verified result so far. ";
+  summary << "Partitioned into " << fragments.size() << " fragments, " << improved << " improved; "
+          << report.totals.states << " states, " << report.derived_verified
+          << " derived streaming forms verified. ";
+  ir::KernelGraph stitched = stitch(graph, fragments, programs);
+  const verify::VerifyResult whole = verify::verify(graph, stitched, {2, options.seed, true});
+  const double cost = backend.estimate_cost(stitched);
+  if (whole.equivalent && improved > 0 && cost < report.original_cost) {
+    result.graph = std::move(stitched);
+    report.improved = true;
+    report.best_cost = cost;
+    summary << "The stitched program verified: " << result.graph.num_kernels()
+            << " kernel(s), estimated " << cost << " us against " << report.original_cost
+            << " us for the input graph.";
+  } else {
+    report.best_cost = report.original_cost;
+    summary << (whole.equivalent ? "Found nothing better within the budget"
+                                 : "The stitched program did not verify (" + whole.reason + ")")
+            << ": the result is the input graph, unchanged.";
+  }
+  report.totals.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.kernels_after = result.graph.num_kernels();
+  report.summary = summary.str();
+  return result;
+}
+
 }  // namespace
 
 OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options) {
@@ -264,6 +332,9 @@ OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions
   YR_USER_CHECK(options.time_budget_seconds > 0, "superoptimize: time budget "
                                                      << options.time_budget_seconds
                                                      << " s is not positive");
+  YR_USER_CHECK(options.max_fragment_ops >= 1, "superoptimize: max_fragment_ops "
+                                                   << options.max_fragment_ops
+                                                   << " is not positive");
   const backend::Availability availability = target.available();
   YR_USER_CHECK(availability.available, "superoptimize: backend '"
                                             << target.name()
@@ -282,7 +353,9 @@ OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions
       return std::move(*cached);
     }
   }
-  OptimizedProgram result = search(graph, options, target);
+  OptimizedProgram result = graph.num_kernels() > options.max_fragment_ops
+                                ? search_partitioned(graph, options, target)
+                                : search(graph, options, target);
   // A cancelled search saw only part of the space, and one that found nothing before its
   // budget ran out may find something with a larger one: neither is worth keeping.
   const SearchReport& report = result.report;

@@ -33,10 +33,11 @@ struct SearchOptions {
   int64_t max_verified = 8;           ///< stop a frame's search after this many verified kernels
   std::function<void(const SearchProgress&)> on_progress;  ///< called about every 0.1 s
   const std::atomic<bool>* cancel = nullptr;               ///< set to stop early (best so far)
-  bool use_cache = true;  ///< look the result up in, and store it to, the on-disk cache
-  std::string cache_dir;  ///< the cache's directory; empty: default_cache_dir() (cache.h)
-  bool derive = true;     ///< also lower the graph into each frame (lowering.h) before searching
-  int profile_top_k = 3;  ///< when the backend can profile: time this many cheapest candidates
+  bool use_cache = true;     ///< look the result up in, and store it to, the on-disk cache
+  std::string cache_dir;     ///< the cache's directory; empty: default_cache_dir() (cache.h)
+  int max_fragment_ops = 8;  ///< larger graphs are partitioned (partition.h) and searched piecewise
+  bool derive = true;        ///< also lower the graph into each frame (lowering.h) before searching
+  int profile_top_k = 3;     ///< when the backend can profile: time this many cheapest candidates
   int profile_iterations = 5;  ///< timed runs per profiled program (the median counts)
 };
 
@@ -46,6 +47,7 @@ struct SearchReport {
   int64_t frames = 0;             ///< grid/for-loop/map frames explored
   int64_t derived = 0;            ///< derived streaming forms checked (lowering.h)
   int64_t derived_verified = 0;   ///< of which equivalent
+  int64_t fragments = 0;          ///< fragments searched separately (0: searched whole)
   int kernels_before = 0;         ///< kernels (non-input nodes) of the input graph
   int kernels_after = 0;          ///< kernels of the result
   double best_cost = 0.0;         ///< cost-model estimate of the result
