@@ -142,7 +142,7 @@ void run_optimize(const OptimizeOptions& options) {
   }
   const search::SearchReport& report = result.report;
   if (report.cache_hit) {
-    std::cout << "cache hit: verified again in " << std::fixed << std::setprecision(3)
+    std::cout << "cache hit (sealed when verified) in " << std::fixed << std::setprecision(3)
               << report.seconds << " s\n"
               << std::defaultfloat;
   } else {

@@ -130,8 +130,9 @@ int64_t derive(const Target& target, const std::vector<Frame>& frames, const Sea
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::size_t verified = 0;
-  for (std::size_t i = 0; i < candidates.size() && i < kMaxAttempts && verified < kMaxDerived;
-       ++i) {
+  const auto wanted = std::min<std::size_t>(
+      kMaxDerived, static_cast<std::size_t>(std::max<int64_t>(1, options.max_verified)));
+  for (std::size_t i = 0; i < candidates.size() && i < kMaxAttempts && verified < wanted; ++i) {
     if (state.should_stop()) break;
     ++report.derived;
     const verify::VerifyResult verdict =
