@@ -137,6 +137,31 @@ nlohmann::json search_row(const workloads::Workload& workload, const search::Sea
           {"summary", report.summary}};
 }
 
+// A transformer block's MLP half and the next norm, from ops: rms_norm, gated MLP, down
+// projection and residual, rms_norm and a projection (nine ops: searched in fragments).
+workloads::Workload mlp_block(int64_t batch, int64_t hidden, int64_t inter, core::DType dtype) {
+  workloads::Workload w{"mlp_block_partitioned",
+                        "x[" + std::to_string(batch) + ", " + std::to_string(hidden) + "] inter " +
+                            std::to_string(inter),
+                        {},
+                        {}};
+  ir::KernelGraph& g = w.naive;
+  const auto x = g.input({batch, hidden}, dtype);
+  const auto g1 = g.input({hidden}, dtype);
+  const auto w1 = g.input({hidden, inter}, dtype);
+  const auto w2 = g.input({hidden, inter}, dtype);
+  const auto w3 = g.input({inter, hidden}, dtype);
+  const auto g2 = g.input({hidden}, dtype);
+  const auto w4 = g.input({hidden, inter}, dtype);
+  const auto h = g.rms_norm(x, g1);
+  const auto gate = g.matmul(h, w1);
+  const auto up = g.matmul(h, w2);
+  const auto gated = g.binary(ir::OpKind::Mul, g.unary(ir::OpKind::Silu, gate), up);
+  const auto residual = g.binary(ir::OpKind::Add, g.matmul(gated, w3), x);
+  g.mark_output(g.matmul(g.rms_norm(residual, g2), w4));
+  return w;
+}
+
 void run_search_bench(const BenchOptions& options) {
   using core::DType;
   const std::vector<workloads::Workload> set = {
@@ -151,6 +176,7 @@ void run_search_bench(const BenchOptions& options) {
       workloads::lora(8, 1024, 4096, 16, DType::BF16),
       workloads::attention_decode(8, 2, 1024, 128, DType::BF16, false),
       workloads::attention_decode(8, 2, 1024, 128, DType::BF16, true),
+      mlp_block(8, 256, 512, DType::F32),
   };
   std::cout << std::left << std::setw(20) << "workload" << std::setw(44) << "shape" << std::setw(14)
             << "mode" << std::setw(9) << "kernels" << std::setw(10) << "states" << std::setw(10)

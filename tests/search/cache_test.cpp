@@ -134,6 +134,12 @@ TEST_F(CacheTest, KeyChangesWithEveryOptionThatChangesResults) {
   changed = options_;
   changed.max_verified = 8;
   EXPECT_NE(cache_key(graph_, changed, device).file_name(), base);
+  changed = options_;
+  changed.derive = false;
+  EXPECT_NE(cache_key(graph_, changed, device).file_name(), base);
+  changed = options_;
+  changed.max_fragment_ops = 4;
+  EXPECT_NE(cache_key(graph_, changed, device).file_name(), base);
   EXPECT_NE(cache_key(graph_, options_, device + " avx10").file_name(), base);
   CacheKey older = cache_key(graph_, options_, device);
   older.config_version = kSearchConfigVersion - 1;

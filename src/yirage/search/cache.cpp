@@ -2,7 +2,8 @@
 //
 //   {"format": "yirage.search_cache", "version": 2,
 //    "key": {"graph": "3f0c...", "backend": "reference", "device": "cpu ...; avx2,avx512f",
-//            "config_version": 1, "prune": true, "max_block_ops": 12, "max_verified": 8},
+//            "config_version": 2, "prune": true, "max_block_ops": 12, "max_verified": 8,
+//            "derive": true, "max_fragment_ops": 8},
 //    "search": {"time_budget_seconds": 30.0, "state_budget": 2000000},
 //    "report": {"states": 1964, "pruned": 1390, "verified": 1, "rejected": 0, "seconds": 0.02,
 //               "frames": 5, "improved": true, "budget_exhausted": false, "summary": "..."},
@@ -63,7 +64,9 @@ json key_to_json(const CacheKey& key) {
           {"config_version", key.config_version},
           {"prune", key.prune},
           {"max_block_ops", key.max_block_ops},
-          {"max_verified", key.max_verified}};
+          {"max_verified", key.max_verified},
+          {"derive", key.derive},
+          {"max_fragment_ops", key.max_fragment_ops}};
 }
 
 CacheKey key_from_json(const json& value) {
@@ -75,6 +78,8 @@ CacheKey key_from_json(const json& value) {
   key.prune = value.at("prune").get<bool>();
   key.max_block_ops = value.at("max_block_ops").get<int>();
   key.max_verified = value.at("max_verified").get<int64_t>();
+  key.derive = value.at("derive").get<bool>();
+  key.max_fragment_ops = value.at("max_fragment_ops").get<int>();
   return key;
 }
 
@@ -177,7 +182,8 @@ std::string CacheKey::file_name() const {
   };
   for (const std::string& field :
        {graph, backend, device, std::to_string(config_version), std::string(prune ? "1" : "0"),
-        std::to_string(max_block_ops), std::to_string(max_verified)}) {
+        std::to_string(max_block_ops), std::to_string(max_verified),
+        std::string(derive ? "1" : "0"), std::to_string(max_fragment_ops)}) {
     feed(field);
   }
   std::ostringstream name;
@@ -194,6 +200,8 @@ CacheKey cache_key(const ir::KernelGraph& graph, const SearchOptions& options,
   key.prune = options.prune;
   key.max_block_ops = options.max_block_ops;
   key.max_verified = options.max_verified;
+  key.derive = options.derive;
+  key.max_fragment_ops = options.max_fragment_ops;
   return key;
 }
 

@@ -1,5 +1,6 @@
 // The on-disk cache of search results: one JSON file per (graph, backend, device, search
-// configuration), written atomically, read back only when its seal shows the program is the one verified.
+// configuration), written atomically, read back only when its seal shows the program is the one
+// verified.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,8 @@ struct CacheKey {
   bool prune = true;                          ///< SearchOptions::prune
   int max_block_ops = 0;                      ///< SearchOptions::max_block_ops
   int64_t max_verified = 0;                   ///< SearchOptions::max_verified
+  bool derive = true;                         ///< SearchOptions::derive
+  int max_fragment_ops = 0;                   ///< SearchOptions::max_fragment_ops
   /// The entry's file name: 16 hex digits hashing every field, then ".json".
   std::string file_name() const;
   /// Field-wise equality.
