@@ -144,6 +144,15 @@ TEST(SuperoptimizerTest, FusesQkNormIntoTheAttentionKernel) {
   EXPECT_EQ(count_ops(*kernels_of(result.graph).at(0), ir::OpKind::RmsNorm), 2);
 }
 
+TEST(SuperoptimizerTest, DepthFirstSearchAloneFindsTheStreamedRmsNormMatmul) {
+  SearchOptions options;
+  options.derive = false;
+  const auto result = expect_fused(workloads::rms_norm_matmul(4, 128, 256, DType::F32), 1, options);
+  const ir::BlockGraph& block = *kernels_of(result.graph).at(0);
+  EXPECT_GT(block.forloop_range(), 1);
+  EXPECT_EQ(count_ops(block, ir::OpKind::RmsNorm), 0);
+}
+
 TEST(SuperoptimizerTest, DepthFirstSearchAloneFindsTheGatedMlp) {
   SearchOptions options;
   options.derive = false;

@@ -1,6 +1,7 @@
 #include "yirage/search/block_search.h"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <set>
 #include <tuple>
@@ -77,6 +78,7 @@ class FrameSearch {
       return {};  // the frame does not tile these inputs
     }
     root.graph = graph;
+    if (frame_.forloop > 1) search_recipes(root);
     for (int depth = 2; depth <= max_depth_ && result_.found.empty() && !exhausted(); ++depth) {
       max_ops_ = depth;
       dfs(root);
@@ -85,6 +87,106 @@ class FrameSearch {
   }
 
  private:
+  // Loop frames, accumulators first: a program with a for-loop is a loop body whose tiles
+  // feed accumulators, then after-loop ops on those. Recipes (short loop-body chains ending in
+  // one accumulator whose expression the target contains) are collected once; then each
+  // combination of up to kMaxRecipes of them is built and the after-loop ops are searched
+  // depth-first on top. This reaches programs too deep for the plain search (ten ops for
+  // RMSNorm+MatMul with the division after the matmul) in few states.
+  static constexpr int kRecipeOps = 3;     // most ops of one recipe, the accumulator included
+  static constexpr int kMaxRecipes = 3;    // recipes combined
+  static constexpr int kAfterLoopOps = 5;  // after-loop ops searched on top
+  static constexpr std::size_t kRecipeLimit = 48;
+
+  void search_recipes(const Partial& root) {
+    std::vector<std::vector<Step>> recipes;
+    std::set<ExprId> seen;
+    std::vector<Step> path;
+    collect_recipes(root, path, recipes, seen);
+    std::vector<std::size_t> chosen;
+    const auto combine = [&](const auto& self, std::size_t from) -> void {
+      if (!chosen.empty()) try_recipes(root, recipes, chosen);
+      if (chosen.size() == static_cast<std::size_t>(kMaxRecipes)) return;
+      for (std::size_t r = from; r < recipes.size(); ++r) {
+        if (exhausted() || frame_done() || state_.should_stop()) return;
+        chosen.push_back(r);
+        self(self, r + 1);
+        chosen.pop_back();
+      }
+    };
+    combine(combine, 0);
+  }
+
+  void collect_recipes(const Partial& partial, std::vector<Step>& path,
+                       std::vector<std::vector<Step>>& recipes, std::set<ExprId>& seen) {
+    if (static_cast<int>(path.size()) >= kRecipeOps || recipes.size() >= kRecipeLimit ||
+        exhausted())
+      return;
+    for (Step& step : steps(partial)) {
+      if (step.kind == Step::Kind::Op && reads_after_loop(partial, step)) continue;
+      StepKey key = key_of(step);
+      if (!(key > partial.last)) continue;
+      auto next = apply(partial, step, key);
+      if (!next) continue;
+      const ExprId expr = next->exprs.back();
+      if (next->graph->phase(next->tensors.back()) == Phase::Invariant) continue;
+      ++result_.states;
+      state_.states.fetch_add(1, std::memory_order_relaxed);
+      if (state_.options->prune && !target_.egraph->contains(pool_, expr)) {
+        state_.pruned.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      path.push_back(step);
+      if (step.kind == Step::Kind::Accumulate) {
+        if (seen.insert(expr).second && recipes.size() < kRecipeLimit) recipes.push_back(path);
+      } else {
+        collect_recipes(*next, path, recipes, seen);
+      }
+      path.pop_back();
+    }
+  }
+
+  // Builds the chosen recipes on `root` (sharing equal loop tiles), then searches the
+  // after-loop ops.
+  void try_recipes(const Partial& root, const std::vector<std::vector<Step>>& recipes,
+                   const std::vector<std::size_t>& chosen) {
+    Partial partial = root;
+    const auto inputs = static_cast<int>(target_.inputs.size());
+    for (std::size_t r : chosen) {
+      std::vector<int> local;  // recipe tensor index (past the inputs) -> index in `partial`
+      for (const Step& original : recipes[r]) {
+        Step step = original;
+        for (int& operand : step.operands) {
+          if (operand >= inputs) operand = local.at(static_cast<std::size_t>(operand - inputs));
+        }
+        auto next = apply(partial, step, key_of(step));
+        if (!next) return;
+        int index = static_cast<int>(next->tensors.size()) - 1;
+        for (std::size_t t = 0; t + 1 < next->exprs.size(); ++t) {
+          if (next->exprs[t] == next->exprs.back() &&
+              next->graph->phase(next->tensors[t]) == next->graph->phase(next->tensors.back()) &&
+              next->graph->type(next->tensors[t]) == next->graph->type(next->tensors.back())) {
+            index = static_cast<int>(t);  // built already by an earlier recipe: share it
+            break;
+          }
+        }
+        if (index + 1 == static_cast<int>(next->tensors.size())) {
+          partial = std::move(*next);
+        } else {
+          for (int operand : step.operands) partial.used[static_cast<std::size_t>(operand)] = 1;
+        }
+        local.push_back(index);
+      }
+    }
+    ++result_.states;
+    state_.states.fetch_add(1, std::memory_order_relaxed);
+    // Only after-loop ops follow: the loop segment is closed.
+    partial.last = StepKey{std::numeric_limits<int>::max(), {}, 0, ""};
+    max_ops_ = partial.ops + kAfterLoopOps;
+    if (ops_needed(partial) == 0 && try_complete(partial) && frame_done()) return;
+    dfs(partial);
+  }
+
   bool exhausted() const {
     return result_.states >= state_limit_ || state_.stopped.load(std::memory_order_relaxed);
   }
