@@ -61,6 +61,10 @@ nb::dict report_dict(const search::SearchReport& report) {
   out["verified"] = report.totals.verified;
   out["rejected"] = report.totals.rejected;
   out["frames"] = report.frames;
+  out["derived"] = report.derived;
+  out["derived_verified"] = report.derived_verified;
+  out["fragments"] = report.fragments;
+  out["profiled"] = report.profiled;
   out["kernels_before"] = report.kernels_before;
   out["kernels_after"] = report.kernels_after;
   out["original_cost"] = report.original_cost;

@@ -15,7 +15,7 @@ import yirage as yr
 REPORT_KEYS = {
     "states", "pruned", "verified", "rejected", "frames", "kernels_before", "kernels_after",
     "original_cost", "best_cost", "improved", "cancelled", "budget_exhausted", "cache_hit",
-    "search_seconds", "seconds", "summary",
+    "search_seconds", "seconds", "summary", "derived", "derived_verified", "fragments", "profiled",
 }
 
 
