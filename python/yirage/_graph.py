@@ -101,8 +101,10 @@ class OptimizedProgram:
         """What the search did, as a dict: states, pruned, verified, rejected, frames,
         kernels_before, kernels_after, original_cost, best_cost (cost-model estimates in
         microseconds), improved, cancelled, budget_exhausted, cache_hit, search_seconds (the
-        search's time), seconds (this call's wall time; a cache hit: lookup and verification)
-        and summary (plain words)."""
+        search's time), seconds (this call's wall time; a cache hit: lookup and seal check),
+        derived and derived_verified (streaming forms lowered into frames, and how many
+        verified), fragments (pieces of a partitioned graph; 0 when searched whole), profiled
+        (candidates timed on a backend that can profile) and summary (plain words)."""
         return dict(self._report)
 
     def to_json(self, indent=2):
