@@ -7,6 +7,7 @@
 #include "test_util.h"
 #include "yirage/search/superoptimizer.h"
 #include "yirage/verify/verifier.h"
+#include "yirage/workloads/workloads.h"
 
 namespace yirage::search {
 namespace {
@@ -52,6 +53,14 @@ TEST(PartitionTest, KeepsNormsWithTheirMatmulsAndActivationsWithTheirMatmuls) {
   // The residual input x feeds both the first and the second fragment.
   EXPECT_EQ(fragments[1].inputs.size(), 3u);
   for (const auto& fragment : fragments) EXPECT_EQ(fragment.outputs.size(), 1u);
+}
+
+TEST(PartitionTest, KeepsTheAttentionCoreWithItsNormsTogether) {
+  const auto workload = workloads::attention_decode(2, 4, 128, 16, DType::F32, true);
+  const auto fragments = partition(workload.naive, 8);
+  ASSERT_EQ(fragments.size(), 1u);
+  EXPECT_EQ(fragments[0].graph.num_kernels(), workload.naive.num_kernels());
+  EXPECT_EQ(fragments[0].inputs.size(), 5u);
 }
 
 TEST(PartitionTest, BoundsFragmentSize) {

@@ -136,6 +136,11 @@ TEST(SuperoptimizerTest, SplitReductionOfTheFusedDecodeVerifies) {
     EXPECT_TRUE(check.equivalent) << splits << ": " << check.reason;
   }
   EXPECT_FALSE(split_reduction(workload.fused, 3).has_value());  // 8 iterations do not split in 3
+  // Nothing to split without a for-loop, or in a graph of several kernels.
+  const auto loop_free = workloads::rms_norm_matmul(4, 128, 256, DType::F32, {16, 1});
+  EXPECT_FALSE(split_reduction(loop_free.fused, 2).has_value());
+  const auto two = workloads::attention_decode(2, 4, 256, 16, DType::F32, false, {2, 4});
+  EXPECT_FALSE(split_reduction(two.fused, 2).has_value());
 }
 
 TEST(SuperoptimizerTest, FusesQkNormIntoTheAttentionKernel) {
