@@ -74,11 +74,13 @@ struct FrameResult {
   int64_t states = 0;        ///< states visited
 };
 
-/// Enumerates block graphs in `frame` one op at a time in canonical order by iterative
-/// deepening (2 ops, 3 ops, ... up to `max_ops`), pruning partial candidates whose tensors are
-/// not subexpressions of the target and those that cannot use every tensor and needed input
-/// within the remaining ops, and verifying every complete one; stops after `state_budget`
-/// states or `max_verified` verified programs. Deterministic for a given frame and budget.
+/// Enumerates block graphs in `frame` one op at a time in canonical order, pruning partial
+/// candidates whose tensors are not subexpressions of the target and those that cannot use
+/// every tensor and needed input within the remaining ops, and verifying every complete one.
+/// A frame with a for-loop is first searched accumulators first (short loop-body recipes, each
+/// ending in an accumulator, combined, then after-loop ops); then every frame by iterative
+/// deepening (2 ops, 3 ops, ... up to `max_ops`). Stops after `state_budget` states or
+/// max_verified verified programs. Deterministic for a given frame and budget.
 FrameResult search_frame(const Target& target, const Frame& frame, int64_t frame_index, int max_ops,
                          int64_t state_budget, SearchState& state);
 
