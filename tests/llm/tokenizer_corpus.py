@@ -8,6 +8,7 @@ template (rendered by jinja2 from tokenizer_config.json). The C++ tests read the
 Python tests also compare live when `tokenizers` is installed.
 """
 
+import functools
 import json
 import pathlib
 import random
@@ -249,8 +250,8 @@ def chat_cases():
     return cases
 
 
-def render_chat(template, case):
-    """The chat template rendered by jinja2 the way Hugging Face transformers sets it up."""
+@functools.lru_cache(maxsize=4)
+def _compiled_template(template):
     import jinja2
     import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -262,9 +263,14 @@ def render_chat(template, case):
                                         extensions=[jinja2.ext.loopcontrols])
     env.filters["tojson"] = lambda x, **kw: json.dumps(x, ensure_ascii=False, **kw)
     env.globals["raise_exception"] = raise_exception
-    return env.from_string(template).render(messages=case["messages"], tools=None,
-                                            add_generation_prompt=case["add_generation_prompt"],
-                                            enable_thinking=case["enable_thinking"])
+    return env.from_string(template)
+
+
+def render_chat(template, case):
+    """The chat template rendered by jinja2 the way Hugging Face transformers sets it up."""
+    return _compiled_template(template).render(
+        messages=case["messages"], tools=None, add_generation_prompt=case["add_generation_prompt"],
+        enable_thinking=case["enable_thinking"])
 
 
 def variant_json(tokenizer_json):
