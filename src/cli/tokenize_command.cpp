@@ -53,11 +53,11 @@ std::vector<int64_t> parse_ids(const std::string& text) {
 }
 
 void run_tokenize(const TokenizeOptions& options) {
-  const auto tokenizer = llm::Tokenizer::from_file(options.model);
   std::string text = options.text;
   if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
   if (options.decode) {
-    const std::vector<int64_t> ids = parse_ids(text);
+    const std::vector<int64_t> ids = parse_ids(text);  // before the (slower) load
+    const auto tokenizer = llm::Tokenizer::from_file(options.model);
     const std::string decoded = tokenizer->decode(ids);
     if (options.json) {
       std::cout << nlohmann::json{{"ids", ids}, {"text", decoded}}.dump() << '\n';
@@ -67,6 +67,7 @@ void run_tokenize(const TokenizeOptions& options) {
     return;
   }
   if (options.chat) text = llm::apply_chat_template({{"user", text}});
+  const auto tokenizer = llm::Tokenizer::from_file(options.model);
   const std::vector<int64_t> ids = tokenizer->encode(text, options.add_special_tokens);
   if (options.json) {
     std::vector<std::string> tokens;

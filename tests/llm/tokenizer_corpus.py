@@ -275,9 +275,10 @@ def render_chat(template, case):
 
 def variant_json(tokenizer_json):
     """tokenizer.json text with added_token_variant() as its added tokens."""
-    document = json.loads(tokenizer_json)
-    document["added_tokens"] = added_token_variant()
-    return json.dumps(document, ensure_ascii=False)
+    begin = tokenizer_json.index('"added_tokens"')
+    end = tokenizer_json.index('"normalizer"', begin)
+    return (tokenizer_json[:begin] + '"added_tokens": ' +
+            json.dumps(added_token_variant(), ensure_ascii=False) + ",\n" + tokenizer_json[end:])
 
 
 def _case(tokenizer, text, ids):

@@ -150,3 +150,39 @@ def test_errors(tok, tmp_path):
         yr.apply_chat_template("hello")
     with pytest.raises(yr.UserError, match="at least one message"):
         yr.apply_chat_template([])
+
+
+def _yirage_command():
+    import shutil
+
+    built = pathlib.Path(yr.__file__).resolve().parents[2] / "src" / "cli" / "yirage"
+    if built.is_file():
+        return str(built)
+    return shutil.which("yirage")
+
+
+def test_tokenize_command(tok, tmp_path):
+    import subprocess
+
+    command = _yirage_command()
+    if command is None:
+        pytest.skip("the yirage command is neither built next to the module nor on PATH")
+
+    def run(*args, stdin=None):
+        return subprocess.run([command, "tokenize", *args], input=stdin, capture_output=True,
+                              text=True, encoding="utf-8")
+
+    result = run(str(TOKENIZER_DIR), "Hello, world!")
+    assert result.returncode == 0 and result.stdout == "9707 11 1879 0\n"
+    result = run(str(TOKENIZER_DIR / "tokenizer.json"), "Hello, world!", "--json")
+    assert json.loads(result.stdout) == {"ids": [9707, 11, 1879, 0], "count": 4,
+                                         "tokens": ["Hello", ",", "Ġworld", "!"]}
+    result = run(str(TOKENIZER_DIR), "-", "--chat", stdin="hi")
+    chat = yr.apply_chat_template([{"role": "user", "content": "hi"}])
+    assert result.stdout.split() == [str(i) for i in tok.encode(chat)]
+    result = run(str(TOKENIZER_DIR), "9707, 11, 1879", "--decode")
+    assert result.stdout == "Hello, world\n"
+    result = run(str(tmp_path / "missing"), "x")
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    result = run(str(TOKENIZER_DIR), "12 x", "--decode")
+    assert result.returncode == 1 and "'x' is not a token id" in result.stderr
