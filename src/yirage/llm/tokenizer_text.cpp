@@ -189,18 +189,52 @@ bool is_word_char(char32_t cp) {
   }
 }
 
-bool normalize(std::string_view input, NormalForm form, std::string& output) {
-  // Text below U+0300 (every byte below 0xCC) holds no combining marks and nothing that composes,
-  // so NFC leaves it alone; ASCII is left alone by every form.
-  const unsigned char limit = form == NormalForm::NFC ? 0xCC : 0x80;
-  bool quick = true;
-  for (char c : input) {
-    if (static_cast<unsigned char>(c) >= limit) {
-      quick = false;
-      break;
-    }
+namespace {
+
+// True when `cp` is left alone by NFC whatever surrounds it: a starter (combining class 0) with
+// no canonical decomposition that never composes with what precedes it. Hangul jamo compose
+// algorithmically, so they never count.
+bool nfc_inert(char32_t cp) {
+  if ((cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0xA960 && cp <= 0xA97F) ||
+      (cp >= 0xD7B0 && cp <= 0xD7FF)) {
+    return false;
   }
-  if (quick) return false;
+  const utf8proc_property_t* property = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+  if (property->combining_class != 0) return false;
+  if (property->decomp_seqindex != UINT16_MAX && property->decomp_type == 0) return false;
+  return property->comb_index == UINT16_MAX || property->comb_index < 0x8000;
+}
+
+// True when NFC leaves `input` as it is, decided without normalising it: text below U+0300
+// (every byte below 0xCC) holds no combining marks and nothing that composes, and the other
+// characters are checked one by one.
+bool nfc_quick_check(std::string_view input) {
+  std::size_t pos = 0;
+  while (pos < input.size()) {
+    if (static_cast<unsigned char>(input[pos]) < 0xCC) {
+      ++pos;
+      continue;
+    }
+    if (!nfc_inert(next_code_point(input, pos))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool normalize(std::string_view input, NormalForm form, std::string& output) {
+  if (form == NormalForm::NFC) {
+    if (nfc_quick_check(input)) return false;
+  } else {
+    bool ascii = true;  // ASCII is left alone by every form
+    for (char c : input) {
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return false;
+  }
   int options = UTF8PROC_STABLE;
   switch (form) {
     case NormalForm::NFC:
