@@ -78,6 +78,9 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_op_graphs(DType dtype) {
     const auto b = g.input({40, 23}, dtype);
     const auto c = g.input({3, 23, 9}, dtype);
     g.mark_output(g.matmul(g.matmul(a, b), c));
+    const auto rows = g.input({5, 72}, dtype);  // few rows: the streaming (GEMV) kernel
+    const auto weights = g.input({72, 48}, dtype);
+    g.mark_output(g.matmul(rows, weights));
     graphs.emplace_back("matmul", std::move(g));
   }
   return graphs;

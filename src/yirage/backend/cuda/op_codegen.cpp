@@ -332,10 +332,87 @@ KernelSource rope(const ir::Node& node, const std::vector<TensorType>& inputs) {
   return finish(code, blocks_for(n));
 }
 
+// Matmul of a few rows (decode): a[m, k] @ b[k, n] with m <= 16 and b row-major. Each thread
+// owns `vector` adjacent columns (one 16-byte load per row) and every rows_per_pass-th row;
+// blocks split the columns; partial sums meet in shared memory. Memory-bound: b streams once.
+bool gemv_fits(const std::vector<TensorType>& inputs, const Shape& out, int64_t& vector) {
+  const auto& a = inputs[0].shape;
+  const auto& b = inputs[1].shape;
+  const core::DType dtype = inputs[1].dtype;
+  vector = dtype == core::DType::F32                                   ? 4
+           : (dtype == core::DType::BF16 || dtype == core::DType::F16) ? 8
+                                                                       : 0;
+  return vector > 0 && b.size() == 2 && a.size() == 2 && out[0] <= 16 && b[1] % vector == 0 &&
+         inputs[0].dtype == dtype;
+}
+
+KernelSource gemv(const ir::Node& node, const std::vector<TensorType>& inputs, int64_t vector) {
+  const int64_t m = node.outputs[0].shape[0], n = node.outputs[0].shape[1];
+  const int64_t k = inputs[0].shape[1];
+  int64_t threads_per_row = 4;
+  while (threads_per_row > 1 && n % (vector * threads_per_row) != 0) threads_per_row /= 2;
+  const int64_t columns = vector * threads_per_row, rows_per_pass = kThreads / threads_per_row;
+  const core::DType dtype = inputs[1].dtype;
+  CodeWriter code;
+  code.open(signature(inputs, node.outputs));
+  code.line("__shared__ float partial[" + std::to_string(m * columns) + "];");
+  code.line("for (int e = threadIdx.x; e < " + std::to_string(m * columns) +
+            "; e += blockDim.x) partial[e] = 0.0f;");
+  code.line("__syncthreads();");
+  code.line("const int lane_col = (threadIdx.x % " + std::to_string(threads_per_row) + ") * " +
+            std::to_string(vector) + ", row0 = threadIdx.x / " + std::to_string(threads_per_row) +
+            ";");
+  code.line("const long long col = (long long)blockIdx.x * " + num(columns) + " + lane_col;");
+  code.line("float acc[" + std::to_string(m) + "][" + std::to_string(vector) + "] = {};");
+  code.line("#pragma unroll 4");
+  code.open("for (int r = row0; r < " + std::to_string(k) +
+            "; r += " + std::to_string(rows_per_pass) + ")");
+  code.line("const uint4 v = *reinterpret_cast<const uint4*>(in1 + (long long)r * " + num(n) +
+            " + col);");
+  code.line("float w[" + std::to_string(vector) + "];");
+  if (dtype == core::DType::F32) {
+    code.line(
+        "w[0] = __uint_as_float(v.x); w[1] = __uint_as_float(v.y); w[2] = "
+        "__uint_as_float(v.z); w[3] = __uint_as_float(v.w);");
+  } else {
+    const std::string convert = dtype == core::DType::BF16 ? "yr_bf16_to_f32" : "yr_f16_to_f32";
+    code.line("const unsigned u[4] = {v.x, v.y, v.z, v.w};");
+    code.line("#pragma unroll");
+    code.line("for (int q = 0; q < 4; ++q) { w[2 * q] = " + convert +
+              "((unsigned short)(u[q] & 0xffffu)); w[2 * q + 1] = " + convert +
+              "((unsigned short)(u[q] >> 16)); }");
+  }
+  code.line("#pragma unroll");
+  code.open("for (int i = 0; i < " + std::to_string(m) + "; ++i)");
+  code.line("const float x = " + load(inputs[0], "in0", "(long long)i * " + num(k) + " + r") + ";");
+  code.line("#pragma unroll");
+  code.line("for (int q = 0; q < " + std::to_string(vector) + "; ++q) acc[i][q] += x * w[q];");
+  code.close().close();
+  code.line("#pragma unroll");
+  code.open("for (int i = 0; i < " + std::to_string(m) + "; ++i)");
+  code.line("#pragma unroll");
+  code.line("for (int q = 0; q < " + std::to_string(vector) + "; ++q) atomicAdd(&partial[i * " +
+            std::to_string(columns) + " + lane_col + q], acc[i][q]);");
+  code.close();
+  code.line("__syncthreads();");
+  code.open("for (int e = threadIdx.x; e < " + std::to_string(m * columns) + "; e += blockDim.x)");
+  code.line("const int i = e / " + std::to_string(columns) + ", c = e % " +
+            std::to_string(columns) + ";");
+  code.line(
+      store(node.outputs[0], "out0",
+            "(long long)i * " + num(n) + " + (long long)blockIdx.x * " + num(columns) + " + c",
+            "partial[e]"));
+  code.close().close();
+  KernelSource kernel = finish(code, 1);
+  kernel.grid = {static_cast<unsigned>(n / columns), 1, 1};
+  return kernel;
+}
+
 // Batched matmul with broadcast batch dims: 16x16 output tiles, K in steps of 16 through shared
 // memory, float accumulation; grid.z walks the batch.
 KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs) {
   const Shape& shape = node.outputs[0].shape;
+  if (int64_t vector = 0; gemv_fits(inputs, shape, vector)) return gemv(node, inputs, vector);
   const std::size_t rank = shape.size();
   const int64_t m = shape[rank - 2], n = shape[rank - 1], k = inputs[0].shape.back();
   const Shape batch(shape.begin(), shape.end() - 2);

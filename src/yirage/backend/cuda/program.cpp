@@ -111,7 +111,7 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
       step->scratch_bytes = block.scratch_bytes;
       ++stats_.fused;
     } else if (node.op == ir::OpKind::Matmul && cublaslt_available() &&
-               gemm_shape(graph_, node, step->gemm)) {
+               gemm_shape(graph_, node, step->gemm) && step->gemm.m > 16) {
       step->kind = StepKind::Gemm;
       ++stats_.gemms;
     } else {
