@@ -332,9 +332,11 @@ KernelSource rope(const ir::Node& node, const std::vector<TensorType>& inputs) {
   return finish(code, blocks_for(n));
 }
 
-// Matmul of a few rows (decode): a[m, k] @ b[k, n] with m <= 16 and b row-major. Each thread
-// owns `vector` adjacent columns (one 16-byte load per row) and every rows_per_pass-th row;
-// blocks split the columns; partial sums meet in shared memory. Memory-bound: b streams once.
+// Matmul of a few rows (decode): a[m, k] @ b[k, n] with m <= 16 and b row-major, memory-bound
+// on b. Each warp reads whole 512-byte runs of a row of b (16 bytes a thread); a block owns a
+// strip of columns and a slice of the rows (split-K, so that a few hundred blocks stream b);
+// the threads' partial sums meet in shared memory, the slices' in a global workspace, and the
+// last block of a strip to finish (an atomic counter, reset by that block) writes the output.
 bool gemv_fits(const std::vector<TensorType>& inputs, const Shape& out, int64_t& vector) {
   const auto& a = inputs[0].shape;
   const auto& b = inputs[1].shape;
@@ -349,27 +351,38 @@ bool gemv_fits(const std::vector<TensorType>& inputs, const Shape& out, int64_t&
 KernelSource gemv(const ir::Node& node, const std::vector<TensorType>& inputs, int64_t vector) {
   const int64_t m = node.outputs[0].shape[0], n = node.outputs[0].shape[1];
   const int64_t k = inputs[0].shape[1];
-  int64_t threads_per_row = 4;
+  int64_t threads_per_row = 32;
   while (threads_per_row > 1 && n % (vector * threads_per_row) != 0) threads_per_row /= 2;
   const int64_t columns = vector * threads_per_row, rows_per_pass = kThreads / threads_per_row;
+  const int64_t strips = n / columns;
+  constexpr int64_t kTargetBlocks = 264;  // two waves' worth of blocks on a large GPU
+  const int64_t max_splits = std::max<int64_t>(1, k / (4 * rows_per_pass));
+  const int64_t splits = std::clamp<int64_t>((kTargetBlocks + strips - 1) / strips, 1,
+                                             std::min<int64_t>(max_splits, 65535));
+  const int64_t slice =
+      ((k + splits - 1) / splits + rows_per_pass - 1) / rows_per_pass * rows_per_pass;
   const core::DType dtype = inputs[1].dtype;
+  const std::string M = std::to_string(m), C = std::to_string(columns), V = std::to_string(vector);
   CodeWriter code;
-  code.open(signature(inputs, node.outputs));
+  code.open(signature(inputs, node.outputs,
+                      "float* __restrict__ workspace, unsigned* __restrict__ counters"));
   code.line("__shared__ float partial[" + std::to_string(m * columns) + "];");
+  code.line("__shared__ bool last;");
   code.line("for (int e = threadIdx.x; e < " + std::to_string(m * columns) +
             "; e += blockDim.x) partial[e] = 0.0f;");
   code.line("__syncthreads();");
-  code.line("const int lane_col = (threadIdx.x % " + std::to_string(threads_per_row) + ") * " +
-            std::to_string(vector) + ", row0 = threadIdx.x / " + std::to_string(threads_per_row) +
-            ";");
+  code.line("const int lane_col = (threadIdx.x % " + std::to_string(threads_per_row) + ") * " + V +
+            ", row0 = threadIdx.x / " + std::to_string(threads_per_row) + ";");
   code.line("const long long col = (long long)blockIdx.x * " + num(columns) + " + lane_col;");
-  code.line("float acc[" + std::to_string(m) + "][" + std::to_string(vector) + "] = {};");
+  code.line("const int begin = blockIdx.y * " + std::to_string(slice) + ";");
+  code.line("const int end = min(" + std::to_string(k) + ", begin + " + std::to_string(slice) +
+            ");");
+  code.line("float acc[" + M + "][" + V + "] = {};");
   code.line("#pragma unroll 4");
-  code.open("for (int r = row0; r < " + std::to_string(k) +
-            "; r += " + std::to_string(rows_per_pass) + ")");
+  code.open("for (int r = begin + row0; r < end; r += " + std::to_string(rows_per_pass) + ")");
   code.line("const uint4 v = *reinterpret_cast<const uint4*>(in1 + (long long)r * " + num(n) +
             " + col);");
-  code.line("float w[" + std::to_string(vector) + "];");
+  code.line("float w[" + V + "];");
   if (dtype == core::DType::F32) {
     code.line(
         "w[0] = __uint_as_float(v.x); w[1] = __uint_as_float(v.y); w[2] = "
@@ -383,28 +396,49 @@ KernelSource gemv(const ir::Node& node, const std::vector<TensorType>& inputs, i
               "((unsigned short)(u[q] >> 16)); }");
   }
   code.line("#pragma unroll");
-  code.open("for (int i = 0; i < " + std::to_string(m) + "; ++i)");
+  code.open("for (int i = 0; i < " + M + "; ++i)");
   code.line("const float x = " + load(inputs[0], "in0", "(long long)i * " + num(k) + " + r") + ";");
   code.line("#pragma unroll");
-  code.line("for (int q = 0; q < " + std::to_string(vector) + "; ++q) acc[i][q] += x * w[q];");
+  code.line("for (int q = 0; q < " + V + "; ++q) acc[i][q] += x * w[q];");
   code.close().close();
   code.line("#pragma unroll");
-  code.open("for (int i = 0; i < " + std::to_string(m) + "; ++i)");
+  code.open("for (int i = 0; i < " + M + "; ++i)");
   code.line("#pragma unroll");
-  code.line("for (int q = 0; q < " + std::to_string(vector) + "; ++q) atomicAdd(&partial[i * " +
-            std::to_string(columns) + " + lane_col + q], acc[i][q]);");
+  code.line("for (int q = 0; q < " + V + "; ++q) atomicAdd(&partial[i * " + C +
+            " + lane_col + q], acc[i][q]);");
   code.close();
   code.line("__syncthreads();");
-  code.open("for (int e = threadIdx.x; e < " + std::to_string(m * columns) + "; e += blockDim.x)");
-  code.line("const int i = e / " + std::to_string(columns) + ", c = e % " +
-            std::to_string(columns) + ";");
-  code.line(
-      store(node.outputs[0], "out0",
-            "(long long)i * " + num(n) + " + (long long)blockIdx.x * " + num(columns) + " + c",
-            "partial[e]"));
-  code.close().close();
+  const std::string out_index = "(long long)(e / " + C + ") * " + num(n) +
+                                " + (long long)blockIdx.x * " + num(columns) + " + e % " + C;
+  if (splits == 1) {
+    code.line("for (int e = threadIdx.x; e < " + std::to_string(m * columns) +
+              "; e += blockDim.x) " + store(node.outputs[0], "out0", out_index, "partial[e]"));
+  } else {
+    code.line("for (int e = threadIdx.x; e < " + std::to_string(m * columns) +
+              "; e += blockDim.x) workspace[(long long)blockIdx.y * " + num(m * n) + " + " +
+              out_index + "] = partial[e];");
+    code.line("__threadfence();");
+    code.line("__syncthreads();");
+    code.line("if (threadIdx.x == 0) last = atomicAdd(&counters[blockIdx.x], 1u) == " +
+              std::to_string(splits - 1) + "u;");
+    code.line("__syncthreads();");
+    code.line("if (!last) return;");
+    code.line("__threadfence();");
+    code.line("const volatile float* slices = workspace;");
+    code.open("for (int e = threadIdx.x; e < " + std::to_string(m * columns) +
+              "; e += blockDim.x)");
+    code.line("float sum = 0.0f;");
+    code.line("for (int s = 0; s < " + std::to_string(splits) +
+              "; ++s) sum += slices[(long long)s * " + num(m * n) + " + " + out_index + "];");
+    code.line(store(node.outputs[0], "out0", out_index, "sum"));
+    code.close();
+    code.line("if (threadIdx.x == 0) counters[blockIdx.x] = 0u;");
+  }
+  code.close();
   KernelSource kernel = finish(code, 1);
-  kernel.grid = {static_cast<unsigned>(n / columns), 1, 1};
+  kernel.grid = {static_cast<unsigned>(strips), static_cast<unsigned>(splits), 1};
+  kernel.workspace_floats = splits > 1 ? splits * m * n : 0;
+  kernel.counters = splits > 1 ? strips : 0;
   return kernel;
 }
 
