@@ -48,9 +48,8 @@ def time_graph(fn):
     return time_calls(graph.replay)
 
 
-def median3(measure):
-    values = sorted(measure() for _ in range(3))
-    return values[1]
+def once(measure):
+    return measure()
 
 
 def rms(x, eps=1e-6):
@@ -59,11 +58,11 @@ def rms(x, eps=1e-6):
 
 
 def peers(rows, name, fn):
-    entry = {"eager_us": median3(lambda: time_calls(fn)), "graph_us": median3(lambda: time_graph(fn))}
+    entry = {"eager_us": once(lambda: time_calls(fn)), "graph_us": once(lambda: time_graph(fn))}
     try:
         compiled = torch.compile(fn)
-        entry["compile_us"] = median3(lambda: time_calls(compiled))
-        entry["compile_graph_us"] = median3(lambda: time_graph(compiled))
+        entry["compile_us"] = once(lambda: time_calls(compiled))
+        entry["compile_graph_us"] = once(lambda: time_graph(compiled))
     except Exception as error:  # report, never stop the run
         entry["compile_error"] = str(error)[:300]
     entry["best_us"] = min(v for k, v in entry.items() if k.endswith("_us"))
