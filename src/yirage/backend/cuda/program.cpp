@@ -126,6 +126,7 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
       step->kernel =
           runtime_.kernel(step->source.source, step->source.entry, step->source.shared_bytes);
       step->compiled = true;
+      prepare_workspace(*step);
     }
     steps_.push_back(std::move(step));
   }
@@ -186,6 +187,9 @@ std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) 
       if (step->scratch_bytes > 0) scratch = runtime_.allocate(step->scratch_bytes);
       args.push_back(scratch.get());
     }
+    YR_INTERNAL_CHECK((step->workspace != nullptr) ==
+                          (step->source.workspace_floats > 0 || step->source.counters > 0),
+                      "kernel workspace of node " << step->node << " was not prepared");
     if (step->workspace) {
       args.push_back(step->workspace.get());
       args.push_back(static_cast<char*>(step->workspace.get()) + step->counters_offset);
