@@ -79,10 +79,6 @@ TEST(CudaCodegen, WideLoadsForAlignedBf16Rows) {
   const std::string source = generate_block_kernel(graph, kSm90Shared).kernel.source;
   EXPECT_NE(source.find("uint4"), std::string::npos);
   EXPECT_NE(source.find("yr_store_bf16(out0"), std::string::npos);
-  // Both products stream their weights into registers instead of staging tiles.
-  const auto first = source.find("streamed matmul");
-  ASSERT_NE(first, std::string::npos);
-  EXPECT_NE(source.find("streamed matmul", first + 1), std::string::npos);
 }
 
 TEST(CudaCodegen, SourceHashIsStableAndDistinguishesSources) {

@@ -46,7 +46,6 @@ class Emitter {
   Emitter(const ir::BlockGraph& graph) : g_(graph) {}
 
   BlockKernel generate(int shared_limit) {
-    plan_streams();
     allocate();
     const bool in_shared = total_ * 4 <= shared_limit;
     code_.raw(device_prelude());
@@ -75,7 +74,6 @@ class Emitter {
     for (std::size_t n = 0; n < nodes().size(); ++n) {
       if (nodes()[n].kind == BlockNodeKind::Accumulate) emit_accum_init(n);
     }
-    for (const Stream& stream : streams_) declare_stream(stream);
     code_.line("__syncthreads();");
     code_.open("for (int it = 0; it < " + num(g_.forloop_range()) + "; ++it)");
     emit_phase(Phase::Loop);
@@ -172,11 +170,6 @@ class Emitter {
     for (std::size_t n = 0; n < nodes().size(); ++n) {
       const BlockNode& node = nodes()[n];
       if (node.phase != phase || node.kind == BlockNodeKind::Accumulate) continue;
-      if (node.kind == BlockNodeKind::Input && skip_tile_[n]) continue;
-      if (stream_of_matmul(n) != nullptr) {
-        emit_stream_step(*stream_of_matmul(n));
-        continue;
-      }
       code_.line("// node " + num(static_cast<int64_t>(n)));
       code_.open("");
       switch (node.kind) {
@@ -460,7 +453,6 @@ class Emitter {
 
   void emit_accum_step(std::size_t n) {
     const BlockNode& node = nodes()[n];
-    if (stream_of_accum(n) != nullptr) return;  // kept in registers until after the loop
     const Shape& shape = node.outputs[0].shape;
     const std::string x = tile(node.inputs[0]);
     code_.line("// accumulate " + std::string(ir::accum_name(node.accum)) + " into node " +
@@ -505,7 +497,6 @@ class Emitter {
 
   void emit_accum_finish(std::size_t n) {
     const BlockNode& node = nodes()[n];
-    if (const Stream* stream = stream_of_accum(n)) finish_stream(*stream);
     const std::string f = float_literal(static_cast<double>(g_.forloop_range()));
     const std::string count = num(core::shape_numel(node.outputs[0].shape));
     if (node.accum == AccumKind::Mean) {
@@ -544,158 +535,6 @@ class Emitter {
     code_.close();
   }
 
-  // A matmul whose right operand is a loop input tile read by nothing else and whose result
-  // only feeds a sum (or mean) accumulator: the weights stream from global memory with 16-byte
-  // loads straight into per-thread register accumulators (each thread owns `vector` adjacent
-  // columns and every rows_per_pass-th row of the tile); the threads' partial sums meet in the
-  // accumulator tile once, after the loop. This is the shape of decode-time GEMV kernels.
-  struct Stream {
-    std::size_t matmul = 0, input = 0, accum = 0;
-    int64_t m = 0, k = 0, n = 0, vector = 0, threads_per_row = 0, rows_per_pass = 0;
-  };
-
-  std::vector<int> consumers() const {
-    std::vector<int> count(nodes().size(), 0);
-    for (const auto& node : nodes()) {
-      for (const auto& ref : node.inputs) ++count[ref.node];
-    }
-    for (const auto& output : g_.outputs()) count[output.tile.node] += 1;
-    return count;
-  }
-
-  void plan_streams() {
-    skip_tile_.assign(nodes().size(), false);
-    const auto count = consumers();
-    for (std::size_t n = 0; n < nodes().size(); ++n) {
-      const BlockNode& node = nodes()[n];
-      if (node.kind != BlockNodeKind::Accumulate ||
-          (node.accum != AccumKind::Sum && node.accum != AccumKind::Mean))
-        continue;
-      const auto matmul = static_cast<std::size_t>(node.inputs[0].node);
-      const BlockNode& mm = nodes()[matmul];
-      if (mm.kind != BlockNodeKind::Op || mm.op != OpKind::Matmul || count[matmul] != 1 ||
-          mm.phase != Phase::Loop || mm.outputs[0].shape.size() != 2)
-        continue;
-      const auto input = static_cast<std::size_t>(mm.inputs[1].node);
-      const BlockNode& in = nodes()[input];
-      if (in.kind != BlockNodeKind::Input || count[input] != 1 || in.phase != Phase::Loop ||
-          mm.inputs[0].node == mm.inputs[1].node)
-        continue;
-      const ir::BlockInput& source = g_.inputs()[in.input_index];
-      const core::DType dtype = source.dtensor.dtype;
-      const int64_t vector = dtype == core::DType::F32                                   ? 4
-                             : (dtype == core::DType::BF16 || dtype == core::DType::F16) ? 8
-                                                                                         : 0;
-      Stream stream;
-      stream.matmul = matmul;
-      stream.input = input;
-      stream.accum = n;
-      stream.m = mm.outputs[0].shape[0];
-      stream.n = mm.outputs[0].shape[1];
-      stream.k = shape_of(mm.inputs[0])[1];
-      stream.vector = vector;
-      if (vector == 0 || stream.m > 16 || stream.n % vector != 0 ||
-          source.dtensor.shape.back() % vector != 0 || source.dtensor.shape.size() != 2)
-        continue;
-      stream.threads_per_row = stream.n / vector;
-      if (stream.threads_per_row > static_cast<int64_t>(kThreads)) continue;
-      stream.rows_per_pass = kThreads / stream.threads_per_row;
-      streams_.push_back(stream);
-      skip_tile_[input] = true;
-      skip_tile_[matmul] = true;
-    }
-  }
-
-  const Stream* stream_of_matmul(std::size_t n) const {
-    for (const Stream& stream : streams_) {
-      if (stream.matmul == n) return &stream;
-    }
-    return nullptr;
-  }
-  const Stream* stream_of_accum(std::size_t n) const {
-    for (const Stream& stream : streams_) {
-      if (stream.accum == n) return &stream;
-    }
-    return nullptr;
-  }
-
-  void declare_stream(const Stream& s) {
-    const std::string id = num(static_cast<int64_t>(s.matmul));
-    code_.line("float sacc" + id + "[" + num(s.m) + "][" + num(s.vector) + "];");
-    code_.line("#pragma unroll");
-    code_.line("for (int m = 0; m < " + num(s.m) + "; ++m) {");
-    code_.line("#pragma unroll");
-    code_.line("  for (int q = 0; q < " + num(s.vector) + "; ++q) sacc" + id + "[m][q] = 0.0f;");
-    code_.line("}");
-    code_.line("const int scol" + id + " = (threadIdx.x % " + num(s.threads_per_row) + ") * " +
-               num(s.vector) + ", srow" + id + " = threadIdx.x / " + num(s.threads_per_row) + ";");
-  }
-
-  void emit_stream_step(const Stream& s) {
-    const std::string id = num(static_cast<int64_t>(s.matmul));
-    const BlockNode& in = nodes()[s.input];
-    const ir::BlockInput& input = g_.inputs()[in.input_index];
-    const Shape& box = in.outputs[0].shape;
-    const Shape& whole = input.dtensor.shape;
-    const auto strides = core::contiguous_strides(whole);
-    std::string base = "0LL";
-    const char* axis_names[3] = {"blockIdx.x", "blockIdx.y", "blockIdx.z"};
-    for (int axis = 0; axis < 3; ++axis) {
-      const int dim = input.input_map[axis];
-      if (dim < 0) continue;
-      base += std::string(" + (long long)") + axis_names[axis] + " * " +
-              lnum(whole[dim] / g_.grid_dims()[axis] * strides[dim]);
-    }
-    if (input.forloop_dim >= 0)
-      base += " + (long long)it * " + lnum(box[input.forloop_dim] * strides[input.forloop_dim]);
-    const core::DType dtype = input.dtensor.dtype;
-    const std::string a = tile(nodes()[s.matmul].inputs[0]);
-    code_.line("// node " + id + ": streamed matmul");
-    code_.open("");
-    code_.line("const " + storage_type(dtype) + "* __restrict__ wp = in" + num(in.input_index) +
-               " + " + base + " + scol" + id + ";");
-    code_.line("#pragma unroll 4");
-    code_.open("for (int r = srow" + id + "; r < (srow" + id + " < " + num(s.rows_per_pass) +
-               " ? " + num(s.k) + " : 0); r += " + num(s.rows_per_pass) + ")");
-    code_.line("const uint4 v = *reinterpret_cast<const uint4*>(wp + (long long)r * " +
-               lnum(strides[0]) + ");");
-    code_.line("float w[" + num(s.vector) + "];");
-    if (dtype == core::DType::F32) {
-      code_.line(
-          "w[0] = __uint_as_float(v.x); w[1] = __uint_as_float(v.y); w[2] = "
-          "__uint_as_float(v.z); w[3] = __uint_as_float(v.w);");
-    } else {
-      const std::string convert = dtype == core::DType::BF16 ? "yr_bf16_to_f32" : "yr_f16_to_f32";
-      code_.line("const unsigned u[4] = {v.x, v.y, v.z, v.w};");
-      code_.line("#pragma unroll");
-      code_.line("for (int q = 0; q < 4; ++q) { w[2 * q] = " + convert +
-                 "((unsigned short)(u[q] & 0xffffu)); w[2 * q + 1] = " + convert +
-                 "((unsigned short)(u[q] >> 16)); }");
-    }
-    code_.line("#pragma unroll");
-    code_.open("for (int m = 0; m < " + num(s.m) + "; ++m)");
-    code_.line("const float x = " + a + "[m * " + num(s.k) + " + r];");
-    code_.line("#pragma unroll");
-    code_.line("for (int q = 0; q < " + num(s.vector) + "; ++q) sacc" + id + "[m][q] += x * w[q];");
-    code_.close();
-    code_.close();
-    code_.close();
-    code_.line("__syncthreads();");
-  }
-
-  void finish_stream(const Stream& s) {
-    const std::string id = num(static_cast<int64_t>(s.matmul));
-    code_.line("#pragma unroll");
-    code_.open("for (int m = 0; m < " + num(s.m) + "; ++m)");
-    code_.line("#pragma unroll");
-    code_.line("for (int q = 0; q < " + num(s.vector) + "; ++q) atomicAdd(" + tile(s.accum) +
-               " + m * " + num(s.n) + " + scol" + id + " + q, sacc" + id + "[m][q]);");
-    code_.close();
-    code_.line("__syncthreads();");
-  }
-
-  std::vector<Stream> streams_;
-  std::vector<bool> skip_tile_;
   const ir::BlockGraph& g_;
   CodeWriter code_;
   std::vector<std::vector<int64_t>> offsets_;

@@ -85,8 +85,6 @@ struct Program::Step {
   bool compiled = false;
   GemmShape gemm;
   std::size_t scratch_bytes = 0;
-  std::shared_ptr<void> workspace;  // persistent: kernel workspace, then zeroed counters
-  std::size_t counters_offset = 0;
 };
 
 Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
@@ -113,7 +111,7 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
       step->scratch_bytes = block.scratch_bytes;
       ++stats_.fused;
     } else if (node.op == ir::OpKind::Matmul && cublaslt_available() &&
-               gemm_shape(graph_, node, step->gemm) && step->gemm.m > 16) {
+               gemm_shape(graph_, node, step->gemm)) {
       step->kind = StepKind::Gemm;
       ++stats_.gemms;
     } else {
@@ -126,25 +124,12 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
       step->kernel =
           runtime_.kernel(step->source.source, step->source.entry, step->source.shared_bytes);
       step->compiled = true;
-      prepare_workspace(*step);
     }
     steps_.push_back(std::move(step));
   }
 }
 
 Program::~Program() = default;
-
-void Program::prepare_workspace(Step& step) {
-  const KernelSource& source = step.source;
-  if (source.workspace_floats == 0 && source.counters == 0) return;
-  step.counters_offset =
-      (static_cast<std::size_t>(source.workspace_floats) * sizeof(float) + 255) / 256 * 256;
-  const std::size_t bytes =
-      step.counters_offset + static_cast<std::size_t>(source.counters) * sizeof(unsigned);
-  step.workspace = runtime_.allocate(bytes);
-  const std::vector<unsigned char> zeros(bytes, 0);
-  runtime_.copy_to_device(step.workspace.get(), zeros.data(), bytes);
-}
 
 std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) {
   const auto& nodes = graph_.nodes();
@@ -179,20 +164,12 @@ std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) 
       step->source = generate_op_kernel(node, operand_types(graph_, node));  // no algorithm
       step->kernel = runtime_.kernel(step->source.source, step->source.entry, 0);
       step->kind = StepKind::Kernel;
-      prepare_workspace(*step);
     }
     for (const auto& tensor : out) args.push_back(tensor.data());
     std::shared_ptr<void> scratch;
     if (step->kind == StepKind::Block) {
       if (step->scratch_bytes > 0) scratch = runtime_.allocate(step->scratch_bytes);
       args.push_back(scratch.get());
-    }
-    YR_INTERNAL_CHECK((step->workspace != nullptr) ==
-                          (step->source.workspace_floats > 0 || step->source.counters > 0),
-                      "kernel workspace of node " << step->node << " was not prepared");
-    if (step->workspace) {
-      args.push_back(step->workspace.get());
-      args.push_back(static_cast<char*>(step->workspace.get()) + step->counters_offset);
     }
     if (node.op == ir::OpKind::Embedding) args.push_back(status.get());
     std::vector<void*> params;

@@ -38,7 +38,6 @@ class Program {
 
  private:
   struct Step;
-  void prepare_workspace(Step& step);
   Runtime& runtime_;
   const ir::KernelGraph graph_;
   std::vector<std::unique_ptr<Step>> steps_;
