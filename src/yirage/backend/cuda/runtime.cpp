@@ -50,7 +50,9 @@ Runtime::Runtime() : api_(driver_api()) {
   check_driver(api_->device_get(&device_, 0), "cuDeviceGet");
   check_driver(api_->primary_ctx_retain(&context_, device_), "cuDevicePrimaryCtxRetain");
   make_current();
-  check_driver(api_->stream_create(&stream_, 1 /* non-blocking */), "cuStreamCreate");
+  // A blocking stream: ordered with the legacy default stream, which frameworks such as PyTorch
+  // use by default, so CUDA tensors they hand over are complete when our kernels read them.
+  check_driver(api_->stream_create(&stream_, 0), "cuStreamCreate");
   char name[256] = {};
   api_->device_get_name(name, sizeof(name), device_);
   properties_.name = name;
