@@ -51,10 +51,15 @@ class CudaBackend final : public Backend {
     Runtime& runtime = Runtime::get();
     runtime.make_current();
     const bool all_device = std::all_of(inputs.begin(), inputs.end(), on_device);
+    const bool any_device = std::any_of(inputs.begin(), inputs.end(), on_device);
+    if (any_device) runtime.wait_for_legacy_stream();
     std::vector<core::Tensor> device_inputs;
     for (const auto& input : inputs) device_inputs.push_back(prepare(runtime, input));
     auto outputs = cuda::program_for(runtime, graph)->run(device_inputs);
-    if (all_device) return outputs;
+    if (all_device) {
+      runtime.make_legacy_stream_wait();
+      return outputs;
+    }
     std::vector<core::Tensor> host;
     for (const auto& output : outputs) host.push_back(runtime.to_host(output));
     return host;
@@ -75,6 +80,9 @@ class CudaBackend final : public Backend {
     check_run_arguments(*this, graph, inputs);
     Runtime& runtime = Runtime::get();
     runtime.make_current();
+    const bool any_device = std::any_of(inputs.begin(), inputs.end(), on_device) ||
+                            std::any_of(outputs.begin(), outputs.end(), on_device);
+    if (any_device) runtime.wait_for_legacy_stream();
     std::vector<core::Tensor> device_inputs;
     for (const auto& input : inputs) device_inputs.push_back(prepare(runtime, input));
     const auto results = cuda::program_for(runtime, graph)->run(device_inputs);
@@ -85,6 +93,7 @@ class CudaBackend final : public Backend {
         runtime.copy_to_host(outputs[i].data(), results[i].data(), results[i].nbytes());
       }
     }
+    if (any_device) runtime.make_legacy_stream_wait();
   }
 
   void synchronize() override {

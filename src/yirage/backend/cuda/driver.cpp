@@ -57,6 +57,7 @@ Loaded load() {
                   resolve(library, "cuEventDestroy_v2", a.event_destroy, w) &&
                   resolve(library, "cuEventRecord", a.event_record, w) &&
                   resolve(library, "cuEventSynchronize", a.event_synchronize, w) &&
+                  resolve(library, "cuStreamWaitEvent", a.stream_wait_event, w) &&
                   resolve(library, "cuEventElapsedTime", a.event_elapsed_time, w) &&
                   resolve(library, "cuModuleLoadData", a.module_load_data, w) &&
                   resolve(library, "cuModuleGetFunction", a.module_get_function, w) &&

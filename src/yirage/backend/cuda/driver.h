@@ -61,13 +61,15 @@ struct DriverApi {
   CuResult (*memcpy_dtod_async)(CuDevicePtr dst, CuDevicePtr src, std::size_t bytes,
                                 CuStream stream);  ///< cuMemcpyDtoDAsync_v2
   CuResult (*memset_d8_async)(CuDevicePtr dst, unsigned char value, std::size_t bytes,
-                              CuStream stream);                           ///< cuMemsetD8Async
-  CuResult (*stream_create)(CuStream* stream, unsigned flags);            ///< cuStreamCreate
-  CuResult (*stream_synchronize)(CuStream stream);                        ///< cuStreamSynchronize
-  CuResult (*event_create)(CuEvent* event, unsigned flags);               ///< cuEventCreate
-  CuResult (*event_destroy)(CuEvent event);                               ///< cuEventDestroy_v2
-  CuResult (*event_record)(CuEvent event, CuStream stream);               ///< cuEventRecord
-  CuResult (*event_synchronize)(CuEvent event);                           ///< cuEventSynchronize
+                              CuStream stream);                 ///< cuMemsetD8Async
+  CuResult (*stream_create)(CuStream* stream, unsigned flags);  ///< cuStreamCreate
+  CuResult (*stream_synchronize)(CuStream stream);              ///< cuStreamSynchronize
+  CuResult (*event_create)(CuEvent* event, unsigned flags);     ///< cuEventCreate
+  CuResult (*event_destroy)(CuEvent event);                     ///< cuEventDestroy_v2
+  CuResult (*event_record)(CuEvent event, CuStream stream);     ///< cuEventRecord
+  CuResult (*event_synchronize)(CuEvent event);                 ///< cuEventSynchronize
+  CuResult (*stream_wait_event)(CuStream stream, CuEvent event,
+                                unsigned flags);                          ///< cuStreamWaitEvent
   CuResult (*event_elapsed_time)(float* ms, CuEvent start, CuEvent end);  ///< cuEventElapsedTime
   CuResult (*module_load_data)(CuModule* module, const void* image);      ///< cuModuleLoadData
   CuResult (*module_get_function)(CuFunction* function, CuModule module,

@@ -50,9 +50,7 @@ Runtime::Runtime() : api_(driver_api()) {
   check_driver(api_->device_get(&device_, 0), "cuDeviceGet");
   check_driver(api_->primary_ctx_retain(&context_, device_), "cuDevicePrimaryCtxRetain");
   make_current();
-  // A blocking stream: ordered with the legacy default stream, which frameworks such as PyTorch
-  // use by default, so CUDA tensors they hand over are complete when our kernels read them.
-  check_driver(api_->stream_create(&stream_, 0), "cuStreamCreate");
+  check_driver(api_->stream_create(&stream_, 1 /* non-blocking */), "cuStreamCreate");
   char name[256] = {};
   api_->device_get_name(name, sizeof(name), device_);
   properties_.name = name;
@@ -235,6 +233,25 @@ std::shared_ptr<CuEventOpaque> Runtime::record_event() {
   check_driver(api_->event_record(event, stream_), "cuEventRecord");
   const DriverApi* api = api_;
   return std::shared_ptr<CuEventOpaque>(event, [api](CuEvent e) { api->event_destroy(e); });
+}
+
+void Runtime::wait_for_legacy_stream() {
+  make_current();
+  CuEvent event = nullptr;
+  check_driver(api_->event_create(&event, 2 /* no timing */), "cuEventCreate");
+  const CuResult recorded = api_->event_record(event, nullptr);
+  const CuResult waited = recorded == 0 ? api_->stream_wait_event(stream_, event, 0) : recorded;
+  api_->event_destroy(event);  // released once the wait is satisfied
+  check_driver(waited, "cuStreamWaitEvent");
+}
+
+void Runtime::make_legacy_stream_wait() {
+  CuEvent event = nullptr;
+  check_driver(api_->event_create(&event, 2 /* no timing */), "cuEventCreate");
+  const CuResult recorded = api_->event_record(event, stream_);
+  const CuResult waited = recorded == 0 ? api_->stream_wait_event(nullptr, event, 0) : recorded;
+  api_->event_destroy(event);
+  check_driver(waited, "cuStreamWaitEvent");
 }
 
 float Runtime::elapsed_ms(CuEvent start, CuEvent end) {

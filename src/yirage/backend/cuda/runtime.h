@@ -77,6 +77,13 @@ class Runtime {
   /// Waits for the stream.
   void synchronize();
 
+  /// Orders the stream after the work queued so far on the legacy default stream (where
+  /// frameworks such as PyTorch produce the CUDA tensors they hand over).
+  void wait_for_legacy_stream();
+  /// Orders later work of the legacy default stream after the work queued so far on the stream
+  /// (so that frameworks read finished outputs).
+  void make_legacy_stream_wait();
+
   /// Bytes currently held by the pool (in use or cached).
   std::size_t pool_bytes() const;
 
