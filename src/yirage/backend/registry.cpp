@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "yirage/backend/cpu/cpu_backend.h"
 #include "yirage/backend/cuda/cuda_backend.h"
 #include "yirage/backend/reference/reference_backend.h"
 #include "yirage/backend/unavailable_backend.h"
@@ -15,13 +16,14 @@ namespace {
 std::vector<std::unique_ptr<Backend>> create_backends() {
   std::vector<std::unique_ptr<Backend>> backends;
   backends.push_back(make_reference_backend());
+  backends.push_back(make_cpu_backend());
+  backends.push_back(make_cuda_backend());
   backends.push_back(
       make_unavailable_backend("mps", "Apple Metal Performance Shaders",
                                "needs macOS on Apple silicon; this build targets Linux"));
   backends.push_back(make_unavailable_backend(
       "nki", "AWS Trainium/Inferentia through the Neuron Kernel Interface",
       "needs an AWS Neuron device and the Neuron SDK, which this build does not include"));
-  backends.push_back(make_cuda_backend());
   return backends;
 }
 
