@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/cuda_bench.h"
 #include "yirage/core/cpu_features.h"
 #include "yirage/core/error.h"
 #include "yirage/core/thread_pool.h"
@@ -235,6 +236,7 @@ void add_bench_command(CLI::App& app) {
   search->add_option("--budget", options->budget, "Time budget per search, seconds")
       ->check(CLI::Range(0.1, 3600.0));
   search->callback([options] { run_search_bench(*options); });
+  add_cuda_kernels_bench(*bench);
 }
 
 }  // namespace yirage::cli
