@@ -1,5 +1,6 @@
 #include "yirage/backend/cpu/codegen/block_codegen.h"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -9,6 +10,12 @@
 #include "yirage/backend/cpu/codegen/code_writer.h"
 #include "yirage/backend/cpu/codegen/prelude.h"
 #include "yirage/core/error.h"
+
+// GCC 12 reports a false -Wrestrict inside std::string for `"literal" + std::string(...)`
+// (GCC bug 105329); this file builds source text that way throughout.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 
 namespace yirage::backend::cpu::codegen {
 
@@ -25,7 +32,9 @@ using ir::OpKind;
 using ir::Phase;
 
 constexpr const char* kAxisVars[] = {"bx", "by", "bz"};
-constexpr int64_t kSlotAlignment = 16;  // floats: 64 bytes
+constexpr int64_t kSlotAlignment = 16;       // floats: 64 bytes
+constexpr int64_t kGroupFloats = 64 * 1024;  // private state of a group of blocks: 256 KiB
+constexpr int64_t kMaxGroup = 16;            // blocks per group
 
 std::string str(int64_t value) {
   return std::to_string(value);
@@ -78,7 +87,7 @@ std::string linear(const std::vector<std::string>& vars, const std::vector<int64
   for (std::size_t d = 0; d < strides.size(); ++d) {
     if (strides[d] == 0) continue;
     if (!text.empty()) text += " + ";
-    text += strides[d] == 1 ? vars[d] : vars[d] + std::string(" * ") + str(strides[d]);
+    text += strides[d] == 1 ? vars[d] : vars[d] + " * " + str(strides[d]);
   }
   return text.empty() ? "0" : text;
 }
@@ -103,12 +112,12 @@ std::string load_expr(DType dtype, const std::string& value) {
     case DType::F32:
       return value;
     case DType::F16:
-      return std::string("yr_f16_to_f32(") + value + ")";
+      return "yr_f16_to_f32(" + value + ")";
     case DType::BF16:
-      return std::string("yr_bf16_to_f32(") + value + ")";
+      return "yr_bf16_to_f32(" + value + ")";
     case DType::I32:
     case DType::I64:
-      return std::string("static_cast<float>(") + value + ")";
+      return "static_cast<float>(" + value + ")";
   }
   YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
 }
@@ -118,44 +127,43 @@ std::string store_expr(DType dtype, const std::string& value) {
     case DType::F32:
       return value;
     case DType::F16:
-      return std::string("yr_f32_to_f16(") + value + ")";
+      return "yr_f32_to_f16(" + value + ")";
     case DType::BF16:
-      return std::string("yr_f32_to_bf16(") + value + ")";
+      return "yr_f32_to_bf16(" + value + ")";
     case DType::I32:
-      return std::string("yr_f32_to_i32(") + value + ")";
+      return "yr_f32_to_i32(" + value + ")";
     case DType::I64:
-      return std::string("yr_f32_to_i64(") + value + ")";
+      return "yr_f32_to_i64(" + value + ")";
   }
   YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
 }
 
 // The f32 expression of element-wise unary op `op` applied to `x` (ops.def semantics).
 std::string unary_expr(OpKind op, const std::string& x, double scalar) {
-  const std::string p = std::string("(") + x + ")";
+  const std::string p = "(" + x + ")";
   switch (op) {
     case OpKind::Exp:
-      return std::string("std::exp(") + x + ")";
+      return "std::exp(" + x + ")";
     case OpKind::Silu:
-      return std::string("(") + p + std::string(" / (1.0f + std::exp(-") + p + ")))";
+      return "(" + p + " / (1.0f + std::exp(-" + p + ")))";
     case OpKind::Gelu:
-      return std::string("(0.5f * ") + p + std::string(" * (1.0f + std::erf(") + p +
-             " * 0.707106781f)))";
+      return "(0.5f * " + p + " * (1.0f + std::erf(" + p + " * 0.707106781f)))";
     case OpKind::Relu:
-      return std::string("(") + p + std::string(" > 0.0f ? ") + p + " : 0.0f)";
+      return "(" + p + " > 0.0f ? " + p + " : 0.0f)";
     case OpKind::Sigmoid:
-      return std::string("(1.0f / (1.0f + std::exp(-") + p + ")))";
+      return "(1.0f / (1.0f + std::exp(-" + p + ")))";
     case OpKind::Sqrt:
-      return std::string("std::sqrt(") + x + ")";
+      return "std::sqrt(" + x + ")";
     case OpKind::Rsqrt:
-      return std::string("(1.0f / std::sqrt(") + x + "))";
+      return "(1.0f / std::sqrt(" + x + "))";
     case OpKind::Square:
-      return std::string("(") + p + std::string(" * ") + p + ")";
+      return "(" + p + " * " + p + ")";
     case OpKind::Neg:
-      return std::string("(-") + p + ")";
+      return "(-" + p + ")";
     case OpKind::MulScalar:
-      return std::string("(") + p + std::string(" * ") + float_literal(scalar) + ")";
+      return "(" + p + " * " + float_literal(scalar) + ")";
     case OpKind::AddScalar:
-      return std::string("(") + p + std::string(" + ") + float_literal(scalar) + ")";
+      return "(" + p + " + " + float_literal(scalar) + ")";
     default:
       break;
   }
@@ -166,15 +174,15 @@ std::string unary_expr(OpKind op, const std::string& x, double scalar) {
 std::string binary_expr(OpKind op, const std::string& x, const std::string& y) {
   switch (op) {
     case OpKind::Add:
-      return std::string("(") + x + std::string(" + ") + y + ")";
+      return "(" + x + " + " + y + ")";
     case OpKind::Sub:
-      return std::string("(") + x + std::string(" - ") + y + ")";
+      return "(" + x + " - " + y + ")";
     case OpKind::Mul:
-      return std::string("(") + x + std::string(" * ") + y + ")";
+      return "(" + x + " * " + y + ")";
     case OpKind::Div:
-      return std::string("(") + x + std::string(" / ") + y + ")";
+      return "(" + x + " / " + y + ")";
     case OpKind::Pow:
-      return std::string("std::pow(") + x + std::string(", ") + y + ")";
+      return "std::pow(" + x + ", " + y + ")";
     default:
       break;
   }
@@ -203,9 +211,8 @@ class Generator {
     analyse();
     plan_buffers();
     w_.comment("Fused block kernel generated by yirage from a block graph: grid (" +
-               str(g_.grid_dims()[0]) + std::string(", ") + str(g_.grid_dims()[1]) + ", " +
-               str(g_.grid_dims()[2]) + std::string("), for-loop range ") +
-               str(g_.forloop_range()) + ".");
+               str(g_.grid_dims()[0]) + ", " + str(g_.grid_dims()[1]) + ", " +
+               str(g_.grid_dims()[2]) + "), for-loop range " + str(g_.forloop_range()) + ".");
     w_.raw(prelude());
     w_.blank();
     emit_entry();
@@ -215,7 +222,7 @@ class Generator {
  private:
   const BlockNode& node(int32_t n) const { return nodes_[n]; }
   const Shape& shape(int32_t n) const { return nodes_[n].outputs[0].shape; }
-  std::string buf(int32_t n) const { return std::string("t") + str(n); }
+  std::string buf(int32_t n) const { return "t" + str(n); }
 
   void analyse() {
     const auto count = nodes_.size();
@@ -234,6 +241,21 @@ class Generator {
     for (const auto& output : g_.outputs()) {
       ++uses_[output.tile.node];
       is_output_[output.tile.node] = true;
+    }
+    direct_.assign(count, true);
+    for (std::size_t n = 0; n < count; ++n) {
+      const BlockNode& current = nodes_[n];
+      const bool matmul = current.kind == BlockNodeKind::Op && current.op == OpKind::Matmul;
+      for (std::size_t i = 0; i < current.inputs.size(); ++i) {
+        if (!matmul || i != 1) direct_[current.inputs[i].node] = false;
+      }
+    }
+    for (std::size_t n = 0; n < count; ++n) {
+      const BlockNode& current = nodes_[n];
+      const Shape& tile = current.outputs[0].shape;
+      direct_[n] = direct_[n] && current.kind == BlockNodeKind::Input && uses_[n] > 0 &&
+                   !is_output_[n] && core::dtype_is_float(current.outputs[0].dtype) &&
+                   extent_product(tile, 0, tile.size() - 2) == 1;
     }
     for (std::size_t n = 0; n < count; ++n) {
       const BlockNode& producer = nodes_[n];
@@ -260,21 +282,86 @@ class Generator {
     return at;
   }
 
+  // A node whose buffer each block of a group keeps to itself: loop-invariant tiles and
+  // accumulators live across the for-loop; every other tile is scratch shared by the group.
+  bool per_block(std::size_t n) const {
+    return nodes_[n].phase == Phase::Invariant || nodes_[n].kind == BlockNodeKind::Accumulate;
+  }
+
+  static int64_t padded(int64_t floats) {
+    return (floats + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
+  }
+
+  int64_t running_max_size(std::size_t n) const {
+    return padded(numel(shape(nodes_[n].inputs[1].node)));
+  }
+
   void plan_buffers() {
     offset_.assign(nodes_.size(), -1);
     scratch_.assign(nodes_.size(), -1);
+    stride_.assign(nodes_.size(), 0);
+    // Blocks run in groups, the for-loop outside the blocks of a group, so that a group's reads
+    // of one iteration's tiles are neighbours in memory; the group's private state stays small.
+    int64_t private_floats = 0;
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      if (inlined_[n] || into_accum_[n] >= 0) continue;
-      offset_[n] = slot(numel(nodes_[n].outputs[0].shape));
-      if (nodes_[n].kind == BlockNodeKind::Accumulate &&
-          nodes_[n].accum == AccumKind::RescaledSum) {
-        // running max, then the old and new rescale factors, each of the max operand's shape
-        const int64_t m = numel(shape(nodes_[n].inputs[1].node));
-        scratch_[n] = slot(m);
+      if (!has_buffer(n) || !per_block(n)) continue;
+      private_floats += padded(numel(nodes_[n].outputs[0].shape));
+      if (scratch_needed(n)) private_floats += running_max_size(n);
+    }
+    group_ = 1;
+    if (g_.forloop_range() > 1) {
+      const int64_t fit = kGroupFloats / std::max<int64_t>(private_floats, 1);
+      group_ = std::clamp<int64_t>(std::min(fit, g_.num_blocks()), 1, kMaxGroup);
+    }
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      if (!has_buffer(n)) continue;
+      const int64_t size = padded(numel(nodes_[n].outputs[0].shape));
+      if (per_block(n)) {
+        stride_[n] = size;
+        offset_[n] = slot(size * group_);
+      } else {
+        offset_[n] = slot(size);
+      }
+      if (scratch_needed(n)) {
+        // the running max (private), then the old and new rescale factors (scratch)
+        const int64_t m = running_max_size(n);
+        scratch_[n] = slot(m * group_);
         slot(m);
         slot(m);
       }
     }
+  }
+
+  bool has_buffer(std::size_t n) const { return !inlined_[n] && into_accum_[n] < 0 && !direct_[n]; }
+
+  bool scratch_needed(std::size_t n) const {
+    return nodes_[n].kind == BlockNodeKind::Accumulate && nodes_[n].accum == AccumKind::RescaledSum;
+  }
+
+  // Opens the loop over the blocks of the current group and declares the block's coordinates,
+  // its private buffers and the tiles it reads in place without a for-loop dim.
+  [[nodiscard]] CodeWriter::Scope open_blocks() {
+    const auto& grid = g_.grid_dims();
+    auto loop = w_.for_loop("s", "0", "count");
+    w_.declare("const int64_t", "block", "group + s");
+    w_.declare("const int64_t", "bx", "block % " + str(grid[0]));
+    w_.declare("const int64_t", "by", "(block / " + str(grid[0]) + ") % " + str(grid[1]));
+    w_.declare("const int64_t", "bz", "block / " + str(grid[0] * grid[1]));
+    w_.statement("(void)bx");
+    w_.statement("(void)by");
+    w_.statement("(void)bz");
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      const auto id = static_cast<int32_t>(n);
+      if (offset_[n] >= 0 && per_block(n)) {
+        w_.declare("float* __restrict const", buf(id), buf(id) + "_group + s * " + str(stride_[n]));
+      }
+      if (scratch_[n] >= 0) {
+        w_.declare("float* __restrict const", "run" + str(id),
+                   "run" + str(id) + "_group + s * " + str(running_max_size(n)));
+      }
+      if (direct_[n] && nodes_[n].phase == Phase::Invariant) emit_input(id, "0");
+    }
+    return loop;
   }
 
   void emit_entry() {
@@ -283,57 +370,60 @@ class Generator {
     auto entry = w_.block("                             int64_t last_block)");
     for (std::size_t k = 0; k < g_.inputs().size(); ++k) {
       const std::string type = storage_type(g_.inputs()[k].dtensor.dtype);
-      w_.declare(std::string("const ") + type + "* __restrict",
-                 std::string("in") + str(static_cast<int64_t>(k)),
-                 std::string("static_cast<const ") + type + std::string("*>(inputs[") +
-                     str(static_cast<int64_t>(k)) + "])");
+      w_.declare("const " + type + "* __restrict", "in" + str(static_cast<int64_t>(k)),
+                 "static_cast<const " + type + "*>(inputs[" + str(static_cast<int64_t>(k)) + "])");
     }
     for (std::size_t k = 0; k < g_.outputs().size(); ++k) {
       const std::string type = storage_type(g_.outputs()[k].dtensor.dtype);
-      w_.declare(type + "* __restrict", std::string("out") + str(static_cast<int64_t>(k)),
-                 std::string("static_cast<") + type + std::string("*>(outputs[") +
-                     str(static_cast<int64_t>(k)) + "])");
+      w_.declare(type + "* __restrict", "out" + str(static_cast<int64_t>(k)),
+                 "static_cast<" + type + "*>(outputs[" + str(static_cast<int64_t>(k)) + "])");
     }
-    w_.comment("Every tile and accumulator of a block, f32, 64-byte aligned slots.");
+    w_.comment("Tiles and accumulators, f32 in 64-byte aligned slots; loop-invariant tiles and");
+    w_.comment("accumulators once per block of a group of " + str(group_) + ".");
     w_.declare("float* const", "arena",
-               std::string("static_cast<float*>(std::aligned_alloc(64, ") +
-                   str(std::max<int64_t>(arena_, 16)) + " * sizeof(float)))");
+               "static_cast<float*>(std::aligned_alloc(64, " + str(std::max<int64_t>(arena_, 16)) +
+                   " * sizeof(float)))");
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       const auto id = static_cast<int32_t>(n);
       if (offset_[n] >= 0) {
-        w_.declare("float* __restrict const", buf(id), std::string("arena + ") + str(offset_[n]));
+        if (per_block(n)) {
+          w_.declare("float* const", buf(id) + "_group", "arena + " + str(offset_[n]));
+        } else {
+          w_.declare("float* __restrict const", buf(id), "arena + " + str(offset_[n]));
+        }
       }
       if (scratch_[n] >= 0) {
-        const int64_t m = numel(shape(nodes_[n].inputs[1].node));
-        const int64_t step = (m + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
-        w_.declare("float* __restrict const", std::string("run") + str(id),
-                   std::string("arena + ") + str(scratch_[n]));
-        w_.declare("float* __restrict const", std::string("old") + str(id),
-                   std::string("arena + ") + str(scratch_[n] + step));
-        w_.declare("float* __restrict const", std::string("new") + str(id),
-                   std::string("arena + ") + str(scratch_[n] + 2 * step));
+        const int64_t m = running_max_size(n);
+        w_.declare("float* const", "run" + str(id) + "_group", "arena + " + str(scratch_[n]));
+        w_.declare("float* __restrict const", "old" + str(id),
+                   "arena + " + str(scratch_[n] + group_ * m));
+        w_.declare("float* __restrict const", "new" + str(id),
+                   "arena + " + str(scratch_[n] + group_ * m + m));
       }
     }
-    const auto& grid = g_.grid_dims();
     {
-      auto blocks = w_.for_loop("block", "first_block", "last_block");
-      w_.declare("const int64_t", "bx", std::string("block % ") + str(grid[0]));
-      w_.declare("const int64_t", "by",
-                 std::string("(block / ") + str(grid[0]) + std::string(") % ") + str(grid[1]));
-      w_.declare("const int64_t", "bz", std::string("block / ") + str(grid[0] * grid[1]));
-      w_.statement("(void)bx");
-      w_.statement("(void)by");
-      w_.statement("(void)bz");
-      emit_phase(Phase::Invariant, "0");
-      emit_accumulator_init();
+      auto groups = w_.block(
+          "for (int64_t group = first_block; group < last_block; group += " + str(group_) + ")");
+      w_.declare("const int64_t", "count",
+                 "last_block - group < " + str(group_) + " ? last_block - group : " + str(group_));
+      {
+        auto blocks = open_blocks();
+        emit_phase(Phase::Invariant, "0");
+        emit_accumulator_init();
+      }
       {
         auto loop = w_.for_loop("it", g_.forloop_range());
+        auto blocks = open_blocks();
+        emit_prefetch_next();
         emit_phase(Phase::Loop, "it");
         emit_accumulator_steps();
       }
-      emit_accumulator_finish();
-      emit_phase(Phase::AfterLoop, "0");
-      emit_outputs();
+      {
+        auto blocks = open_blocks();
+        emit_accumulator_finish();
+        emit_phase(Phase::AfterLoop, "0");
+        emit_outputs();
+      }
     }
     w_.statement("std::free(arena)");
   }
@@ -345,7 +435,8 @@ class Generator {
       if (current.phase != phase) continue;
       switch (current.kind) {
         case BlockNodeKind::Input:
-          emit_input(id, iteration);
+          if (!(direct_[n] && phase == Phase::Invariant))
+            emit_input(id, iteration);  // see open_blocks
           break;
         case BlockNodeKind::ReduceToDimx:
           emit_reduce_to_dimx(id);
@@ -366,15 +457,15 @@ class Generator {
 
   // Writes `value` (an f32 expression) into dest[index].
   void store(const Dest& dest, const std::string& index, const std::string& value) {
-    const std::string target = dest.buffer + std::string("[") + index + "]";
+    const std::string target = dest.buffer + "[" + index + "]";
     if (!dest.accumulate) {
-      w_.statement(target + std::string(" = ") + value);
+      w_.statement(target + " = " + value);
       return;
     }
     switch (dest.accum) {
       case AccumKind::Sum:
       case AccumKind::Mean:
-        w_.statement(target + std::string(" += ") + value);
+        w_.statement(target + " += " + value);
         return;
       case AccumKind::Rms:
         w_.declare("const float", "v", value);
@@ -382,7 +473,7 @@ class Generator {
         return;
       case AccumKind::Max:
         w_.declare("const float", "v", value);
-        w_.statement(target + std::string(" = ") + target + std::string(" < v ? v : ") + target);
+        w_.statement(target + " = " + target + " < v ? v : " + target);
         return;
       case AccumKind::RescaledSum:
         break;
@@ -399,9 +490,9 @@ class Generator {
     const auto rank = static_cast<int64_t>(box.size());
     if (rank == 0) {
       if (load) {
-        w_.statement(tile + std::string("[0] = ") + load_expr(dtype, global_ptr + "[0]"));
+        w_.statement(tile + "[0] = " + load_expr(dtype, global_ptr + "[0]"));
       } else {
-        w_.statement(global_ptr + std::string("[0] = ") + store_expr(dtype, tile + "[0]"));
+        w_.statement(global_ptr + "[0] = " + store_expr(dtype, tile + "[0]"));
       }
       return;
     }
@@ -415,7 +506,7 @@ class Generator {
     for (int64_t i = 0; i <= d; ++i) {
       if (offsets[i] == "0") continue;
       if (!base.empty()) base += " + ";
-      base += std::string("(") + offsets[i] + std::string(") * ") + str(strides[i]);
+      base += "(" + offsets[i] + ") * " + str(strides[i]);
     }
     w_.declare("const int64_t", "base", base.empty() ? "0" : base);
     std::vector<std::string> vars;
@@ -427,30 +518,31 @@ class Generator {
       tile_stride *= box[i];
     }
     for (int64_t i = 0; i < d; ++i) {
-      vars.push_back(std::string("c") + str(i));
+      vars.push_back("c" + str(i));
       outer_strides.push_back(strides[i]);
       loops.push_back(w_.for_loop(vars.back(), box[i]));
     }
-    const std::string g_row = global_ptr + std::string(" + base + ") + linear(vars, outer_strides);
-    const std::string t_row = tile + std::string(" + ") + linear(vars, tile_strides);
+    const std::string g_row = global_ptr + " + base + " + linear(vars, outer_strides);
+    const std::string t_row = tile + " + " + linear(vars, tile_strides);
     if (load) {
-      w_.declare(std::string("const ") + std::string(storage_type(dtype)) + "* __restrict", "src",
-                 g_row);
+      w_.declare("const " + std::string(storage_type(dtype)) + "* __restrict", "src", g_row);
       w_.declare("float* __restrict", "dst", t_row);
       w_.line("#pragma omp simd");
       auto inner = w_.for_loop("c", run);
-      w_.statement(std::string("dst[c] = ") + load_expr(dtype, "src[c]"));
+      w_.statement("dst[c] = " + load_expr(dtype, "src[c]"));
     } else {
       w_.declare("const float* __restrict", "src", t_row);
       w_.declare(std::string(storage_type(dtype)) + "* __restrict", "dst", g_row);
       w_.line("#pragma omp simd");
       auto inner = w_.for_loop("c", run);
-      w_.statement(std::string("dst[c] = ") + store_expr(dtype, "src[c]"));
+      w_.statement("dst[c] = " + store_expr(dtype, "src[c]"));
     }
     while (!loops.empty()) loops.pop_back();
   }
 
-  void emit_input(int32_t n, const std::string& iteration) {
+  // Offsets, per dim, of the tile of input node `n` for the block at `axes` in `iteration`.
+  std::vector<std::string> input_offsets(int32_t n, const std::array<std::string, 3>& axes,
+                                         const std::string& iteration) const {
     const auto& input = g_.inputs()[node(n).input_index];
     const Shape& box = shape(n);
     std::vector<std::string> offsets(box.size(), "0");
@@ -458,17 +550,103 @@ class Generator {
       const int dim = input.input_map[axis];
       if (dim < 0) continue;
       const int64_t part = input.dtensor.shape[dim] / g_.grid_dims()[axis];
-      offsets[dim] = std::string(kAxisVars[axis]) + std::string(" * ") + str(part);
+      offsets[dim] = axes[axis] + " * " + str(part);
     }
     if (input.forloop_dim >= 0 && iteration != "0") {
       std::string& offset = offsets[input.forloop_dim];
-      const std::string term = iteration + std::string(" * ") + str(box[input.forloop_dim]);
-      offset = offset == "0" ? term : offset + std::string(" + ") + term;
+      const std::string term = "(" + iteration + ") * " + str(box[input.forloop_dim]);
+      offset = offset == "0" ? term : offset + " + " + term;
     }
-    w_.comment(std::string("input ") + str(node(n).input_index) + std::string(": tile ") +
-               node(n).outputs[0].to_string());
-    emit_box_copy(true, std::string("in") + str(node(n).input_index), input.dtensor.dtype,
-                  input.dtensor.shape, box, offsets, buf(n));
+    return offsets;
+  }
+
+  // Element offset of a box at `offsets` in a contiguous tensor of `global` extents.
+  static std::string flat_offset(const Shape& global, const std::vector<std::string>& offsets) {
+    const auto strides = contiguous(global);
+    std::string text;
+    for (std::size_t d = 0; d < offsets.size(); ++d) {
+      if (offsets[d] == "0") continue;
+      if (!text.empty()) text += " + ";
+      text += "(" + offsets[d] + ")";
+      if (strides[d] != 1) text += " * " + str(strides[d]);
+    }
+    return text.empty() ? "0" : text;
+  }
+
+  void emit_input(int32_t n, const std::string& iteration) {
+    const auto& input = g_.inputs()[node(n).input_index];
+    const auto offsets = input_offsets(n, {"bx", "by", "bz"}, iteration);
+    const std::string global = "in" + str(node(n).input_index);
+    w_.comment("input " + str(node(n).input_index) + ": tile " + node(n).outputs[0].to_string() +
+               (direct_[n] ? ", read in place" : ""));
+    if (direct_[n]) {
+      w_.declare("const " + std::string(storage_type(input.dtensor.dtype)) + "* __restrict const",
+                 buf(n), global + " + " + flat_offset(input.dtensor.shape, offsets));
+      return;
+    }
+    emit_box_copy(true, global, input.dtensor.dtype, input.dtensor.shape, shape(n), offsets,
+                  buf(n));
+  }
+
+  // Prefetches the rows of the tile of input node `n` at `axes` and `iteration` into the cache.
+  void emit_prefetch(int32_t n, const std::array<std::string, 3>& axes,
+                     const std::string& iteration) {
+    const auto& input = g_.inputs()[node(n).input_index];
+    const Shape& box = shape(n);
+    const Shape& global = input.dtensor.shape;
+    if (box.empty()) return;
+    const auto rank = static_cast<int64_t>(box.size());
+    int64_t d = rank - 1, run = box[rank - 1];
+    while (d > 0 && box[d] == global[d]) {
+      --d;
+      run *= box[d];
+    }
+    const int64_t bytes = run * static_cast<int64_t>(core::dtype_size(input.dtensor.dtype));
+    const auto strides = contiguous(global);
+    auto scope = w_.scope();
+    w_.declare("const char*", "base",
+               "reinterpret_cast<const char*>(in" + str(node(n).input_index) + " + " +
+                   flat_offset(global, input_offsets(n, axes, iteration)) + ")");
+    std::vector<std::string> vars;
+    std::vector<int64_t> row_strides;
+    std::vector<CodeWriter::Scope> loops;
+    for (int64_t i = 0; i < d; ++i) {
+      vars.push_back("c" + str(i));
+      row_strides.push_back(strides[i] *
+                            static_cast<int64_t>(core::dtype_size(input.dtensor.dtype)));
+      loops.push_back(w_.for_loop(vars.back(), box[i]));
+    }
+    w_.declare("const char*", "row", "base + " + linear(vars, row_strides));
+    {
+      auto lines = w_.block("for (int64_t l = 0; l < " + str(bytes) + "; l += 64)");
+      w_.statement("__builtin_prefetch(row + l, 0, 3)");
+    }
+    while (!loops.empty()) loops.pop_back();
+  }
+
+  // Prefetches the per-iteration input tiles of the next iteration, or of the first iteration
+  // of the next block.
+  // Prefetches the per-iteration input tiles the group needs next: the next block's in this
+  // iteration, else the first block's in the next iteration.
+  void emit_prefetch_next() {
+    std::vector<int32_t> loop_inputs;
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      if (nodes_[n].kind == BlockNodeKind::Input && nodes_[n].phase == Phase::Loop && uses_[n] > 0)
+        loop_inputs.push_back(static_cast<int32_t>(n));
+    }
+    if (loop_inputs.empty()) return;
+    const auto& grid = g_.grid_dims();
+    w_.comment("prefetch the next tiles");
+    w_.declare("const bool", "last", "s + 1 == count");
+    auto next = w_.block("if (!last || it + 1 < " + str(g_.forloop_range()) + ")");
+    w_.declare("const int64_t", "next", "last ? group : block + 1");
+    w_.declare("const int64_t", "nx", "next % " + str(grid[0]));
+    w_.declare("const int64_t", "ny", "(next / " + str(grid[0]) + ") % " + str(grid[1]));
+    w_.declare("const int64_t", "nz", "next / " + str(grid[0] * grid[1]));
+    w_.statement("(void)nx");
+    w_.statement("(void)ny");
+    w_.statement("(void)nz");
+    for (int32_t n : loop_inputs) emit_prefetch(n, {"nx", "ny", "nz"}, "last ? it + 1 : it");
   }
 
   void emit_outputs() {
@@ -478,20 +656,18 @@ class Generator {
       std::vector<std::string> offsets(tile.size(), "0");
       for (int axis = 0; axis < 3; ++axis) {
         const int dim = output.output_map[axis];
-        if (dim >= 0)
-          offsets[dim] = std::string(kAxisVars[axis]) + std::string(" * ") + str(tile[dim]);
+        if (dim >= 0) offsets[dim] = std::string(kAxisVars[axis]) + " * " + str(tile[dim]);
       }
-      w_.comment(std::string("output ") + str(static_cast<int64_t>(k)) + std::string(": ") +
-                 output.dtensor.to_string());
-      emit_box_copy(false, std::string("out") + str(static_cast<int64_t>(k)), output.dtensor.dtype,
+      w_.comment("output " + str(static_cast<int64_t>(k)) + ": " + output.dtensor.to_string());
+      emit_box_copy(false, "out" + str(static_cast<int64_t>(k)), output.dtensor.dtype,
                     output.dtensor.shape, tile, offsets, buf(output.tile.node));
     }
   }
 
   void emit_op(int32_t n) {
     const BlockNode& current = node(n);
-    w_.comment(std::string("%") + str(n) + std::string(" = ") +
-               std::string(ir::op_name(current.op)) + " -> " + current.outputs[0].to_string());
+    w_.comment("%" + str(n) + " = " + std::string(ir::op_name(current.op)) + " -> " +
+               current.outputs[0].to_string());
     if (is_elementwise(current)) {
       emit_elementwise(n);
       return;
@@ -566,12 +742,12 @@ class Generator {
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < out.size(); ++d) {
-      vars.push_back(std::string("i") + str(static_cast<int64_t>(d)));
+      vars.push_back("i" + str(static_cast<int64_t>(d)));
       if (d + 1 == out.size()) w_.line("#pragma omp simd");
       loops.push_back(w_.for_loop(vars.back(), out[d]));
     }
     auto leaf = [&](int32_t l) {
-      return buf(l) + std::string("[") + linear(vars, broadcast_strides(shape(l), out)) + "]";
+      return buf(l) + "[" + linear(vars, broadcast_strides(shape(l), out)) + "]";
     };
     store(dest, linear(vars, contiguous(out)), expression(n, leaf));
     while (!loops.empty()) loops.pop_back();
@@ -596,15 +772,23 @@ class Generator {
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < batch.size(); ++d) {
-      vars.push_back(std::string("b") + str(static_cast<int64_t>(d)));
+      vars.push_back("b" + str(static_cast<int64_t>(d)));
       loops.push_back(w_.for_loop(vars.back(), batch[d]));
     }
-    w_.statement(std::string("yr_matmul<") + str(m) + std::string(", ") + str(cols) +
-                 std::string(", ") + str(k) + ", " + (dest.accumulate ? "true" : "false") +
-                 std::string(">(") + buf(current.inputs[0].node) + std::string(" + ") +
-                 linear(vars, a_strides) + std::string(", ") + buf(current.inputs[1].node) + " + " +
-                 linear(vars, b_strides) + std::string(", ") + dest.buffer + std::string(" + ") +
-                 linear(vars, c_strides) + ")");
+    const int32_t b_node = current.inputs[1].node;
+    int kind = 0;
+    int64_t ldb = cols;
+    if (direct_[b_node]) {
+      const auto& input = g_.inputs()[node(b_node).input_index];
+      const DType dtype = input.dtensor.dtype;
+      kind = dtype == DType::BF16 ? 1 : (dtype == DType::F16 ? 2 : 0);
+      ldb = input.dtensor.shape.back();
+    }
+    w_.statement("yr_matmul<" + str(m) + ", " + str(cols) + ", " + str(k) + ", " +
+                 (dest.accumulate ? "true" : "false") + ", " + str(kind) + ">(" +
+                 buf(current.inputs[0].node) + " + " + linear(vars, a_strides) + ", " +
+                 buf(b_node) + " + " + linear(vars, b_strides) + ", " + str(ldb) + ", " +
+                 dest.buffer + " + " + linear(vars, c_strides) + ")");
     while (!loops.empty()) loops.pop_back();
   }
 
@@ -621,33 +805,32 @@ class Generator {
     auto o = w_.for_loop("o", outer);
     if (inner == 1) {
       w_.declare("float", "acc", init);
-      w_.declare("const float* __restrict", "row", in + std::string(" + o * ") + str(extent));
+      w_.declare("const float* __restrict", "row", in + " + o * " + str(extent));
       if (!is_max) w_.line("#pragma omp simd reduction(+ : acc)");
       {
         auto k = w_.for_loop("k", extent);
         w_.statement(is_max ? "acc = acc < row[k] ? row[k] : acc" : "acc += row[k]");
       }
       w_.statement(
-          out + "[o] = " +
-          (current.op == OpKind::Mean ? std::string("acc / ") + float_literal(extent) : "acc"));
+          out + "[o] = " + (current.op == OpKind::Mean ? "acc / " + float_literal(extent) : "acc"));
       return;
     }
-    w_.declare("float* __restrict", "dst", out + std::string(" + o * ") + str(inner));
+    w_.declare("float* __restrict", "dst", out + " + o * " + str(inner));
     {
       auto i = w_.for_loop("i", inner);
-      w_.statement(std::string("dst[i] = ") + init);
+      w_.statement("dst[i] = " + init);
     }
     {
       auto k = w_.for_loop("k", extent);
       w_.declare("const float* __restrict", "row",
-                 in + std::string(" + (o * ") + str(extent) + std::string(" + k) * ") + str(inner));
+                 in + " + (o * " + str(extent) + " + k) * " + str(inner));
       w_.line("#pragma omp simd");
       auto i = w_.for_loop("i", inner);
       w_.statement(is_max ? "dst[i] = dst[i] < row[i] ? row[i] : dst[i]" : "dst[i] += row[i]");
     }
     if (current.op == OpKind::Mean) {
       auto i = w_.for_loop("i", inner);
-      w_.statement(std::string("dst[i] /= ") + float_literal(extent));
+      w_.statement("dst[i] /= " + float_literal(extent));
     }
   }
 
@@ -658,8 +841,8 @@ class Generator {
     const std::string in = buf(current.inputs[0].node), weight = buf(current.inputs[1].node);
     auto scope = w_.scope();
     auto r = w_.for_loop("r", rows);
-    w_.declare("const float* __restrict", "row", in + std::string(" + r * ") + str(d));
-    w_.declare("float* __restrict", "dst", buf(n) + std::string(" + r * ") + str(d));
+    w_.declare("const float* __restrict", "row", in + " + r * " + str(d));
+    w_.declare("float* __restrict", "dst", buf(n) + " + r * " + str(d));
     w_.declare("float", "squares", "0.0f");
     w_.line("#pragma omp simd reduction(+ : squares)");
     {
@@ -667,11 +850,11 @@ class Generator {
       w_.statement("squares += row[i] * row[i]");
     }
     w_.declare("const float", "scale",
-               std::string("1.0f / std::sqrt(squares / ") + float_literal(d) + " + " +
+               "1.0f / std::sqrt(squares / " + float_literal(d) + " + " +
                    float_literal(current.attrs.get_float("eps")) + ")");
     w_.line("#pragma omp simd");
     auto i = w_.for_loop("i", d);
-    w_.statement(std::string("dst[i] = row[i] * scale * ") + weight + "[i]");
+    w_.statement("dst[i] = row[i] * scale * " + weight + "[i]");
   }
 
   void emit_softmax(int32_t n) {
@@ -684,23 +867,20 @@ class Generator {
     auto scope = w_.scope();
     auto o = w_.for_loop("o", outer);
     auto i = w_.for_loop("i", inner);
-    const std::string at =
-        std::string("(o * ") + str(extent) + std::string(" + k) * ") + str(inner) + " + i";
+    const std::string at = "(o * " + str(extent) + " + k) * " + str(inner) + " + i";
     w_.declare("float", "peak", "-std::numeric_limits<float>::infinity()");
     {
       auto k = w_.for_loop("k", extent);
-      w_.statement(std::string("peak = ") + in + std::string("[") + at +
-                   std::string("] > peak ? ") + in + std::string("[") + at + "] : peak");
+      w_.statement("peak = " + in + "[" + at + "] > peak ? " + in + "[" + at + "] : peak");
     }
     w_.declare("float", "total", "0.0f");
     {
       auto k = w_.for_loop("k", extent);
-      w_.statement(out + std::string("[") + at + std::string("] = std::exp(") + in +
-                   std::string("[") + at + "] - peak)");
-      w_.statement(std::string("total += ") + out + std::string("[") + at + "]");
+      w_.statement(out + "[" + at + "] = std::exp(" + in + "[" + at + "] - peak)");
+      w_.statement("total += " + out + "[" + at + "]");
     }
     auto k = w_.for_loop("k", extent);
-    w_.statement(out + std::string("[") + at + "] /= total");
+    w_.statement(out + "[" + at + "] /= total");
   }
 
   void emit_concat(int32_t n) {
@@ -714,11 +894,9 @@ class Generator {
       const int64_t extent = shape(ref.node)[dim];
       auto scope = w_.scope();
       auto o = w_.for_loop("o", outer);
-      w_.statement(std::string("std::memcpy(") + buf(n) + std::string(" + (o * ") + str(out[dim]) +
-                   std::string(" + ") + str(start) + std::string(") * ") + str(inner) +
-                   std::string(", ") + buf(ref.node) + std::string(" + o * ") +
-                   str(extent * inner) + std::string(", ") + str(extent * inner) +
-                   " * sizeof(float))");
+      w_.statement("std::memcpy(" + buf(n) + " + (o * " + str(out[dim]) + " + " + str(start) +
+                   ") * " + str(inner) + ", " + buf(ref.node) + " + o * " + str(extent * inner) +
+                   ", " + str(extent * inner) + " * sizeof(float))");
       start += extent;
     }
   }
@@ -734,11 +912,11 @@ class Generator {
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < out.size(); ++d) {
-      vars.push_back(std::string("i") + str(static_cast<int64_t>(d)));
+      vars.push_back("i" + str(static_cast<int64_t>(d)));
       loops.push_back(w_.for_loop(vars.back(), out[d]));
     }
-    w_.statement(buf(n) + std::string("[") + linear(vars, contiguous(out)) + "] = " +
-                 buf(current.inputs[0].node) + std::string("[") + linear(vars, strides) + "]");
+    w_.statement(buf(n) + "[" + linear(vars, contiguous(out)) +
+                 "] = " + buf(current.inputs[0].node) + "[" + linear(vars, strides) + "]");
     while (!loops.empty()) loops.pop_back();
   }
 
@@ -749,8 +927,7 @@ class Generator {
     const int64_t extent = x[dim], dimx = shape(n)[dim], group = extent / dimx;
     const int64_t outer = extent_product(x, 0, dim);
     const int64_t inner = extent_product(x, dim + 1, x.size());
-    w_.comment(std::string("%") + str(n) + std::string(" = reduce_to_dimx -> ") +
-               node(n).outputs[0].to_string());
+    w_.comment("%" + str(n) + " = reduce_to_dimx -> " + node(n).outputs[0].to_string());
     auto scope = w_.scope();
     {
       auto i = w_.for_loop("i", numel(shape(n)));
@@ -760,9 +937,8 @@ class Generator {
     auto k = w_.for_loop("k", extent);
     w_.line("#pragma omp simd");
     auto i = w_.for_loop("i", inner);
-    w_.statement(buf(n) + std::string("[(o * ") + str(dimx) + std::string(" + k / ") + str(group) +
-                 std::string(") * ") + str(inner) + std::string(" + i] += ") +
-                 buf(current.inputs[0].node) + std::string("[(o * ") + str(extent) + " + k) * " +
+    w_.statement(buf(n) + "[(o * " + str(dimx) + " + k / " + str(group) + ") * " + str(inner) +
+                 " + i] += " + buf(current.inputs[0].node) + "[(o * " + str(extent) + " + k) * " +
                  str(inner) + " + i]");
   }
 
@@ -773,17 +949,15 @@ class Generator {
       const auto id = static_cast<int32_t>(n);
       const std::string init =
           current.accum == AccumKind::Max ? "-std::numeric_limits<float>::infinity()" : "0.0f";
-      w_.comment(std::string("%") + str(id) + std::string(" = forloop_accum(") +
-                 std::string(ir::accum_name(current.accum)) + std::string(") -> ") +
-                 current.outputs[0].to_string());
+      w_.comment("%" + str(id) + " = forloop_accum(" + std::string(ir::accum_name(current.accum)) +
+                 ") -> " + current.outputs[0].to_string());
       {
         auto i = w_.for_loop("i", numel(shape(id)));
-        w_.statement(buf(id) + std::string("[i] = ") + init);
+        w_.statement(buf(id) + "[i] = " + init);
       }
       if (scratch_[n] >= 0) {
         auto j = w_.for_loop("j", numel(shape(current.inputs[1].node)));
-        w_.statement(std::string("run") + str(id) +
-                     "[j] = -std::numeric_limits<float>::infinity()");
+        w_.statement("run" + str(id) + "[j] = -std::numeric_limits<float>::infinity()");
       }
     }
   }
@@ -796,8 +970,7 @@ class Generator {
       const int32_t x = current.inputs[0].node;
       if (into_accum_[x] == id) continue;  // its producer already folded the tile in
       const std::string acc = buf(id), in = buf(x);
-      w_.comment(std::string("step of %") + str(id) + std::string(" (") +
-                 std::string(ir::accum_name(current.accum)) + ")");
+      w_.comment("step of %" + str(id) + " (" + std::string(ir::accum_name(current.accum)) + ")");
       auto scope = w_.scope();
       const int64_t count = numel(shape(id));
       if (current.accum == AccumKind::RescaledSum) {
@@ -809,14 +982,14 @@ class Generator {
       switch (current.accum) {
         case AccumKind::Sum:
         case AccumKind::Mean:
-          w_.statement(acc + std::string("[i] += ") + in + "[i]");
+          w_.statement(acc + "[i] += " + in + "[i]");
           break;
         case AccumKind::Rms:
-          w_.statement(acc + std::string("[i] += ") + in + std::string("[i] * ") + in + "[i]");
+          w_.statement(acc + "[i] += " + in + "[i] * " + in + "[i]");
           break;
         case AccumKind::Max:
-          w_.statement(acc + std::string("[i] = ") + acc + std::string("[i] < ") + in +
-                       std::string("[i] ? ") + in + std::string("[i] : ") + acc + "[i]");
+          w_.statement(acc + "[i] = " + acc + "[i] < " + in + "[i] ? " + in + "[i] : " + acc +
+                       "[i]");
           break;
         case AccumKind::RescaledSum:
           break;
@@ -830,25 +1003,24 @@ class Generator {
     const std::string s = str(id), acc = buf(id);
     {
       auto j = w_.for_loop("j", numel(shape(m)));
-      w_.declare("const float", "previous", std::string("run") + s + "[j]");
+      w_.declare("const float", "previous", "run" + s + "[j]");
       w_.declare("const float", "current", buf(m) + "[j]");
       w_.declare("const float", "peak", "current > previous ? current : previous");
-      w_.statement(std::string("run") + s + "[j] = peak");
-      w_.statement(std::string("old") + s + "[j] = yr_rescale(previous, peak)");
-      w_.statement(std::string("new") + s + "[j] = yr_rescale(current, peak)");
+      w_.statement("run" + s + "[j] = peak");
+      w_.statement("old" + s + "[j] = yr_rescale(previous, peak)");
+      w_.statement("new" + s + "[j] = yr_rescale(current, peak)");
     }
     const Shape& out = shape(id);
     const auto m_strides = broadcast_strides(shape(m), out);
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < out.size(); ++d) {
-      vars.push_back(std::string("i") + str(static_cast<int64_t>(d)));
+      vars.push_back("i" + str(static_cast<int64_t>(d)));
       loops.push_back(w_.for_loop(vars.back(), out[d]));
     }
     const std::string i = linear(vars, contiguous(out)), j = linear(vars, m_strides);
-    w_.statement(acc + std::string("[") + i + std::string("] = ") + acc + std::string("[") + i +
-                 std::string("] * old") + s + std::string("[") + j + "] + " + buf(x) +
-                 std::string("[") + i + std::string("] * new") + s + std::string("[") + j + "]");
+    w_.statement(acc + "[" + i + "] = " + acc + "[" + i + "] * old" + s + "[" + j + "] + " +
+                 buf(x) + "[" + i + "] * new" + s + "[" + j + "]");
     while (!loops.empty()) loops.pop_back();
   }
 
@@ -862,10 +1034,9 @@ class Generator {
       w_.line("#pragma omp simd");
       auto i = w_.for_loop("i", numel(shape(id)));
       if (current.accum == AccumKind::Mean) {
-        w_.statement(buf(id) + std::string("[i] /= ") + count);
+        w_.statement(buf(id) + "[i] /= " + count);
       } else {
-        w_.statement(buf(id) + std::string("[i] = std::sqrt(") + buf(id) + std::string("[i] / ") +
-                     count + ")");
+        w_.statement(buf(id) + "[i] = std::sqrt(" + buf(id) + "[i] / " + count + ")");
       }
     }
   }
@@ -877,9 +1048,12 @@ class Generator {
   std::vector<int> consumer_;
   std::vector<bool> is_output_;
   std::vector<bool> inlined_;
+  std::vector<bool> direct_;  // input tiles matmuls read in place from the kernel input
   std::vector<int> into_accum_;
   std::vector<int64_t> offset_;
   std::vector<int64_t> scratch_;
+  std::vector<int64_t> stride_;  // floats between the private buffers of blocks of a group
+  int64_t group_ = 1;
   int64_t arena_ = 0;
 };
 
