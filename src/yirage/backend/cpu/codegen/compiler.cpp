@@ -12,6 +12,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "yirage/backend/cpu/codegen/prelude.h"
 #include "yirage/core/cpu_features.h"
 #include "yirage/core/error.h"
 #include "yirage/core/log.h"
@@ -99,6 +100,44 @@ std::string first_lines(const fs::path& path, int count) {
   std::string line, text;
   for (int i = 0; i < count && std::getline(in, line); ++i) text += line + "\n";
   return text;
+}
+
+// Runs the compiler (through the shell) with its output in `log_path`; returns the exit status.
+int run_compiler(const std::string& command, const fs::path& log_path) {
+  ++g_invocations;
+  const int raw = std::system((command + " > " + quote(log_path.string()) + " 2>&1").c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// The prelude as a header with its precompiled form beside it, built once per toolchain in the
+// cache; empty when the compiler cannot precompile it (kernels then parse the prelude
+// themselves).
+fs::path precompiled_prelude(const fs::path& dir, const Toolchain& toolchain) {
+  const fs::path header_dir = dir / ("prelude-" + cache_key(std::string(prelude()), toolchain));
+  const fs::path header = header_dir / "yirage_prelude.h";
+  const fs::path compiled = header_dir / "yirage_prelude.h.gch";
+  if (fs::exists(compiled)) return header;
+  std::error_code error;
+  fs::create_directories(header_dir, error);
+  if (error) return {};
+  if (!fs::exists(header)) write_file(header, std::string(prelude()));
+  const std::string suffix = ".tmp" + std::to_string(::getpid());
+  const fs::path temporary = compiled.string() + suffix;
+  const fs::path log_path = header_dir / ("log" + suffix);
+  std::string flags;
+  for (const auto& flag : toolchain.flags) {
+    if (flag != "-shared") flags += flag + " ";
+  }
+  const int status = run_compiler(toolchain.command + " " + flags + "-x c++-header -o " +
+                                      quote(temporary.string()) + " " + quote(header.string()),
+                                  log_path);
+  fs::remove(log_path, error);
+  if (status != 0 || !fs::exists(temporary)) {
+    fs::remove(temporary, error);
+    return {};
+  }
+  fs::rename(temporary, compiled, error);
+  return error ? fs::path() : header;
 }
 
 }  // namespace
@@ -198,12 +237,13 @@ std::shared_ptr<const SharedObject> load_compiled(const std::string& source) {
     const std::string suffix = ".tmp" + std::to_string(::getpid());
     const fs::path temporary = object_path.string() + suffix;
     const fs::path log_path = dir / (key + ".log" + suffix);
-    const std::string command = toolchain.command + " " + toolchain.flag_text() + " -o " +
-                                quote(temporary.string()) + " " + quote(source_path.string()) +
-                                " > " + quote(log_path.string()) + " 2>&1";
-    ++g_invocations;
-    const int raw = std::system(command.c_str());
-    const int status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    std::string command = toolchain.command + " " + toolchain.flag_text();
+    if (source.find(prelude()) != std::string::npos) {
+      if (const fs::path header = precompiled_prelude(dir, toolchain); !header.empty())
+        command += " -include " + quote(header.string());
+    }
+    command += " -o " + quote(temporary.string()) + " " + quote(source_path.string());
+    const int status = run_compiler(command, log_path);
     const std::string diagnostics = first_lines(log_path, 20);
     fs::remove(log_path, error);
     if (status != 0 || !fs::exists(temporary)) {

@@ -5,7 +5,9 @@ namespace yirage::backend::cpu::codegen {
 namespace {
 
 // clang-format off
-constexpr std::string_view kPrelude = R"PRELUDE(#include <algorithm>
+constexpr std::string_view kPrelude = R"PRELUDE(#ifndef YIRAGE_KERNEL_PRELUDE
+#define YIRAGE_KERNEL_PRELUDE
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -213,6 +215,7 @@ inline void yr_matmul(const float* __restrict a, const typename YrElement<Kind>:
 }
 
 }  // namespace
+#endif  // YIRAGE_KERNEL_PRELUDE
 )PRELUDE";
 // clang-format on
 
