@@ -408,13 +408,14 @@ class Generator {
                  "last_block - group < " + str(group_) + " ? last_block - group : " + str(group_));
       {
         auto blocks = open_blocks();
+        emit_prefetch("s == 0", "0");
         emit_phase(Phase::Invariant, "0");
         emit_accumulator_init();
       }
       {
         auto loop = w_.for_loop("it", g_.forloop_range());
         auto blocks = open_blocks();
-        emit_prefetch_next();
+        emit_prefetch("s == 0 && it + 1 < " + str(g_.forloop_range()), "it + 1");
         emit_phase(Phase::Loop, "it");
         emit_accumulator_steps();
       }
@@ -588,9 +589,10 @@ class Generator {
                   buf(n));
   }
 
-  // Prefetches the rows of the tile of input node `n` at `axes` and `iteration` into the cache.
-  void emit_prefetch(int32_t n, const std::array<std::string, 3>& axes,
-                     const std::string& iteration) {
+  // Prefetches into the cache the tiles of input node `n` that the blocks of the group read in
+  // `iteration`: row by row, and within a row block by block, which is memory order when the
+  // grid splits the row.
+  void emit_group_prefetch(int32_t n, const std::string& iteration) {
     const auto& input = g_.inputs()[node(n).input_index];
     const Shape& box = shape(n);
     const Shape& global = input.dtensor.shape;
@@ -601,52 +603,51 @@ class Generator {
       --d;
       run *= box[d];
     }
-    const int64_t bytes = run * static_cast<int64_t>(core::dtype_size(input.dtensor.dtype));
+    const auto element = static_cast<int64_t>(core::dtype_size(input.dtensor.dtype));
     const auto strides = contiguous(global);
+    const auto& grid = g_.grid_dims();
     auto scope = w_.scope();
-    w_.declare("const char*", "base",
-               "reinterpret_cast<const char*>(in" + str(node(n).input_index) + " + " +
-                   flat_offset(global, input_offsets(n, axes, iteration)) + ")");
     std::vector<std::string> vars;
     std::vector<int64_t> row_strides;
     std::vector<CodeWriter::Scope> loops;
     for (int64_t i = 0; i < d; ++i) {
       vars.push_back("c" + str(i));
-      row_strides.push_back(strides[i] *
-                            static_cast<int64_t>(core::dtype_size(input.dtensor.dtype)));
+      row_strides.push_back(strides[i] * element);
       loops.push_back(w_.for_loop(vars.back(), box[i]));
     }
-    w_.declare("const char*", "row", "base + " + linear(vars, row_strides));
-    {
-      auto lines = w_.block("for (int64_t l = 0; l < " + str(bytes) + "; l += 64)");
-      w_.statement("__builtin_prefetch(row + l, 0, 3)");
-    }
-    while (!loops.empty()) loops.pop_back();
+    auto blocks = w_.for_loop("t", "0", "count");
+    w_.declare("const int64_t", "px", "(group + t) % " + str(grid[0]));
+    w_.declare("const int64_t", "py", "((group + t) / " + str(grid[0]) + ") % " + str(grid[1]));
+    w_.declare("const int64_t", "pz", "(group + t) / " + str(grid[0] * grid[1]));
+    w_.statement("(void)px");
+    w_.statement("(void)py");
+    w_.statement("(void)pz");
+    w_.declare("const uintptr_t", "row",
+               "reinterpret_cast<uintptr_t>(in" + str(node(n).input_index) + " + " +
+                   flat_offset(global, input_offsets(n, {"px", "py", "pz"}, iteration)) + ") + " +
+                   linear(vars, row_strides));
+    w_.comment("every cache line the row touches");
+    auto lines = w_.block("for (uintptr_t l = row & ~uintptr_t{63}; l < row + " +
+                          str(run * element) + "; l += 64)");
+    w_.statement("__builtin_prefetch(reinterpret_cast<const char*>(l), 0, 3)");
   }
 
-  // Prefetches the per-iteration input tiles of the next iteration, or of the first iteration
-  // of the next block.
-  // Prefetches the per-iteration input tiles the group needs next: the next block's in this
-  // iteration, else the first block's in the next iteration.
-  void emit_prefetch_next() {
-    std::vector<int32_t> loop_inputs;
+  std::vector<int32_t> loop_inputs() const {
+    std::vector<int32_t> result;
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       if (nodes_[n].kind == BlockNodeKind::Input && nodes_[n].phase == Phase::Loop && uses_[n] > 0)
-        loop_inputs.push_back(static_cast<int32_t>(n));
+        result.push_back(static_cast<int32_t>(n));
     }
-    if (loop_inputs.empty()) return;
-    const auto& grid = g_.grid_dims();
-    w_.comment("prefetch the next tiles");
-    w_.declare("const bool", "last", "s + 1 == count");
-    auto next = w_.block("if (!last || it + 1 < " + str(g_.forloop_range()) + ")");
-    w_.declare("const int64_t", "next", "last ? group : block + 1");
-    w_.declare("const int64_t", "nx", "next % " + str(grid[0]));
-    w_.declare("const int64_t", "ny", "(next / " + str(grid[0]) + ") % " + str(grid[1]));
-    w_.declare("const int64_t", "nz", "next / " + str(grid[0] * grid[1]));
-    w_.statement("(void)nx");
-    w_.statement("(void)ny");
-    w_.statement("(void)nz");
-    for (int32_t n : loop_inputs) emit_prefetch(n, {"nx", "ny", "nz"}, "last ? it + 1 : it");
+    return result;
+  }
+
+  // The first block of a group prefetches the tiles the whole group reads in `iteration`.
+  void emit_prefetch(const std::string& condition, const std::string& iteration) {
+    const auto inputs = loop_inputs();
+    if (inputs.empty()) return;
+    w_.comment("prefetch the group's tiles of iteration " + iteration);
+    auto when = w_.block("if (" + condition + ")");
+    for (int32_t n : inputs) emit_group_prefetch(n, iteration);
   }
 
   void emit_outputs() {
