@@ -615,7 +615,9 @@ class Generator {
       row_strides.push_back(strides[i] * element);
       loops.push_back(w_.for_loop(vars.back(), box[i]));
     }
-    auto blocks = w_.for_loop("t", "0", "count");
+    // every block of the group reads the same tile unless a grid axis splits the input
+    const bool shared = input.input_map == ir::DimMap{-1, -1, -1};
+    auto blocks = w_.for_loop("t", "0", shared ? "1" : "count");
     w_.declare("const int64_t", "px", "(group + t) % " + str(grid[0]));
     w_.declare("const int64_t", "py", "((group + t) / " + str(grid[0]) + ") % " + str(grid[1]));
     w_.declare("const int64_t", "pz", "(group + t) / " + str(grid[0] * grid[1]));
