@@ -143,15 +143,15 @@ std::string unary_expr(OpKind op, const std::string& x, double scalar) {
   const std::string p = "(" + x + ")";
   switch (op) {
     case OpKind::Exp:
-      return "std::exp(" + x + ")";
+      return "yr_exp(" + x + ")";
     case OpKind::Silu:
-      return "(" + p + " / (1.0f + std::exp(-" + p + ")))";
+      return "(" + p + " / (1.0f + yr_exp(-" + p + ")))";
     case OpKind::Gelu:
       return "(0.5f * " + p + " * (1.0f + std::erf(" + p + " * 0.707106781f)))";
     case OpKind::Relu:
       return "(" + p + " > 0.0f ? " + p + " : 0.0f)";
     case OpKind::Sigmoid:
-      return "(1.0f / (1.0f + std::exp(-" + p + ")))";
+      return "(1.0f / (1.0f + yr_exp(-" + p + ")))";
     case OpKind::Sqrt:
       return "std::sqrt(" + x + ")";
     case OpKind::Rsqrt:
@@ -866,24 +866,29 @@ class Generator {
     const auto dim = static_cast<std::size_t>(current.attrs.get_int("dim"));
     const int64_t outer = extent_product(x, 0, dim), extent = x[dim];
     const int64_t inner = extent_product(x, dim + 1, x.size());
-    const std::string in = buf(current.inputs[0].node), out = buf(n);
     auto scope = w_.scope();
     auto o = w_.for_loop("o", outer);
     auto i = w_.for_loop("i", inner);
-    const std::string at = "(o * " + str(extent) + " + k) * " + str(inner) + " + i";
+    // elements k of the softmax run at row[k * inner]
+    w_.declare("const float* __restrict", "row",
+               buf(current.inputs[0].node) + " + o * " + str(extent * inner) + " + i");
+    w_.declare("float* __restrict", "dst", buf(n) + " + o * " + str(extent * inner) + " + i");
+    const std::string at = inner == 1 ? "[k]" : "[k * " + str(inner) + "]";
     w_.declare("float", "peak", "-std::numeric_limits<float>::infinity()");
     {
       auto k = w_.for_loop("k", extent);
-      w_.statement("peak = " + in + "[" + at + "] > peak ? " + in + "[" + at + "] : peak");
+      w_.statement("peak = row" + at + " > peak ? row" + at + " : peak");
     }
     w_.declare("float", "total", "0.0f");
+    w_.line("#pragma omp simd reduction(+ : total)");
     {
       auto k = w_.for_loop("k", extent);
-      w_.statement(out + "[" + at + "] = std::exp(" + in + "[" + at + "] - peak)");
-      w_.statement("total += " + out + "[" + at + "]");
+      w_.statement("dst" + at + " = yr_exp(row" + at + " - peak)");
+      w_.statement("total += dst" + at);
     }
+    w_.line("#pragma omp simd");
     auto k = w_.for_loop("k", extent);
-    w_.statement(out + "[" + at + "] /= total");
+    w_.statement("dst" + at + " /= total");
   }
 
   void emit_concat(int32_t n) {
