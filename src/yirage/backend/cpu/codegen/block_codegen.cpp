@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -365,6 +366,12 @@ class Generator {
   }
 
   void emit_entry() {
+    w_.comment("Blocks per group: ranges of whole groups run best.");
+    {
+      auto group = w_.block(std::string("extern \"C\" int64_t ") + kBlockGroupSymbol + "()");
+      w_.statement("return " + str(group_));
+    }
+    w_.blank();
     w_.line(std::string("extern \"C\" void ") + kBlockEntryPoint +
             "(const void* const* inputs, void* const* outputs, int64_t first_block,");
     auto entry = w_.block("                             int64_t last_block)");
@@ -429,21 +436,48 @@ class Generator {
     w_.statement("std::free(arena)");
   }
 
+  // True when node n's tile is the same for every block: it reads only inputs no grid axis
+  // splits. Such loop tiles are computed once per iteration by the first block of a group.
+  bool block_independent(std::size_t n) const {
+    const BlockNode& current = nodes_[n];
+    switch (current.kind) {
+      case BlockNodeKind::Input:
+        return g_.inputs()[current.input_index].input_map == ir::DimMap{-1, -1, -1};
+      case BlockNodeKind::Op:
+      case BlockNodeKind::ReduceToDimx:
+        for (const auto& ref : current.inputs) {
+          if (!block_independent(static_cast<std::size_t>(ref.node))) return false;
+        }
+        return true;
+      case BlockNodeKind::Accumulate:
+        return false;
+    }
+    return false;
+  }
+
   void emit_phase(Phase phase, const std::string& iteration) {
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       const auto id = static_cast<int32_t>(n);
       const BlockNode& current = nodes_[n];
       if (current.phase != phase) continue;
+      if (current.kind == BlockNodeKind::Accumulate || inlined_[n]) continue;
+      if (direct_[n]) {
+        if (phase != Phase::Invariant) emit_input(id, iteration);  // invariant: see open_blocks
+        continue;
+      }
+      // A shared loop tile that is the same for all blocks: the group's first block makes it.
+      std::optional<CodeWriter::Scope> once;
+      if (phase == Phase::Loop && group_ > 1 && has_buffer(n) && block_independent(n))
+        once.emplace(w_.block("if (s == 0)"));
       switch (current.kind) {
         case BlockNodeKind::Input:
-          if (!(direct_[n] && phase == Phase::Invariant))
-            emit_input(id, iteration);  // see open_blocks
+          emit_input(id, iteration);
           break;
         case BlockNodeKind::ReduceToDimx:
           emit_reduce_to_dimx(id);
           break;
         case BlockNodeKind::Op:
-          if (!inlined_[n]) emit_op(id);
+          emit_op(id);
           break;
         case BlockNodeKind::Accumulate:
           break;

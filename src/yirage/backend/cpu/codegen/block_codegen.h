@@ -13,6 +13,13 @@ namespace yirage::backend::cpu::codegen {
 /// of the block graph's input and output types, in order.
 inline constexpr const char* kBlockEntryPoint = "yirage_block";
 
+/// Name of the function every generated unit exports, with C linkage, returning how many
+/// consecutive blocks it runs as one group (int64_t(void)); ranges of whole groups run best.
+inline constexpr const char* kBlockGroupSymbol = "yirage_block_group";
+
+/// Signature of kBlockGroupSymbol.
+using BlockGroupFn = int64_t (*)();
+
 /// Signature of kBlockEntryPoint.
 using BlockEntryFn = void (*)(const void* const* inputs, void* const* outputs, int64_t first_block,
                               int64_t last_block);
