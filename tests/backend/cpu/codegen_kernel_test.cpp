@@ -2,7 +2,9 @@
 // at small shapes in f32, bf16 and f16, the block-graph examples, and every block op.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "backend/cpu/codegen_test_util.h"
 #include "yirage/workloads/workloads.h"
@@ -217,6 +219,25 @@ TEST(CpuCodegenKernelTest, ExpIsAccurateOverTheFloatRange) {
       ADD_FAILURE() << "exp(" << values[i] << ") = " << got << ", want " << want;
   }
   EXPECT_EQ(bad, 0);
+}
+
+}  // namespace
+}  // namespace yirage::backend::cpu
+
+namespace yirage::backend::cpu {
+namespace {
+
+// The portable loops that stand in for the AVX-512 matmul where the compiler does not target
+// it: the same kernel built without AVX-512 (GCC or Clang on x86-64).
+TEST(CpuCodegenKernelTest, PortableFallbackWithoutAvx512) {
+#if defined(__x86_64__)
+  const char* compiler = std::getenv("CXX");
+  const std::string without = std::string(compiler != nullptr ? compiler : "c++") + " -mno-avx512f";
+  yirage::testing::ScopedEnv cxx("CXX", without.c_str());
+  expect_workload_matches(workloads::rms_norm_matmul(3, 64, 40, DType::BF16), 15);
+#else
+  GTEST_SKIP() << "the AVX-512 path exists on x86-64 only";
+#endif
 }
 
 }  // namespace
