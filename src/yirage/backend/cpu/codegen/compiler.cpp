@@ -246,14 +246,13 @@ std::shared_ptr<const SharedObject> load_compiled(const std::string& source) {
     const int status = run_compiler(command, log_path);
     const std::string diagnostics = first_lines(log_path, 20);
     fs::remove(log_path, error);
-    if (status != 0 || !fs::exists(temporary)) {
-      fs::remove(temporary, error);
-      YR_INTERNAL_CHECK(false, "compiling the generated kernel "
-                                   << shown_source.string() << " failed (exit status " << status
-                                   << ") with `" << toolchain.command << " "
-                                   << toolchain.flag_text() << "`:\n"
-                                   << diagnostics);
-    }
+    const bool compiled = status == 0 && fs::exists(temporary);
+    if (!compiled) fs::remove(temporary, error);
+    YR_INTERNAL_CHECK(compiled, "compiling the generated kernel "
+                                    << shown_source.string() << " failed (exit status " << status
+                                    << ") with `" << toolchain.command << " "
+                                    << toolchain.flag_text() << "`:\n"
+                                    << diagnostics);
     fs::rename(temporary, object_path);
   }
   auto object = std::make_shared<const SharedObject>(object_path);
