@@ -313,6 +313,11 @@ class Generator {
         if (phase != Phase::Invariant) emit_input(id, iteration);  // invariant: see open_blocks
         continue;
       }
+      if (group_matmul(n)) {
+        auto once = w_.block("if (s == 0)");
+        emit_group_matmul(id);
+        continue;
+      }
       // A shared loop tile that is the same for all blocks: the group's first block makes it.
       std::optional<CodeWriter::Scope> once;
       if (phase == Phase::Loop && group_ > 1 && has_buffer(n) && block_independent(n))
@@ -638,6 +643,64 @@ class Generator {
     while (!loops.empty()) loops.pop_back();
   }
 
+  // The element kind of matmul operand B in the prelude's terms: 0 f32 (every tile buffer),
+  // 1 bf16, 2 f16 (inputs read in place).
+  int operand_kind(int32_t b_node) const {
+    if (!direct_[b_node]) return 0;
+    const DType dtype = g_.inputs()[node(b_node).input_index].dtensor.dtype;
+    return dtype == DType::BF16 ? 1 : (dtype == DType::F16 ? 2 : 0);
+  }
+
+  // A matmul the group's first block runs for every block of the group: one iteration's
+  // product of a tile all blocks share with a weight tile read in place, summed into each
+  // block's accumulator. Walking the blocks inside chunks of weight rows keeps the rows in use
+  // few and neighbouring.
+  bool group_matmul(std::size_t n) const {
+    const BlockNode& current = nodes_[n];
+    if (group_ == 1 || current.kind != BlockNodeKind::Op || current.op != OpKind::Matmul ||
+        current.phase != Phase::Loop || into_accum_[n] < 0 || current.outputs[0].shape.size() != 2)
+      return false;
+    const auto a = static_cast<std::size_t>(current.inputs[0].node);
+    const auto b = static_cast<std::size_t>(current.inputs[1].node);
+    return has_buffer(a) && block_independent(a) && direct_[b] &&
+           shape(current.inputs[1].node).size() == 2;
+  }
+
+  void emit_group_matmul(int32_t n) {
+    const BlockNode& current = node(n);
+    const int32_t a = current.inputs[0].node, b = current.inputs[1].node;
+    const int64_t m = shape(n)[0], cols = shape(n)[1], k = shape(a).back();
+    int64_t chunk = k;
+    for (int64_t candidate : {16, 8, 4, 2}) {
+      if (k > 16 && k % candidate == 0) {
+        chunk = candidate;
+        break;
+      }
+    }
+    const auto& input = g_.inputs()[node(b).input_index];
+    const auto& grid = g_.grid_dims();
+    const int32_t acc = into_accum_[n];
+    w_.comment("%" + str(n) + " = matmul -> " + current.outputs[0].to_string() +
+               ", for every block of the group, " + str(chunk) + " rows at a time");
+    auto scope = w_.scope();
+    auto rows = w_.block("for (int64_t kc = 0; kc < " + str(k) + "; kc += " + str(chunk) + ")");
+    auto blocks = w_.for_loop("t", "0", "count");
+    w_.declare("const int64_t", "px", "(group + t) % " + str(grid[0]));
+    w_.declare("const int64_t", "py", "((group + t) / " + str(grid[0]) + ") % " + str(grid[1]));
+    w_.declare("const int64_t", "pz", "(group + t) / " + str(grid[0] * grid[1]));
+    w_.statement("(void)px");
+    w_.statement("(void)py");
+    w_.statement("(void)pz");
+    const std::string iteration = node(b).phase == Phase::Loop ? "it" : "0";
+    const int64_t ldb = input.dtensor.shape.back();
+    w_.statement("yr_matmul<" + str(m) + ", " + str(cols) + ", " + str(chunk) + ", true, " +
+                 str(operand_kind(b)) + ">(" + buf(a) + " + kc, " + str(k) + ", in" +
+                 str(node(b).input_index) + " + " +
+                 flat_offset(input.dtensor.shape, input_offsets(b, {"px", "py", "pz"}, iteration)) +
+                 " + kc * " + str(ldb) + ", " + str(ldb) + ", " + buf(acc) + "_group + t * " +
+                 str(stride_[acc]) + ")");
+  }
+
   void emit_matmul(int32_t n) {
     const BlockNode& current = node(n);
     const Shape& out = shape(n);
@@ -661,18 +724,13 @@ class Generator {
       loops.push_back(w_.for_loop(vars.back(), batch[d]));
     }
     const int32_t b_node = current.inputs[1].node;
-    int kind = 0;
-    int64_t ldb = cols;
-    if (direct_[b_node]) {
-      const auto& input = g_.inputs()[node(b_node).input_index];
-      const DType dtype = input.dtensor.dtype;
-      kind = dtype == DType::BF16 ? 1 : (dtype == DType::F16 ? 2 : 0);
-      ldb = input.dtensor.shape.back();
-    }
+    const int kind = operand_kind(b_node);
+    const int64_t ldb =
+        direct_[b_node] ? g_.inputs()[node(b_node).input_index].dtensor.shape.back() : cols;
     w_.statement("yr_matmul<" + str(m) + ", " + str(cols) + ", " + str(k) + ", " +
                  (dest.accumulate ? "true" : "false") + ", " + str(kind) + ">(" +
-                 buf(current.inputs[0].node) + " + " + linear(vars, a_strides) + ", " +
-                 buf(b_node) + " + " + linear(vars, b_strides) + ", " + str(ldb) + ", " +
+                 buf(current.inputs[0].node) + " + " + linear(vars, a_strides) + ", " + str(k) +
+                 ", " + buf(b_node) + " + " + linear(vars, b_strides) + ", " + str(ldb) + ", " +
                  dest.buffer + " + " + linear(vars, c_strides) + ")");
     while (!loops.empty()) loops.pop_back();
   }

@@ -192,11 +192,13 @@ inline void yr_matmul_tile(const float* __restrict a, int64_t lda,
 }
 #endif
 
-// c[M, N] (+)= a[M, K] @ b[K, N]: a and c row-major f32 tiles, b of kind `Kind` with row stride
-// ldb. AVX-512: register tiles of up to 8 rows by 64 columns; elsewhere plain loops.
+// c[M, N] (+)= a[M, K] @ b[K, N]: a f32 with row stride lda, b of kind `Kind` with row stride
+// ldb, c a row-major f32 tile. AVX-512: register tiles of up to 8 rows by 64 columns; elsewhere
+// plain loops.
 template <int64_t M, int64_t N, int64_t K, bool Accumulate, int Kind>
-inline void yr_matmul(const float* __restrict a, const typename YrElement<Kind>::type* __restrict b,
-                      int64_t ldb, float* __restrict c) {
+inline void yr_matmul(const float* __restrict a, int64_t lda,
+                      const typename YrElement<Kind>::type* __restrict b, int64_t ldb,
+                      float* __restrict c) {
 #if defined(YR_AVX512)
   constexpr int kVectors = N >= 64 ? 4 : static_cast<int>((N + 15) / 16);
   constexpr int kRows = kVectors <= 2 ? 8 : 4;
@@ -210,17 +212,17 @@ inline void yr_matmul(const float* __restrict a, const typename YrElement<Kind>:
   constexpr int kRestRows = static_cast<int>(M - kFullRows);
   for (int64_t j = 0; j < kFullCols; j += kBlockCols) {
     for (int64_t i = 0; i < kFullRows; i += kRows)
-      yr_matmul_tile<Kind, kRows, kVectors>(a + i * K, K, b + j, ldb, c + i * N + j, N, K, Accumulate, 0xffff);
+      yr_matmul_tile<Kind, kRows, kVectors>(a + i * lda, lda, b + j, ldb, c + i * N + j, N, K, Accumulate, 0xffff);
     if constexpr (kRestRows > 0)
-      yr_matmul_tile<Kind, kRestRows, kVectors>(a + kFullRows * K, K, b + j, ldb, c + kFullRows * N + j, N, K,
+      yr_matmul_tile<Kind, kRestRows, kVectors>(a + kFullRows * lda, lda, b + j, ldb, c + kFullRows * N + j, N, K,
                                                 Accumulate, 0xffff);
   }
   if constexpr (kRestVectors > 0) {
     for (int64_t i = 0; i < kFullRows; i += kRows)
-      yr_matmul_tile<Kind, kRows, kRestVectors>(a + i * K, K, b + kFullCols, ldb, c + i * N + kFullCols, N, K,
+      yr_matmul_tile<Kind, kRows, kRestVectors>(a + i * lda, lda, b + kFullCols, ldb, c + i * N + kFullCols, N, K,
                                                 Accumulate, kRestMask);
     if constexpr (kRestRows > 0)
-      yr_matmul_tile<Kind, kRestRows, kRestVectors>(a + kFullRows * K, K, b + kFullCols, ldb,
+      yr_matmul_tile<Kind, kRestRows, kRestVectors>(a + kFullRows * lda, lda, b + kFullCols, ldb,
                                                     c + kFullRows * N + kFullCols, N, K, Accumulate, kRestMask);
   }
 #else
@@ -230,7 +232,7 @@ inline void yr_matmul(const float* __restrict a, const typename YrElement<Kind>:
       for (int64_t j = 0; j < N; ++j) row[j] = 0.0f;
     }
     for (int64_t p = 0; p < K; ++p) {
-      const float scale = a[i * K + p];
+      const float scale = a[i * lda + p];
       const typename YrElement<Kind>::type* __restrict b_row = b + p * ldb;
 #pragma omp simd
       for (int64_t j = 0; j < N; ++j) row[j] += scale * YrElement<Kind>::scalar(b_row[j]);
