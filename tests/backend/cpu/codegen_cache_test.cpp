@@ -60,34 +60,17 @@ std::size_t count_files(const fs::path& dir, const std::string& extension) {
   return count;
 }
 
-// One kernel cache for the suite, so its precompiled prelude is built once.
-class CpuCodegenCacheTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { cache_ = new TempDir(); }
-  static void TearDownTestSuite() {
-    delete cache_;
-    cache_ = nullptr;
-  }
-  static const fs::path& cache() { return cache_->path(); }
-
- private:
-  static TempDir* cache_;
-};
-
-TempDir* CpuCodegenCacheTest::cache_ = nullptr;
-
-TEST_F(CpuCodegenCacheTest, SecondUseNeitherCompilesNorReloads) {
+TEST(CpuCodegenCacheTest, SecondUseNeitherCompilesNorReloads) {
   TempDir dump;
-  yirage::testing::ScopedEnv cache_env("YIRAGE_CACHE_DIR", cache().c_str());
   yirage::testing::ScopedEnv dump_env("YIRAGE_DUMP", dump.path().c_str());
   const ir::BlockGraph graph = scale_graph(0.0);
   const int64_t before = codegen::compiler_invocations();
   const auto first = compile_block_graph(graph);
-  // the kernel, and the precompiled prelude when the cache has none yet
+  // the kernel, and possibly the precompiled prelude
   const int64_t after = codegen::compiler_invocations();
   EXPECT_GE(after, before + 1);
   EXPECT_LE(after, before + 2);
-  const fs::path kernels = cache() / "cpu-kernels";
+  const fs::path kernels = codegen::kernel_cache_dir();
   EXPECT_GE(count_files(kernels, ".so"), 1u);
   // YIRAGE_DUMP holds the source that was compiled.
   ASSERT_EQ(count_files(dump.path(), ".cpp"), 1u);
@@ -110,7 +93,7 @@ TEST_F(CpuCodegenCacheTest, SecondUseNeitherCompilesNorReloads) {
   for (int i = 0; i < 16; ++i) EXPECT_FLOAT_EQ(y.data_as<float>()[i], static_cast<float>(i * s));
 }
 
-TEST_F(CpuCodegenCacheTest, BrokenCompilerIsAnInternalErrorNamingTheDumpedSource) {
+TEST(CpuCodegenCacheTest, BrokenCompilerIsAnInternalErrorNamingTheDumpedSource) {
   TempDir cache, dump;  // a cache of its own: no kernel may appear in it
   yirage::testing::ScopedEnv cache_env("YIRAGE_CACHE_DIR", cache.path().c_str());
   yirage::testing::ScopedEnv dump_env("YIRAGE_DUMP", dump.path().c_str());
@@ -127,20 +110,18 @@ TEST_F(CpuCodegenCacheTest, BrokenCompilerIsAnInternalErrorNamingTheDumpedSource
   EXPECT_EQ(count_files(cache.path() / "cpu-kernels", ".so"), 0u);
 }
 
-TEST_F(CpuCodegenCacheTest, CompilerErrorsAreQuoted) {
-  yirage::testing::ScopedEnv cache_env("YIRAGE_CACHE_DIR", cache().c_str());
+TEST(CpuCodegenCacheTest, CompilerErrorsAreQuoted) {
   try {
     codegen::load_compiled("this is not C++\n");
     FAIL() << "expected an InternalError";
   } catch (const core::InternalError& error) {
     const std::string message = error.what();
     EXPECT_NE(message.find("error"), std::string::npos) << message;
-    EXPECT_NE(message.find(cache().string()), std::string::npos) << message;
+    EXPECT_NE(message.find(codegen::kernel_cache_dir().string()), std::string::npos) << message;
   }
 }
 
-TEST_F(CpuCodegenCacheTest, RejectsTensorsOfTheWrongType) {
-  yirage::testing::ScopedEnv cache_env("YIRAGE_CACHE_DIR", cache().c_str());
+TEST(CpuCodegenCacheTest, RejectsTensorsOfTheWrongType) {
   const ir::BlockGraph graph = scale_graph(2.0);
   const auto kernel = compile_block_graph(graph);
   core::Tensor wrong = core::Tensor::empty({4, 5}, DType::F32);

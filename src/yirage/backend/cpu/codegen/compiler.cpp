@@ -109,14 +109,15 @@ int run_compiler(const std::string& command, const fs::path& log_path) {
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
 
-// The prelude as a header with its precompiled form beside it, built once per toolchain in the
-// cache; empty when the compiler cannot precompile it (kernels then parse the prelude
-// themselves).
-fs::path precompiled_prelude(const fs::path& dir, const Toolchain& toolchain) {
+// The prelude as a header with its precompiled form beside it, kept in the cache per toolchain;
+// empty when there is none and `build` is false, or the compiler cannot precompile it (kernels
+// then parse the prelude themselves).
+fs::path precompiled_prelude(const fs::path& dir, const Toolchain& toolchain, bool build) {
   const fs::path header_dir = dir / ("prelude-" + cache_key(std::string(prelude()), toolchain));
   const fs::path header = header_dir / "yirage_prelude.h";
   const fs::path compiled = header_dir / "yirage_prelude.h.gch";
   if (fs::exists(compiled)) return header;
+  if (!build) return {};
   std::error_code error;
   fs::create_directories(header_dir, error);
   if (error) return {};
@@ -239,7 +240,11 @@ std::shared_ptr<const SharedObject> load_compiled(const std::string& source) {
     const fs::path log_path = dir / (key + ".log" + suffix);
     std::string command = toolchain.command + " " + toolchain.flag_text();
     if (source.find(prelude()) != std::string::npos) {
-      if (const fs::path header = precompiled_prelude(dir, toolchain); !header.empty())
+      // Precompiling the prelude costs about three kernels: done once a process has compiled
+      // two kernels with this toolchain, the precompiled prelude is reused from then on.
+      static std::map<std::string, int> kernels_compiled;
+      const int before = kernels_compiled[toolchain.command + '\0' + toolchain.identity]++;
+      if (const fs::path header = precompiled_prelude(dir, toolchain, before >= 2); !header.empty())
         command += " -include " + quote(header.string());
     }
     command += " -o " + quote(temporary.string()) + " " + quote(source_path.string());
