@@ -121,7 +121,7 @@ TEST(CpuCodegenCacheTest, CompilerErrorsAreQuoted) {
   }
 }
 
-TEST(CpuCodegenCacheTest, RejectsTensorsOfTheWrongType) {
+TEST(CpuCodegenCacheTest, ChecksTensorsAndCopiesStridedInputs) {
   const ir::BlockGraph graph = scale_graph(2.0);
   const auto kernel = compile_block_graph(graph);
   core::Tensor wrong = core::Tensor::empty({4, 5}, DType::F32);
@@ -129,6 +129,17 @@ TEST(CpuCodegenCacheTest, RejectsTensorsOfTheWrongType) {
   EXPECT_USER_ERROR([&] { kernel->run({wrong}, {y}); }, "input 0", "float32[4, 5]",
                     "expected a contiguous host tensor float32[4, 4]");
   EXPECT_USER_ERROR([&] { kernel->run({}, {y}); }, "takes 1 inputs; got 0");
+  // a strided input is read through a contiguous copy
+  core::Tensor storage = core::Tensor::empty({4, 4}, DType::F32);
+  for (int i = 0; i < 16; ++i) storage.data_as<float>()[i] = static_cast<float>(i);
+  const core::Tensor transposed = core::Tensor::borrow(storage.data(), {4, 4}, {1, 4}, DType::F32,
+                                                       core::Device{}, storage.storage());
+  kernel->run({transposed}, {y});
+  const double s = graph.nodes()[1].attrs.get_float("scalar");
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c < 4; ++c)
+      EXPECT_FLOAT_EQ(y.data_as<float>()[r * 4 + c], static_cast<float>((c * 4 + r) * s));
+  }
 }
 
 }  // namespace

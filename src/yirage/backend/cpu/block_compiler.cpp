@@ -31,9 +31,17 @@ class CompiledBlockKernel final : public BlockKernel {
                   "fused kernel writes " << outputs_.size() << " outputs; got " << outputs.size());
     std::vector<const void*> in(inputs.size());
     std::vector<void*> out(outputs.size());
+    std::vector<core::Tensor> copies;  // contiguous copies of strided inputs
+    copies.reserve(inputs.size());
     for (std::size_t k = 0; k < inputs.size(); ++k) {
-      check("input", k, inputs[k], inputs_[k]);
-      in[k] = inputs[k].data();
+      const core::Tensor* input = &inputs[k];
+      if (input->defined() && input->device().kind == core::DeviceKind::Cpu &&
+          !input->is_contiguous()) {
+        copies.push_back(input->contiguous());
+        input = &copies.back();
+      }
+      check("input", k, *input, inputs_[k]);
+      in[k] = input->data();
     }
     for (std::size_t k = 0; k < outputs.size(); ++k) {
       check("output", k, outputs[k], outputs_[k]);
