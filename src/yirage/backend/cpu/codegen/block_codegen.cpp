@@ -36,7 +36,7 @@ using ir::Phase;
 constexpr const char* kAxisVars[] = {"bx", "by", "bz"};
 constexpr int64_t kSlotAlignment = 16;       // floats: 64 bytes
 constexpr int64_t kGroupFloats = 64 * 1024;  // private state of a group of blocks: 256 KiB
-constexpr int64_t kMaxGroup = 16;            // blocks per group
+constexpr int64_t kMaxGroup = 64;            // blocks per group: long runs of each weight row
 
 bool is_elementwise(const BlockNode& node) {
   if (node.kind != BlockNodeKind::Op) return false;
@@ -476,7 +476,7 @@ class Generator {
                   buf(n));
   }
 
-  // Prefetches into the cache the tiles of input node `n` that the blocks of the group read in
+  // Prefetches into L2 the tiles of input node `n` that the blocks of the group read in
   // `iteration`: row by row, and within a row block by block, which is memory order when the
   // grid splits the row.
   void emit_group_prefetch(int32_t n, const std::string& iteration) {
@@ -518,7 +518,7 @@ class Generator {
     w_.comment("every cache line the row touches");
     auto lines = w_.block("for (uintptr_t l = row & ~uintptr_t{63}; l < row + " +
                           str(run * element) + "; l += 64)");
-    w_.statement("__builtin_prefetch(reinterpret_cast<const char*>(l), 0, 3)");
+    w_.statement("__builtin_prefetch(reinterpret_cast<const char*>(l), 0, 2)");
   }
 
   std::vector<int32_t> loop_inputs() const {
