@@ -263,14 +263,12 @@ class Generator {
                  "last_block - group < " + str(group_) + " ? last_block - group : " + str(group_));
       {
         auto blocks = open_blocks();
-        emit_prefetch("s == 0", "0");
         emit_phase(Phase::Invariant, "0");
         emit_accumulator_init();
       }
       {
         auto loop = w_.for_loop("it", g_.forloop_range());
         auto blocks = open_blocks();
-        emit_prefetch("s == 0 && it + 1 < " + str(g_.forloop_range()), "it + 1");
         emit_phase(Phase::Loop, "it");
         emit_accumulator_steps();
       }
@@ -474,69 +472,6 @@ class Generator {
     }
     emit_box_copy(true, global, input.dtensor.dtype, input.dtensor.shape, shape(n), offsets,
                   buf(n));
-  }
-
-  // Prefetches into L2 the tiles of input node `n` that the blocks of the group read in
-  // `iteration`: row by row, and within a row block by block, which is memory order when the
-  // grid splits the row.
-  void emit_group_prefetch(int32_t n, const std::string& iteration) {
-    const auto& input = g_.inputs()[node(n).input_index];
-    const Shape& box = shape(n);
-    const Shape& global = input.dtensor.shape;
-    if (box.empty()) return;
-    const auto rank = static_cast<int64_t>(box.size());
-    int64_t d = rank - 1, run = box[rank - 1];
-    while (d > 0 && box[d] == global[d]) {
-      --d;
-      run *= box[d];
-    }
-    const auto element = static_cast<int64_t>(core::dtype_size(input.dtensor.dtype));
-    const auto strides = contiguous(global);
-    const auto& grid = g_.grid_dims();
-    auto scope = w_.scope();
-    std::vector<std::string> vars;
-    std::vector<int64_t> row_strides;
-    std::vector<CodeWriter::Scope> loops;
-    for (int64_t i = 0; i < d; ++i) {
-      vars.push_back("c" + str(i));
-      row_strides.push_back(strides[i] * element);
-      loops.push_back(w_.for_loop(vars.back(), box[i]));
-    }
-    // every block of the group reads the same tile unless a grid axis splits the input
-    const bool shared = input.input_map == ir::DimMap{-1, -1, -1};
-    auto blocks = w_.for_loop("t", "0", shared ? "1" : "count");
-    w_.declare("const int64_t", "px", "(group + t) % " + str(grid[0]));
-    w_.declare("const int64_t", "py", "((group + t) / " + str(grid[0]) + ") % " + str(grid[1]));
-    w_.declare("const int64_t", "pz", "(group + t) / " + str(grid[0] * grid[1]));
-    w_.statement("(void)px");
-    w_.statement("(void)py");
-    w_.statement("(void)pz");
-    w_.declare("const uintptr_t", "row",
-               "reinterpret_cast<uintptr_t>(in" + str(node(n).input_index) + " + " +
-                   flat_offset(global, input_offsets(n, {"px", "py", "pz"}, iteration)) + ") + " +
-                   linear(vars, row_strides));
-    w_.comment("every cache line the row touches");
-    auto lines = w_.block("for (uintptr_t l = row & ~uintptr_t{63}; l < row + " +
-                          str(run * element) + "; l += 64)");
-    w_.statement("__builtin_prefetch(reinterpret_cast<const char*>(l), 0, 2)");
-  }
-
-  std::vector<int32_t> loop_inputs() const {
-    std::vector<int32_t> result;
-    for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      if (nodes_[n].kind == BlockNodeKind::Input && nodes_[n].phase == Phase::Loop && uses_[n] > 0)
-        result.push_back(static_cast<int32_t>(n));
-    }
-    return result;
-  }
-
-  // The first block of a group prefetches the tiles the whole group reads in `iteration`.
-  void emit_prefetch(const std::string& condition, const std::string& iteration) {
-    const auto inputs = loop_inputs();
-    if (inputs.empty()) return;
-    w_.comment("prefetch the group's tiles of iteration " + iteration);
-    auto when = w_.block("if (" + condition + ")");
-    for (int32_t n : inputs) emit_group_prefetch(n, iteration);
   }
 
   void emit_outputs() {
