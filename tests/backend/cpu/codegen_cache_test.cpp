@@ -144,3 +144,15 @@ TEST(CpuCodegenCacheTest, ChecksTensorsAndCopiesStridedInputs) {
 
 }  // namespace
 }  // namespace yirage::backend::cpu
+
+namespace yirage::backend::cpu {
+namespace {
+
+TEST(CpuCodegenCacheTest, UnwritableCacheIsAUserError) {
+  yirage::testing::ScopedEnv cache_env("YIRAGE_CACHE_DIR", "/proc/yirage-no-such-dir");
+  EXPECT_USER_ERROR([] { codegen::load_compiled("int x;\n"); }, "cannot create the kernel cache",
+                    "/proc/yirage-no-such-dir", "YIRAGE_CACHE_DIR");
+}
+
+}  // namespace
+}  // namespace yirage::backend::cpu

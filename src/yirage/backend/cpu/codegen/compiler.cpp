@@ -221,15 +221,17 @@ std::shared_ptr<const SharedObject> load_compiled(const std::string& source) {
   const fs::path dir = kernel_cache_dir();
   std::error_code error;
   fs::create_directories(dir, error);
-  YR_INTERNAL_CHECK(!error,
-                    "cannot create the kernel cache " << dir.string() << ": " << error.message());
+  YR_USER_CHECK(!error, "cannot create the kernel cache "
+                            << dir.string() << ": " << error.message()
+                            << "; expected a writable directory "
+                               "(set YIRAGE_CACHE_DIR to choose one)");
   const fs::path source_path = dir / (key + ".cpp");
   const fs::path object_path = dir / (key + ".so");
   fs::path shown_source = source_path;
   if (const std::string dump = env("YIRAGE_DUMP"); !dump.empty()) {
     fs::create_directories(dump, error);
-    YR_INTERNAL_CHECK(!error,
-                      "cannot create YIRAGE_DUMP directory " << dump << ": " << error.message());
+    YR_USER_CHECK(!error, "cannot create YIRAGE_DUMP directory " << dump << ": " << error.message()
+                                                                 << "; expected a writable path");
     shown_source = fs::path(dump) / ("yirage_kernel_" + key + ".cpp");
     write_file(shown_source, source);
   }
