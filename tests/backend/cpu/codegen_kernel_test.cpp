@@ -42,10 +42,13 @@ TEST(CpuCodegenKernelTest, RmsNormMatmul) {
   expect_workload_matches(workloads::rms_norm_matmul(4, 64, 96, DType::F32), 1);
   expect_workload_matches(workloads::rms_norm_matmul(4, 64, 96, DType::BF16), 2);
   expect_workload_matches(workloads::rms_norm_matmul(4, 64, 96, DType::F16), 3);
+  expect_workload_matches(workloads::rms_norm_matmul(1, 64, 96, DType::F32), 16);
 }
 
 TEST(CpuCodegenKernelTest, GatedMlp) {
   expect_workload_matches(workloads::gated_mlp(3, 64, 48, DType::F32), 4);
+  // batch 1 over 128 blocks: whole groups run as one wide row-vector matmul
+  expect_workload_matches(workloads::gated_mlp(1, 64, 2048, DType::BF16), 5);
 }
 
 TEST(CpuCodegenKernelTest, Lora) {

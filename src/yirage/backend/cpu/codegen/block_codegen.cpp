@@ -162,11 +162,17 @@ class Generator {
       const int64_t fit = kGroupFloats / std::max<int64_t>(private_floats, 1);
       group_ = std::clamp<int64_t>(std::min(fit, g_.num_blocks()), 1, kMaxGroup);
     }
+    // Accumulators of row-vector matmuls over neighbouring weight columns are packed, so that a
+    // whole group's accumulators form one row the group's matmul fills at once.
+    packed_.assign(nodes_.size(), false);
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      if (wide_group_matmul(n)) packed_[into_accum_[n]] = true;
+    }
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       if (!has_buffer(n)) continue;
       const int64_t size = padded(numel(nodes_[n].outputs[0].shape));
       if (per_block(n)) {
-        stride_[n] = size;
+        stride_[n] = packed_[n] ? numel(nodes_[n].outputs[0].shape) : size;
         offset_[n] = slot(size * group_);
       } else {
         offset_[n] = slot(size);
@@ -601,6 +607,18 @@ class Generator {
            shape(current.inputs[1].node).size() == 2;
   }
 
+  // A group matmul of a row vector with weight tiles that sit side by side in memory for
+  // consecutive blocks (the grid's only split axis walks the weight's columns): a full group is
+  // one [1, K] @ [K, group * N] product into the packed accumulators.
+  bool wide_group_matmul(std::size_t n) const {
+    if (!group_matmul(n)) return false;
+    const BlockNode& current = nodes_[n];
+    const auto& input = g_.inputs()[node(current.inputs[1].node).input_index];
+    const auto& grid = g_.grid_dims();
+    return current.outputs[0].shape[0] == 1 && grid[1] == 1 && grid[2] == 1 &&
+           input.input_map == ir::DimMap{1, -1, -1} && input.forloop_dim != 1;
+  }
+
   void emit_group_matmul(int32_t n) {
     const BlockNode& current = node(n);
     const int32_t a = current.inputs[0].node, b = current.inputs[1].node;
@@ -618,6 +636,22 @@ class Generator {
     w_.comment("%" + str(n) + " = matmul -> " + current.outputs[0].to_string() +
                ", for every block of the group, " + str(chunk) + " rows at a time");
     auto scope = w_.scope();
+    const std::string iteration = node(b).phase == Phase::Loop ? "it" : "0";
+    const int64_t ldb = input.dtensor.shape.back();
+    std::optional<CodeWriter::Scope> partial;
+    if (wide_group_matmul(static_cast<std::size_t>(n))) {
+      {
+        auto full = w_.block("if (count == " + str(group_) + ")");
+        auto rows = w_.block("for (int64_t kc = 0; kc < " + str(k) + "; kc += " + str(chunk) + ")");
+        w_.statement(
+            "yr_matmul<1, " + str(group_ * cols) + ", " + str(chunk) + ", true, " +
+            str(operand_kind(b)) + ">(" + buf(a) + " + kc, " + str(k) + ", in" +
+            str(node(b).input_index) + " + " +
+            flat_offset(input.dtensor.shape, input_offsets(b, {"group", "0", "0"}, iteration)) +
+            " + kc * " + str(ldb) + ", " + str(ldb) + ", " + buf(acc) + "_group)");
+      }
+      partial.emplace(w_.block("else"));
+    }
     auto rows = w_.block("for (int64_t kc = 0; kc < " + str(k) + "; kc += " + str(chunk) + ")");
     auto blocks = w_.for_loop("t", "0", "count");
     w_.declare("const int64_t", "px", "(group + t) % " + str(grid[0]));
@@ -626,8 +660,6 @@ class Generator {
     w_.statement("(void)px");
     w_.statement("(void)py");
     w_.statement("(void)pz");
-    const std::string iteration = node(b).phase == Phase::Loop ? "it" : "0";
-    const int64_t ldb = input.dtensor.shape.back();
     w_.statement("yr_matmul<" + str(m) + ", " + str(cols) + ", " + str(chunk) + ", true, " +
                  str(operand_kind(b)) + ">(" + buf(a) + " + kc, " + str(k) + ", in" +
                  str(node(b).input_index) + " + " +
@@ -935,7 +967,9 @@ class Generator {
   std::vector<int> into_accum_;
   std::vector<int64_t> offset_;
   std::vector<int64_t> scratch_;
-  std::vector<int64_t> stride_;  // floats between the private buffers of blocks of a group
+  std::vector<int64_t> stride_;
+  std::vector<bool> packed_;  // per-block buffers stored without padding between blocks  // floats
+                              // between the private buffers of blocks of a group
   int64_t group_ = 1;
   int64_t arena_ = 0;
 };
