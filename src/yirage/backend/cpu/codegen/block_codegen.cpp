@@ -1,3 +1,18 @@
+// The generated entry point runs its range of blocks in groups of consecutive blocks:
+//
+//   for each group:
+//     for each block of the group: load loop-invariant tiles, compute invariant ops, zero the
+//                                  accumulators (all private to the block)
+//     for each iteration of the for-loop:
+//       for each block of the group: load the iteration's tiles (shared scratch; tiles that are
+//                                    the same for every block only by the first), compute the
+//                                    loop ops, step the accumulators
+//     for each block of the group: finish the accumulators, compute the after-loop ops, write
+//                                  the outputs
+//
+// Running the blocks of a group inside each iteration makes their reads of that iteration's
+// weight tiles neighbours in memory; a matmul of a tile every block shares with weight tiles is
+// run by the group's first block for the whole group.
 #include "yirage/backend/cpu/codegen/block_codegen.h"
 
 #include <array>
