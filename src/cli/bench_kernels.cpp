@@ -157,6 +157,15 @@ std::string format_ratio(double value) {
   return text.str();
 }
 
+// The 1-minute load average (from /proc/loadavg; -1 where there is none): other work on the
+// machine during the run.
+double load_average() {
+  std::ifstream file("/proc/loadavg");
+  double value = -1.0;
+  if (!(file >> value)) return -1.0;
+  return value;
+}
+
 void write_json(const std::string& path, const nlohmann::json& document) {
   std::ofstream out(path);
   YR_USER_CHECK(out.good(), "cannot write '" << path << "'");
@@ -181,7 +190,7 @@ void run_kernel_bench(const KernelBenchOptions& options) {
   std::cout << "memory bandwidth (copy, " << bandwidth.threads << " threads, "
             << bandwidth.buffer_bytes / (1 << 20) << " MiB buffers, best of "
             << bandwidth.repetitions << "): " << std::fixed << std::setprecision(1) << bw / 1e9
-            << " GB/s\n";
+            << " GB/s; load average " << std::setprecision(2) << load_average() << "\n";
   if (!peer_availability.available) {
     std::cout << "peer '" << options.peer << "' is not available: " << peer_availability.reason
               << "\n";
@@ -245,6 +254,7 @@ void run_kernel_bench(const KernelBenchOptions& options) {
       {"isa", cpu.names()},
       {"last_level_cache_bytes", core::last_level_cache_bytes()},
       {"memory_bandwidth_gbps", bw / 1e9},
+      {"load_average_at_end", load_average()},
       {"bandwidth_method", "STREAM-like copy of " + std::to_string(bandwidth.buffer_bytes >> 20) +
                                " MiB, read + write bytes, best of " +
                                std::to_string(bandwidth.repetitions) + " on " +

@@ -122,7 +122,8 @@ TEST(ConformanceCheckerTest, BoundsAreStated) {
 
 class ConformanceTest : public ::testing::TestWithParam<std::string> {};
 
-// YIRAGE_CONFORMANCE_FILTER=text runs only the cases whose name contains `text`.
+// YIRAGE_CONFORMANCE_FILTER=text runs only the cases whose name contains `text`;
+// YIRAGE_CONFORMANCE_VERBOSE=1 prints every case with its worst error.
 TEST_P(ConformanceTest, EveryCaseMatchesTheReference) {
   Backend& backend = get_backend(GetParam());
   const Availability availability = backend.available();
@@ -130,6 +131,7 @@ TEST_P(ConformanceTest, EveryCaseMatchesTheReference) {
     GTEST_SKIP() << "backend '" << GetParam() << "' is not available: " << availability.reason;
   }
   const char* filter = std::getenv("YIRAGE_CONFORMANCE_FILTER");
+  const bool verbose = std::getenv("YIRAGE_CONFORMANCE_VERBOSE") != nullptr;
   auto memory = host_memory();
   int passed = 0, failed = 0, unsupported = 0;
   double worst_f32 = 0.0, worst_bf16 = 0.0;
@@ -137,6 +139,7 @@ TEST_P(ConformanceTest, EveryCaseMatchesTheReference) {
   for (const Case& c : all_cases()) {
     if (filter != nullptr && c.name.find(filter) == std::string::npos) continue;
     const CaseResult result = check_case(backend, c, *memory);
+    if (verbose) std::cout << "  " << c.name << ": worst error " << result.worst_error << "\n";
     switch (result.status) {
       case CaseResult::Status::Passed:
         ++passed;
