@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -75,8 +76,9 @@ class FaultyBackend final : public Backend {
     if (fault_ == Fault::ModifyInput) static_cast<uint8_t*>(inputs[0].data())[0] ^= 0x40;
     if (fault_ == Fault::Perturb) {
       const double value = core::load_as_double(bytes, out.dtype(), 0);
-      const double relative = out.dtype() == core::DType::F32 ? 3e-4 : 0.1;
-      core::store_from_double(bytes, out.dtype(), 0, value * (1.0 + relative) + relative);
+      // Ten times the bound, or more, whatever the output's scale.
+      const double relative = out.dtype() == core::DType::F32 ? 1e-3 : 0.2;
+      core::store_from_double(bytes, out.dtype(), 0, value + relative * (std::abs(value) + 10.0));
     }
   }
 
