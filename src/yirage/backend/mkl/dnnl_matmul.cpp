@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "yirage/core/error.h"
+#include "yirage/core/thread_pool.h"
 
 #if defined(YIRAGE_HAVE_DNNL)
+#include <dlfcn.h>
+
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
@@ -51,6 +54,19 @@ dnnl::memory::data_type data_type(core::DType dtype) {
   return dnnl::memory::data_type::undef;
 }
 
+// oneDNN runs on OpenMP threads; it gets as many as yirage's own pool has (YIRAGE_NUM_THREADS),
+// so both sides of a comparison use the same cores. The OpenMP runtime is the one oneDNN
+// loaded, found by name.
+// Returns that count.
+int match_thread_count() {
+  using SetThreads = void (*)(int);
+  static const auto set_threads =
+      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  const int threads = core::ThreadPool::global().num_threads();
+  if (set_threads != nullptr) set_threads(threads);
+  return threads;
+}
+
 // One engine and stream for the process, and the primitives built so far, by problem.
 class Context {
  public:
@@ -66,7 +82,9 @@ class Context {
 
   // The primitive for this problem, built on first use.
   const Entry& entry(const Dims& a, const Dims& b, const Dims& c, dnnl::memory::data_type type) {
-    const auto key = std::make_tuple(a, b, c, static_cast<int>(type));
+    // oneDNN fixes a primitive's thread partition when it builds it.
+    const int threads = match_thread_count();
+    const auto key = std::make_tuple(a, b, c, static_cast<int>(type), threads);
     std::lock_guard<std::mutex> lock(mutex_);
     auto found = cache_.find(key);
     if (found != cache_.end()) return found->second;
@@ -89,7 +107,7 @@ class Context {
   dnnl::stream stream_;
   std::mutex mutex_;
   std::mutex run_mutex_;
-  std::map<std::tuple<Dims, Dims, Dims, int>, Entry> cache_;
+  std::map<std::tuple<Dims, Dims, Dims, int, int>, Entry> cache_;
 };
 
 }  // namespace
