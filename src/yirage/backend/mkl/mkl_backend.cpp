@@ -18,13 +18,9 @@ using ir::KernelGraph;
 using ir::Node;
 using ir::TensorRef;
 
-// Where every node but float matmuls runs: the `cpu` backend, or the reference executor in a
-// build that has no `cpu` backend.
+// Where every node but float matmuls runs.
 Backend& delegate_backend() {
-  for (Backend* backend : all_backends()) {
-    if (backend->name() == "cpu") return *backend;
-  }
-  return get_backend("reference");
+  return get_backend("cpu");
 }
 
 bool runs_on_dnnl(const KernelGraph& graph, const Node& node) {
