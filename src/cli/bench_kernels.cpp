@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -166,6 +167,22 @@ double load_average() {
   return value;
 }
 
+// Physical cores: distinct (physical id, core id) pairs of /proc/cpuinfo; 0 where it says none.
+int physical_cores() {
+  std::ifstream file("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, package = "0";
+  while (std::getline(file, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (key == "physical id") package = value;
+    if (key == "core id") cores.insert({package, value});
+  }
+  return static_cast<int>(cores.size());
+}
+
 void write_json(const std::string& path, const nlohmann::json& document) {
   std::ofstream out(path);
   YR_USER_CHECK(out.good(), "cannot write '" << path << "'");
@@ -250,6 +267,7 @@ void run_kernel_bench(const KernelBenchOptions& options) {
   nlohmann::json machine = {
       {"cpu", cpu.model},
       {"logical_cpus", cpu.hardware_threads},
+      {"physical_cores", physical_cores()},
       {"threads_used", core::ThreadPool::global().num_threads()},
       {"isa", cpu.names()},
       {"last_level_cache_bytes", core::last_level_cache_bytes()},
