@@ -25,7 +25,8 @@ def _random(rng, *shape):
 
 
 def _silu(a):
-    return a / (1.0 + np.exp(-a))
+    with np.errstate(over="ignore"):  # exp(-a) overflows to inf for very negative a: silu -> 0
+        return a / (1.0 + np.exp(-a))
 
 
 def build(kernel, e, rng):
