@@ -10,6 +10,7 @@ ratio "speedup_vs_numpy" of the fused kernel.
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -104,7 +105,10 @@ def main():
               f"{row['fused']['seconds'] * 1e3:>11.3f}{gbps:>9.1f}"
               f"{row['speedup_vs_numpy']:>9.2f}x", flush=True)
     document["numpy"] = {"version": np.__version__, "dtype": "float32",
-                         "timing": "median of back-to-back calls after 2 warm-up calls"}
+                         "timing": "median of back-to-back calls after 2 warm-up calls",
+                         "thread_settings": {name: os.environ[name] for name in
+                                             ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                              "MKL_NUM_THREADS") if name in os.environ}}
     with open(args.json, "w") as f:
         json.dump(document, f, indent=2)
         f.write("\n")
