@@ -7,6 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(cmake ninja-build g++ libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
           clang-format pkg-config libpcre2-dev libutf8proc-dev)
+packages+=(libdnnl-dev)  # oneDNN GEMMs of the mkl backend
 if ! command -v python3 >/dev/null 2>&1; then
   packages+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_kernels.h"
 #include "cli/commands.h"
 #include "cli/cuda_bench.h"
 #include "yirage/core/cpu_features.h"
@@ -236,6 +237,7 @@ void add_bench_command(CLI::App& app) {
   search->add_option("--budget", options->budget, "Time budget per search, seconds")
       ->check(CLI::Range(0.1, 3600.0));
   search->callback([options] { run_search_bench(*options); });
+  add_bench_kernels_command(*bench);
   add_cuda_kernels_bench(*bench);
 }
 
