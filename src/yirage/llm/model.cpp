@@ -10,6 +10,13 @@
 
 namespace yirage::llm {
 
+std::string default_backend_name() {
+  for (const backend::Backend* candidate : backend::all_backends()) {
+    if (candidate->name() == "cpu" && candidate->available().available) return "cpu";
+  }
+  return "reference";
+}
+
 Qwen3Model::Qwen3Model(const Qwen3Config& config, const WeightLookup& lookup,
                        const ModelOptions& options)
     : config_(config), options_(options), dtype_(options.dtype.value_or(config.torch_dtype)) {

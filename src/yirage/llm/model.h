@@ -18,10 +18,14 @@
 
 namespace yirage::llm {
 
+/// The backend models run on unless told otherwise: "cpu" when it is available here, else
+/// "reference".
+std::string default_backend_name();
+
 /// How to build and run the model.
 struct ModelOptions {
-  std::string backend = "reference";  ///< registry name of the backend running the graphs
-  std::optional<core::DType> dtype;   ///< compute and KV dtype (default: the config's)
+  std::string backend = default_backend_name();  ///< registry name of the backend
+  std::optional<core::DType> dtype;              ///< compute and KV dtype (default: the config's)
   bool fused = false;  ///< superoptimize each step graph (cached on disk) before running it
   double search_seconds = 30.0;  ///< time budget of each superoptimizer search
   std::string search_cache_dir;  ///< the search cache (empty: the search's default)
