@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "yirage/backend/cpu/cpu_backend.h"
 #include "yirage/backend/reference/reference_backend.h"
 #include "yirage/backend/unavailable_backend.h"
 #include "yirage/core/error.h"
@@ -14,6 +15,7 @@ namespace {
 std::vector<std::unique_ptr<Backend>> create_backends() {
   std::vector<std::unique_ptr<Backend>> backends;
   backends.push_back(make_reference_backend());
+  backends.push_back(make_cpu_backend());
   backends.push_back(
       make_unavailable_backend("mps", "Apple Metal Performance Shaders",
                                "needs macOS on Apple silicon; this build targets Linux"));

@@ -27,7 +27,39 @@ int default_num_threads() {
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = default_num_threads();
-  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { worker_loop(0); });
+}
+
+void ThreadPool::set_num_threads(int num_threads) {
+  YR_USER_CHECK(num_threads >= 1 && num_threads <= 4096,
+                "thread count " << num_threads << " is not valid; expected 1 to 4096");
+  YR_USER_CHECK(!inside_pool_body,
+                "set_num_threads was called from inside a parallel_for body; expected a call "
+                "outside parallel work");
+  std::lock_guard<std::mutex> call_lock(call_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& worker : workers_) worker.join();
+  workers_.clear();
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = false;
+    generation = generation_;
+  }
+  for (int i = 1; i < num_threads; ++i)
+    workers_.emplace_back([this, generation] { worker_loop(generation); });
+}
+
+void set_num_threads(int num_threads) {
+  ThreadPool::global().set_num_threads(num_threads);
+}
+
+int num_threads() {
+  return ThreadPool::global().num_threads();
 }
 
 ThreadPool::~ThreadPool() {
@@ -65,8 +97,7 @@ void ThreadPool::run_chunks() {
   inside_pool_body = was_inside;
 }
 
-void ThreadPool::worker_loop() {
-  uint64_t seen = 0;
+void ThreadPool::worker_loop(uint64_t seen) {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mutex_);

@@ -24,6 +24,9 @@ class ThreadPool {
   static ThreadPool& global();
   /// Threads taking part in a parallel_for, the caller included.
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+  /// Restarts the pool with `num_threads` threads (the caller included), 1 to 4096, after any
+  /// parallel_for in flight; a UserError for other counts or when called from inside a body.
+  void set_num_threads(int num_threads);
 
   /// Calls `body(begin, end)` over disjoint chunks covering [0, count), at least `grain` indices
   /// per chunk, and returns when all are done. The first exception thrown by a chunk is rethrown
@@ -32,7 +35,7 @@ class ThreadPool {
                     const std::function<void(int64_t begin, int64_t end)>& body);
 
  private:
-  void worker_loop();
+  void worker_loop(uint64_t seen);
   void run_chunks();
 
   std::vector<std::thread> workers_;
@@ -53,5 +56,10 @@ class ThreadPool {
 /// Threads the global pool uses: YIRAGE_NUM_THREADS when set (a positive integer), else the
 /// hardware thread count. A malformed value is a UserError.
 int default_num_threads();
+
+/// Resizes the global pool to `num_threads` threads (see ThreadPool::set_num_threads).
+void set_num_threads(int num_threads);
+/// Threads of the global pool, the caller included.
+int num_threads();
 
 }  // namespace yirage::core

@@ -1,0 +1,225 @@
+// The GEMM driver: blocks of C spread over threads, B tiles packed into L1-sized panels when
+// several row tiles reuse them (streamed in place with prefetch otherwise, as in decode), and
+// the portable kernel. The ISA kernels live in cpu_gemm_avx2.cpp and cpu_gemm_avx512.cpp.
+#include "yirage/backend/cpu/cpu_gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "yirage/backend/cpu/cpu_convert.h"
+#include "yirage/backend/cpu/cpu_gemm_kernels.h"
+#include "yirage/core/cpu_features.h"
+#include "yirage/core/error.h"
+#include "yirage/core/thread_pool.h"
+
+namespace yirage::backend::cpu {
+
+namespace {
+
+constexpr int kScalarRows = 4;
+constexpr int kScalarCols = 16;
+
+void tile_scalar(const TileArgs& t) {
+  float acc[kScalarRows][kScalarCols] = {};
+  float b_row[kScalarCols];
+  const auto* a = static_cast<const float*>(t.a);
+  const auto bytes = static_cast<int64_t>(core::dtype_size(t.b_dtype));
+  for (int64_t p = 0; p < t.k; ++p) {
+    load_floats(static_cast<const char*>(t.b) + p * t.ldb * bytes, t.b_dtype, kScalarCols, b_row);
+    for (int r = 0; r < t.rows; ++r) {
+      const float x = a[r * t.lda + p];
+      for (int j = 0; j < kScalarCols; ++j) acc[r][j] += x * b_row[j];
+    }
+  }
+  for (int r = 0; r < t.rows; ++r) {
+    float* c = t.c + r * kScalarCols;
+    for (int j = 0; j < kScalarCols; ++j) c[j] = t.accumulate ? c[j] + acc[r][j] : acc[r][j];
+  }
+}
+
+std::atomic<GemmPath> forced_path{GemmPath::Auto};
+
+bool path_available(GemmPath path) {
+  const auto& cpu = core::cpu_features();
+  switch (path) {
+    case GemmPath::Auto:
+    case GemmPath::Scalar:
+      return true;
+    case GemmPath::Avx2:
+      return cpu.avx2 && __builtin_cpu_supports("f16c");
+    case GemmPath::Avx512:
+      return cpu.avx512f && cpu.avx512bw && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512dq");
+    case GemmPath::Avx512Bf16:
+      return path_available(GemmPath::Avx512) && cpu.avx512_bf16;
+  }
+  return false;
+}
+
+GemmKernel kernel_for(GemmPath path, core::DType dtype) {
+  switch (path) {
+    case GemmPath::Scalar:
+      return {kScalarRows, kScalarCols, false, &tile_scalar};
+    case GemmPath::Avx2:
+      return avx2_gemm_kernel();
+    case GemmPath::Avx512:
+      return avx512_gemm_kernel();
+    case GemmPath::Avx512Bf16:
+      return dtype == core::DType::BF16 ? avx512_bf16_gemm_kernel() : avx512_gemm_kernel();
+    case GemmPath::Auto:
+      break;
+  }
+  YR_INTERNAL_CHECK(false, "gemm path auto is resolved before choosing a kernel");
+}
+
+// A per-thread buffer of at least `bytes` bytes, 64-byte aligned.
+template <int Slot>
+char* thread_buffer(std::size_t bytes) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
+  const auto address = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - address % 64) % 64);
+}
+
+}  // namespace
+
+std::string_view gemm_path_name(GemmPath path) {
+  switch (path) {
+    case GemmPath::Auto:
+      return "auto";
+    case GemmPath::Scalar:
+      return "scalar";
+    case GemmPath::Avx2:
+      return "avx2";
+    case GemmPath::Avx512:
+      return "avx512";
+    case GemmPath::Avx512Bf16:
+      return "avx512-bf16";
+  }
+  return "unknown";
+}
+
+std::vector<GemmPath> available_gemm_paths() {
+  std::vector<GemmPath> paths;
+  for (GemmPath path : {GemmPath::Scalar, GemmPath::Avx2, GemmPath::Avx512, GemmPath::Avx512Bf16}) {
+    if (path_available(path)) paths.push_back(path);
+  }
+  return paths;
+}
+
+GemmPath best_gemm_path(core::DType dtype) {
+  if (dtype == core::DType::BF16 && path_available(GemmPath::Avx512Bf16))
+    return GemmPath::Avx512Bf16;
+  if (path_available(GemmPath::Avx512)) return GemmPath::Avx512;
+  if (path_available(GemmPath::Avx2)) return GemmPath::Avx2;
+  return GemmPath::Scalar;
+}
+
+void force_gemm_path(GemmPath path) {
+  YR_USER_CHECK(path_available(path), "gemm path " << gemm_path_name(path)
+                                                   << " is not available on this CPU; expected "
+                                                      "one of those available_gemm_paths() lists");
+  forced_path.store(path);
+}
+
+void gemm(const GemmArgs& g, GemmPath path) {
+  YR_USER_CHECK(core::dtype_is_float(g.dtype),
+                "gemm: " << core::dtype_name(g.dtype) << " is not a float dtype");
+  YR_USER_CHECK(g.m >= 1 && g.n >= 1 && g.k >= 1 && g.lda >= g.k && g.ldb >= g.n && g.ldc >= g.n,
+                "gemm: bad shape m=" << g.m << " n=" << g.n << " k=" << g.k << " lda=" << g.lda
+                                     << " ldb=" << g.ldb << " ldc=" << g.ldc
+                                     << "; expected positive extents and strides >= the row");
+  if (path == GemmPath::Auto) path = forced_path.load();
+  if (path == GemmPath::Auto) path = best_gemm_path(g.dtype);
+  YR_USER_CHECK(path_available(path),
+                "gemm path " << gemm_path_name(path) << " is not available on this CPU");
+  const GemmKernel kernel = kernel_for(path, g.dtype);
+  const auto bytes = static_cast<int64_t>(core::dtype_size(g.dtype));
+
+  // A as the kernel reads it: bf16 in place, f32 in place, else widened to f32 once.
+  const void* a = g.a;
+  int64_t lda = g.lda;
+  std::vector<float> widened;
+  if (!kernel.bf16_a && g.dtype != core::DType::F32) {
+    widened.resize(static_cast<std::size_t>(g.m * g.k));
+    core::ThreadPool::global().parallel_for(
+        g.m, std::max<int64_t>(1, 16384 / g.k), [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            load_floats(static_cast<const char*>(g.a) + i * g.lda * bytes, g.dtype, g.k,
+                        widened.data() + i * g.k);
+          }
+        });
+    a = widened.data();
+    lda = g.k;
+  }
+  const int64_t a_bytes = kernel.bf16_a ? 2 : 4;
+
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t mc = g.m <= 96 ? g.m : 96;           // rows of C per work item (16 tiles of 6 rows)
+  const int64_t kc_packed = bytes == 4 ? 128 : 256;  // B panel kc x nr: 32 KiB, in L1
+  const int64_t n_tiles = (g.n + nr - 1) / nr;
+  const int64_t m_blocks = (g.m + mc - 1) / mc;
+
+  core::ThreadPool::global().parallel_for(m_blocks * n_tiles, 1, [&](int64_t begin, int64_t end) {
+    float* acc = reinterpret_cast<float*>(
+        thread_buffer<0>(static_cast<std::size_t>(mc * nr) * sizeof(float)));
+    char* panel = thread_buffer<1>(static_cast<std::size_t>(kc_packed * nr * bytes));
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t m0 = (item / n_tiles) * mc, n0 = (item % n_tiles) * nr;
+      const int64_t rows = std::min(mc, g.m - m0), cols = std::min<int64_t>(nr, g.n - n0);
+      const int64_t micro = (rows + mr - 1) / mr;
+      const bool pack = cols < nr || micro > 1;
+      const int64_t kc = pack ? kc_packed : g.k;
+      for (int64_t kb = 0; kb < g.k; kb += kc) {
+        const int64_t depth = std::min(kc, g.k - kb);
+        const char* b_tile = static_cast<const char*>(g.b) + (kb * g.ldb + n0) * bytes;
+        int64_t ldb = g.ldb;
+        if (pack) {
+          for (int64_t p = 0; p < depth; ++p) {
+            char* dst = panel + p * nr * bytes;
+            std::memcpy(dst, b_tile + p * g.ldb * bytes, static_cast<std::size_t>(cols * bytes));
+            std::memset(dst + cols * bytes, 0, static_cast<std::size_t>((nr - cols) * bytes));
+          }
+          b_tile = panel;
+          ldb = nr;
+        }
+        for (int64_t t = 0; t < micro; ++t) {
+          TileArgs args;
+          args.a = static_cast<const char*>(a) + ((m0 + t * mr) * lda + kb) * a_bytes;
+          args.lda = lda;
+          args.b = b_tile;
+          args.ldb = ldb;
+          args.b_dtype = g.dtype;
+          args.k = depth;
+          args.rows = static_cast<int>(std::min<int64_t>(mr, rows - t * mr));
+          args.c = acc + t * mr * nr;
+          args.accumulate = kb > 0;
+          kernel.tile(args);
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        store_floats(acc + r * nr, g.dtype, cols,
+                     static_cast<char*>(g.c) + ((m0 + r) * g.ldc + n0) * bytes);
+      }
+    }
+  });
+}
+
+void naive_gemm(const GemmArgs& g) {
+  const auto bytes = static_cast<int64_t>(core::dtype_size(g.dtype));
+  std::vector<float> row(static_cast<std::size_t>(g.n));
+  for (int64_t i = 0; i < g.m; ++i) {
+    for (int64_t j = 0; j < g.n; ++j) {
+      float sum = 0.0f;
+      for (int64_t p = 0; p < g.k; ++p) {
+        sum += load_float(g.a, g.dtype, i * g.lda + p) * load_float(g.b, g.dtype, p * g.ldb + j);
+      }
+      row[static_cast<std::size_t>(j)] = sum;
+    }
+    store_floats(row.data(), g.dtype, g.n, static_cast<char*>(g.c) + i * g.ldc * bytes);
+  }
+}
+
+}  // namespace yirage::backend::cpu

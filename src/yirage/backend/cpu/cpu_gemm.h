@@ -1,0 +1,55 @@
+// The blocked GEMM of the cpu backend: C = A @ B for row-major float32, bfloat16 or float16
+// matrices, f32 accumulation, one rounding on store, threads over blocks of C.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "yirage/core/dtype.h"
+
+namespace yirage::backend::cpu {
+
+/// One matrix product C[m, n] = A[m, k] @ B[k, n]; all three row-major in `dtype` with leading
+/// dimensions (row strides, in elements) lda, ldb and ldc.
+struct GemmArgs {
+  int64_t m = 0;                         ///< rows of A and C
+  int64_t n = 0;                         ///< columns of B and C
+  int64_t k = 0;                         ///< columns of A, rows of B
+  core::DType dtype = core::DType::F32;  ///< element type of A, B and C
+  const void* a = nullptr;               ///< first element of A
+  int64_t lda = 0;                       ///< row stride of A
+  const void* b = nullptr;               ///< first element of B
+  int64_t ldb = 0;                       ///< row stride of B
+  void* c = nullptr;                     ///< first element of C (overwritten)
+  int64_t ldc = 0;                       ///< row stride of C
+};
+
+/// The instruction-set paths of the GEMM micro-kernels.
+enum class GemmPath : uint8_t {
+  Auto,        ///< the best path this CPU has for the dtype
+  Scalar,      ///< portable C++
+  Avx2,        ///< AVX2 + FMA (+ F16C), 6x16 f32 register tile
+  Avx512,      ///< AVX-512F, 6x64 f32 register tile; bf16/f16 widened to f32
+  Avx512Bf16,  ///< AVX512-BF16 dot products (bf16 only; other dtypes take Avx512)
+};
+
+/// "scalar", "avx2", "avx512", "avx512-bf16" or "auto".
+std::string_view gemm_path_name(GemmPath path);
+/// The paths this CPU can run, Scalar first.
+std::vector<GemmPath> available_gemm_paths();
+/// The path Auto resolves to for `dtype` on this CPU.
+GemmPath best_gemm_path(core::DType dtype);
+
+/// Computes `args` with `path` (a UserError when this CPU lacks it), spread over the global
+/// thread pool. When a path has been forced with force_gemm_path, Auto means that path.
+void gemm(const GemmArgs& args, GemmPath path = GemmPath::Auto);
+
+/// Makes every later Auto GEMM of this process take `path` (Auto: back to the best path); for
+/// tests and benchmarks that exercise one instruction set through whole graphs.
+void force_gemm_path(GemmPath path);
+
+/// A plain triple loop in f32 with the same rounding on store; the baseline of benchmarks.
+void naive_gemm(const GemmArgs& args);
+
+}  // namespace yirage::backend::cpu

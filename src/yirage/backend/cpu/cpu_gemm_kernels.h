@@ -1,0 +1,41 @@
+// The micro-kernels behind cpu_gemm.h: each computes one register tile of C in f32 for one
+// instruction set. Internal to the cpu backend.
+#pragma once
+
+#include <cstdint>
+
+#include "yirage/core/dtype.h"
+
+namespace yirage::backend::cpu {
+
+/// One micro-tile: C[rows, nr] (+)= A[rows, k] @ B[k, nr], C float32 with row stride nr.
+struct TileArgs {
+  const void* a = nullptr;                 ///< A rows: float32, or bfloat16 for bf16-A kernels
+  int64_t lda = 0;                         ///< row stride of A, in elements
+  const void* b = nullptr;                 ///< B rows of b_dtype; nr readable columns each
+  int64_t ldb = 0;                         ///< row stride of B, in elements
+  core::DType b_dtype = core::DType::F32;  ///< element type of B
+  int64_t k = 0;                           ///< depth
+  int rows = 0;                            ///< rows of A and C, 1..mr
+  float* c = nullptr;                      ///< accumulators, row stride nr
+  bool accumulate = false;                 ///< add to C (true) or overwrite it (false)
+};
+
+/// A micro-kernel and its register tile.
+struct GemmKernel {
+  int mr = 0;                               ///< most rows per tile
+  int nr = 0;                               ///< columns per tile
+  bool bf16_a = false;                      ///< A is read as bfloat16 (else float32)
+  void (*tile)(const TileArgs&) = nullptr;  ///< computes one tile
+};
+
+/// Portable C++ kernel.
+GemmKernel scalar_gemm_kernel();
+/// AVX2 + FMA + F16C kernel (cpu_gemm_avx2.cpp).
+GemmKernel avx2_gemm_kernel();
+/// AVX-512F kernel (cpu_gemm_avx512.cpp).
+GemmKernel avx512_gemm_kernel();
+/// AVX512-BF16 dot-product kernel for bfloat16 A and B (cpu_gemm_avx512.cpp).
+GemmKernel avx512_bf16_gemm_kernel();
+
+}  // namespace yirage::backend::cpu
