@@ -1,5 +1,6 @@
 #include "yirage/llm/model.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "yirage/backend/registry.h"
@@ -9,6 +10,16 @@
 #include "yirage/search/superoptimizer.h"
 
 namespace yirage::llm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
 
 std::string default_backend_name() {
   for (const backend::Backend* candidate : backend::all_backends()) {
@@ -62,7 +73,10 @@ std::vector<core::Tensor> Qwen3Model::run(StepGraph graph, int64_t tokens,
                                           const std::vector<core::Tensor>& inputs) {
   const ir::KernelGraph& g = step_graph(graph, tokens);
   ++counters_.graph_runs;
-  return backend_->run(g, inputs);
+  const auto start = Clock::now();
+  auto outputs = backend_->run(g, inputs);
+  counters_.graph_seconds[static_cast<std::size_t>(graph)] += seconds_since(start);
+  return outputs;
 }
 
 core::Tensor Qwen3Model::embed(const std::vector<int64_t>& ids) const {
@@ -115,13 +129,17 @@ core::Tensor Qwen3Model::forward(KvCache& cache, const std::vector<StepSequence>
   for (int64_t i = 0; i < n; ++i)
     positions.data_as<int64_t>()[i] = rows[static_cast<std::size_t>(i)].position;
 
+  auto start = Clock::now();
   core::Tensor x = embed(ids);
+  counters_.other_seconds += seconds_since(start);
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<std::size_t>(l)];
     const core::Tensor qkv = run(StepGraph::AttentionInput, n, {x, w.input_norm, w.qkv})[0];
     const auto qkv_heads = run(StepGraph::QkRope, n, {qkv, w.q_norm, w.k_norm, positions});
+    start = Clock::now();
     store_kv(cache, l, rows, qkv_heads[1].contiguous(), qkv_heads[2].contiguous());
     const core::Tensor attn = paged_attention(cache, l, rows, qkv_heads[0].contiguous());
+    counters_.attention_seconds += seconds_since(start);
     const auto mid = run(StepGraph::AttentionOutput, n, {attn, w.o, x, w.post_norm});
     const core::Tensor a = run(StepGraph::Mlp, n, {mid[1], w.gate, w.up})[0];
     x = run(StepGraph::MlpOutput, n, {a, w.down, mid[0]})[0];

@@ -1,6 +1,7 @@
 // A Qwen3 dense model run as kernel graphs on a backend, with attention over a paged KV cache.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -47,6 +48,9 @@ struct ModelCounters {
   int64_t searches = 0;       ///< superoptimizer calls (fused mode)
   int64_t kernels = 0;        ///< kernels in the graphs built so far
   int64_t fused_kernels = 0;  ///< kernels after the superoptimizer, same graphs
+  std::array<double, kNumStepGraphs> graph_seconds{};  ///< time in each step graph, by StepGraph
+  double attention_seconds = 0.0;  ///< time in KV cache writes and paged attention
+  double other_seconds = 0.0;      ///< embedding, row gathers, logits conversion
 };
 
 /// A Qwen3 model ready to run: weights converted to the compute dtype, step graphs built per
