@@ -3,6 +3,8 @@
 #include <cmath>
 #include <random>
 
+#include "yirage/llm/checkpoint.h"
+
 namespace yirage::testing {
 
 namespace {
@@ -87,8 +89,7 @@ std::map<std::string, core::Tensor> tiny_weights(const llm::Qwen3Config& config,
                                                  core::DType dtype) {
   std::mt19937_64 rng(seed);
   std::map<std::string, core::Tensor> weights;
-  for (const std::string& name : llm::weight_names(config)) {
-    const core::Shape shape = llm::weight_shape(config, name);
+  for (const auto& [name, shape] : llm::qwen3_weight_shapes(config)) {
     const bool norm = shape.size() == 1;
     const bool embedding = name == "model.embed_tokens.weight";
     // Norm weights near 1, embeddings of unit size, matrices that keep activations near it.

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "yirage/core/error.h"
 #include "yirage/core/thread_pool.h"
+#include "yirage/llm/checkpoint.h"
 #include "yirage/llm/float_rows.h"
 
 namespace yirage::llm {
@@ -16,12 +18,13 @@ std::string layer_name(int64_t layer, const std::string& suffix) {
   return "model.layers." + std::to_string(layer) + "." + suffix;
 }
 
-// The weight `name`, checked against the shape the config implies.
-core::Tensor fetch(const Qwen3Config& config, const WeightLookup& lookup, const std::string& name) {
+// The weight `name`, checked against its shape in `shapes`.
+core::Tensor fetch(const std::map<std::string, core::Shape>& shapes, const WeightLookup& lookup,
+                   const std::string& name) {
+  const core::Shape& expected = shapes.at(name);
   core::Tensor tensor = lookup(name);
   YR_USER_CHECK(tensor.defined(), "weight '" << name << "' is missing; expected a tensor of shape "
-                                             << core::shape_to_string(weight_shape(config, name)));
-  const core::Shape expected = weight_shape(config, name);
+                                             << core::shape_to_string(expected));
   YR_USER_CHECK(tensor.shape() == expected,
                 "weight '" << name << "' has shape " << core::shape_to_string(tensor.shape())
                            << "; the config implies " << core::shape_to_string(expected));
@@ -91,52 +94,15 @@ core::Tensor transposed(const std::vector<core::Tensor>& parts, core::DType dtyp
 
 }  // namespace
 
-std::vector<std::string> weight_names(const Qwen3Config& config) {
-  std::vector<std::string> names{"model.embed_tokens.weight"};
-  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
-    for (const char* suffix :
-         {"input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-          "self_attn.v_proj.weight", "self_attn.q_norm.weight", "self_attn.k_norm.weight",
-          "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
-          "mlp.up_proj.weight", "mlp.down_proj.weight"}) {
-      names.push_back(layer_name(layer, suffix));
-    }
-  }
-  names.push_back("model.norm.weight");
-  if (!config.tie_word_embeddings) names.push_back("lm_head.weight");
-  return names;
-}
-
-core::Shape weight_shape(const Qwen3Config& config, const std::string& name) {
-  const int64_t hidden = config.hidden_size, d = config.head_dim;
-  const int64_t q_width = config.num_attention_heads * d, kv_width = config.num_key_value_heads * d;
-  if (name == "model.embed_tokens.weight" || name == "lm_head.weight")
-    return {config.vocab_size, hidden};
-  if (name == "model.norm.weight") return {hidden};
-  const std::string prefix = "model.layers.";
-  if (name.rfind(prefix, 0) == 0) {
-    const std::size_t dot = name.find('.', prefix.size());
-    const std::string suffix = dot == std::string::npos ? "" : name.substr(dot + 1);
-    if (suffix == "input_layernorm.weight" || suffix == "post_attention_layernorm.weight")
-      return {hidden};
-    if (suffix == "self_attn.q_proj.weight") return {q_width, hidden};
-    if (suffix == "self_attn.k_proj.weight" || suffix == "self_attn.v_proj.weight")
-      return {kv_width, hidden};
-    if (suffix == "self_attn.q_norm.weight" || suffix == "self_attn.k_norm.weight") return {d};
-    if (suffix == "self_attn.o_proj.weight") return {hidden, q_width};
-    if (suffix == "mlp.gate_proj.weight" || suffix == "mlp.up_proj.weight")
-      return {config.intermediate_size, hidden};
-    if (suffix == "mlp.down_proj.weight") return {hidden, config.intermediate_size};
-  }
-  YR_USER_ERROR("'" << name << "' is not a weight of a Qwen3 model");
-}
-
 Qwen3Weights load_weights(const Qwen3Config& config, const WeightLookup& lookup,
                           core::DType dtype) {
   YR_USER_CHECK(core::dtype_is_float(dtype), "model dtype " << core::dtype_name(dtype)
                                                             << " is not a float type; expected "
                                                                "float32, bfloat16 or float16");
-  const auto get = [&](const std::string& name) { return fetch(config, lookup, name); };
+  std::map<std::string, core::Shape> shapes;
+  for (const auto& [name, shape] : qwen3_weight_shapes(config)) shapes[name] = shape;
+  shapes["lm_head.weight"] = {config.vocab_size, config.hidden_size};
+  const auto get = [&](const std::string& name) { return fetch(shapes, lookup, name); };
   Qwen3Weights weights;
   const core::Tensor embed = get("model.embed_tokens.weight");
   weights.embed = converted(embed, dtype);

@@ -40,12 +40,4 @@ struct Qwen3Weights {
 /// get transposed once here). UserError naming the tensor when one is missing or misshapen.
 Qwen3Weights load_weights(const Qwen3Config& config, const WeightLookup& lookup, core::DType dtype);
 
-/// The Hugging Face names of every weight `config` needs, in checkpoint order (lm_head.weight
-/// only when the head is not tied).
-std::vector<std::string> weight_names(const Qwen3Config& config);
-
-/// The shape `config` implies for the weight `name` (Hugging Face layout); UserError for a
-/// name that is not a Qwen3 weight.
-core::Shape weight_shape(const Qwen3Config& config, const std::string& name);
-
 }  // namespace yirage::llm
