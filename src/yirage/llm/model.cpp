@@ -55,7 +55,7 @@ const ir::KernelGraph& Qwen3Model::step_graph(StepGraph graph, int64_t tokens) {
   if (!slot) {
     ir::KernelGraph built = build_step_graph(graph, config_, tokens, dtype_);
     counters_.kernels += built.num_kernels();
-    if (options_.fused) {
+    if (options_.fused && tokens <= options_.fused_max_tokens) {
       search::SearchOptions search;
       search.backend = options_.backend;
       search.time_budget_seconds = options_.search_seconds;

@@ -28,6 +28,9 @@ struct ModelOptions {
   std::string backend = default_backend_name();  ///< registry name of the backend
   std::optional<core::DType> dtype;              ///< compute and KV dtype (default: the config's)
   bool fused = false;  ///< superoptimize each step graph (cached on disk) before running it
+  /// With `fused`, only graphs of at most this many rows (decode steps and short prefills)
+  /// are superoptimized; longer prefill steps run the graphs as built.
+  int64_t fused_max_tokens = 16;
   double search_seconds = 30.0;  ///< time budget of each superoptimizer search
   std::string search_cache_dir;  ///< the search cache (empty: the search's default)
 };
