@@ -1,15 +1,16 @@
 // Demo checkpoints: Qwen3-architecture models with deterministic pseudo-random weights.
 //
 // Element i of weight t (its position in qwen3_weight_shapes) is a hash of (t, i) mapped to a
-// uniform value in (-1, 1), scaled per kind of weight and rounded once to bfloat16, then stored
-// in the requested dtype. Integer hashing, one exact scaling by a power of two and one rounding
-// give the same bytes on every machine, and the bf16, f16 and f32 files of a preset hold the same
-// values (float16 rounds only the rare magnitudes below 2^-17).
+// uniform value in (-1, 1), multiplied by the weight's amplitude (plus an exact offset for norms)
+// in double and rounded once to bfloat16, then stored in the requested dtype. Integer hashing and
+// correctly rounded IEEE arithmetic give the same bytes on every machine, and the bf16, f16 and
+// f32 files of a preset hold the same values (float16 rounds only magnitudes below 2^-17).
 //
-// Scales keep activations finite over many layers in bfloat16: projections are uniform in
-// +-1/sqrt(fan_in) (outputs then have a third of the input variance), norm weights lie in
-// [0.75, 1.25], and the (tied) embedding has variance 4/hidden, so logits of a normalised hidden
-// state have a standard deviation near 2.
+// Scales keep activations finite in bfloat16 over many layers and make every layer count:
+// projections are uniform in +-sqrt(3/fan_in) (variance preserving), norm weights lie in
+// [0.75, 1.25], and the tied embedding has variance 4/hidden, small beside what the layers add to
+// the residual stream (so the model does not just echo its input token) while the logits of a
+// normalised hidden state have a standard deviation near 2.
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -51,7 +52,7 @@ WeightScale scale_of(const std::string& name, const core::Shape& shape, const Qw
   if (name == "model.embed_tokens.weight" || name == "lm_head.weight") {
     return {std::sqrt(12.0 / static_cast<double>(config.hidden_size)), 0.0};
   }
-  return {1.0 / std::sqrt(static_cast<double>(shape.back())), 0.0};
+  return {std::sqrt(3.0 / static_cast<double>(shape.back())), 0.0};
 }
 
 void copy_into(const fs::path& from, const fs::path& to) {
