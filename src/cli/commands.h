@@ -19,5 +19,7 @@ void add_optimize_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 /// Adds `yirage make-demo-model DIR`: a Qwen3 checkpoint with deterministic random weights.
 void add_make_demo_model_command(CLI::App& app);
+/// Adds `yirage tokenize MODEL TEXT`: token ids of a text (or, with --decode, text of ids).
+void add_tokenize_command(CLI::App& app);
 
 }  // namespace yirage::cli
