@@ -46,6 +46,15 @@ struct Measurement {
   double decode_tokens_per_s = 0.0;
 };
 
+// The 1-minute load average (from /proc/loadavg), -1 where there is none: other work on the
+// machine slows every number of a run.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = -1.0;
+  if (!(in >> load)) return -1.0;
+  return load;
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t mid = values.size() / 2;
@@ -106,7 +115,9 @@ Measurement measure(llm::Engine& engine, const std::string& variant,
 
 void run_bench_model(const BenchModelOptions& options) {
   const std::vector<std::string> prompts = read_prompts(options.prompts);
+  const double load_before = load_average();
   std::vector<Measurement> rows;
+  nlohmann::json variants = nlohmann::json::object();
   nlohmann::json config_json;
   std::string backend;
   std::string dtype;
@@ -142,7 +153,17 @@ void run_bench_model(const BenchModelOptions& options) {
     }
     const auto& counters = engine->model().counters();
     std::cout << variant << ": " << counters.kernels << " kernels in the step graphs built, "
-              << counters.fused_kernels << " as run\n";
+              << counters.fused_kernels << " as run";
+    if (fused) {
+      std::cout << "; " << counters.searches << " graphs superoptimized, " << counters.fused_kept
+                << " kept, " << counters.fused_slower << " dropped as slower here";
+    }
+    std::cout << "\n";
+    variants[variant] = {{"kernels", counters.kernels},
+                         {"kernels_run", counters.fused_kernels},
+                         {"searches", counters.searches},
+                         {"fused_kept", counters.fused_kept},
+                         {"fused_dropped_as_slower", counters.fused_slower}};
   }
   nlohmann::json speedups = nlohmann::json::array();
   for (const auto& fused : rows) {
@@ -181,8 +202,11 @@ void run_bench_model(const BenchModelOptions& options) {
                                     {{"cpu", cpu.model},
                                      {"hardware_threads", cpu.hardware_threads},
                                      {"threads_used", core::ThreadPool::global().num_threads()},
-                                     {"features", cpu.names()}}},
+                                     {"features", cpu.names()},
+                                     {"load_average_before", load_before},
+                                     {"load_average_after", load_average()}}},
                                    {"rows", table},
+                                   {"variants", variants},
                                    {"fused_speedup", speedups}};
   write_text_file(options.json, document.dump(2) + "\n");
   std::cout << "wrote " << options.json << "\n";

@@ -16,6 +16,7 @@ llm::EngineOptions EngineFlags::options() const {
   if (!dtype.empty()) options.model.dtype = core::parse_dtype(dtype);
   options.model.fused = fused;
   options.model.search_seconds = search_seconds;
+  options.model.fused_keep_faster = !fused_keep_all;
   options.kv_cache.max_bytes = kv_cache_mb * (int64_t{1} << 20);
   options.max_batch = max_batch;
   return options;

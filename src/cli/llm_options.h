@@ -19,6 +19,7 @@ struct EngineFlags {
   std::string dtype;             ///< empty: the checkpoint's
   bool fused = false;            ///< superoptimize the step graphs
   double search_seconds = 30.0;  ///< budget of each search
+  bool fused_keep_all = false;   ///< run every superoptimized graph, faster here or not
   int64_t kv_cache_mb = 0;       ///< KV cache budget in MiB (0: default)
   int64_t max_batch = 8;         ///< sequences in flight
   /// The engine options these flags describe.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
 #include "yirage/llm/float_rows.h"
@@ -60,8 +61,22 @@ const ir::KernelGraph& Qwen3Model::step_graph(StepGraph graph, int64_t tokens) {
       search.backend = options_.backend;
       search.time_budget_seconds = options_.search_seconds;
       search.cache_dir = options_.search_cache_dir;
-      built = search::superoptimize(built, search).graph;
+      search::OptimizedProgram optimized = search::superoptimize(built, search);
       ++counters_.searches;
+      if (optimized.graph.num_kernels() < built.num_kernels()) {
+        bool keep = true;
+        if (options_.fused_keep_faster) {
+          const auto inputs = backend::random_inputs(built, 0);
+          const double plain = backend_->profile(built, inputs, 3);
+          keep = backend_->profile(optimized.graph, inputs, 3) < plain;
+        }
+        if (keep) {
+          built = std::move(optimized.graph);
+          ++counters_.fused_kept;
+        } else {
+          ++counters_.fused_slower;
+        }
+      }
     }
     counters_.fused_kernels += built.num_kernels();
     slot = std::make_unique<ir::KernelGraph>(std::move(built));

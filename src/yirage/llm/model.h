@@ -31,6 +31,9 @@ struct ModelOptions {
   /// With `fused`, only graphs of at most this many rows (decode steps and short prefills)
   /// are superoptimized; longer prefill steps run the graphs as built.
   int64_t fused_max_tokens = 16;
+  /// With `fused`, time the superoptimized graph against the graph as built on the backend
+  /// (random inputs, a few runs each) and keep the faster.
+  bool fused_keep_faster = true;
   double search_seconds = 30.0;  ///< time budget of each superoptimizer search
   std::string search_cache_dir;  ///< the search cache (empty: the search's default)
 };
@@ -49,6 +52,8 @@ struct ModelCounters {
   int64_t tokens = 0;         ///< tokens processed
   int64_t graph_runs = 0;     ///< kernel graphs run on the backend
   int64_t searches = 0;       ///< superoptimizer calls (fused mode)
+  int64_t fused_kept = 0;     ///< superoptimized graphs kept (fewer kernels; faster if timed)
+  int64_t fused_slower = 0;   ///< superoptimized graphs dropped: slower here than as built
   int64_t kernels = 0;        ///< kernels in the graphs built so far
   int64_t fused_kernels = 0;  ///< kernels after the superoptimizer, same graphs
   std::array<double, kNumStepGraphs> graph_seconds{};  ///< time in each step graph, by StepGraph
