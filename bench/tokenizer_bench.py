@@ -30,12 +30,12 @@ def corpus():
     return module.corpus()
 
 
-def timed(fn, repeats):
+def timed(fn, repeats, clock=time.perf_counter):
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return times
 
 
@@ -47,6 +47,7 @@ def source_text():
 
 def measure(name, load, encode_one, encode_batch, texts, document, repeats):
     load_times = timed(load, repeats)
+    load_cpu = timed(load, repeats, time.process_time)
     tok = load()
     size = sum(len(t.encode()) for t in texts)
     cold = timed(lambda: [encode_one(tok, t) for t in texts], 1)[0]  # empty word cache
@@ -55,10 +56,14 @@ def measure(name, load, encode_one, encode_batch, texts, document, repeats):
     long_text = timed(lambda: encode_one(tok, document), repeats)
     source = source_text()
     source_times = timed(lambda: encode_one(tok, source), repeats)
+    # CPU time as well: the machine may be shared, and wall time then counts waiting too.
+    batch_cpu = timed(lambda: encode_batch(tok, texts), repeats, time.process_time)
+    source_cpu = timed(lambda: encode_one(tok, source), repeats, time.process_time)
     return {
         "tokenizer": name,
         "load_seconds_median": statistics.median(load_times),
         "load_seconds_min": min(load_times),
+        "load_cpu_seconds_median": statistics.median(load_cpu),
         "corpus_bytes": size,
         "encode_mb_per_s_first_pass": size / 1e6 / cold,
         "encode_mb_per_s_per_call_median": size / 1e6 / statistics.median(per_call),
@@ -67,6 +72,8 @@ def measure(name, load, encode_one, encode_batch, texts, document, repeats):
             len(document.encode()) / 1e6 / statistics.median(long_text),
         "source_bytes": len(source.encode()),
         "encode_mb_per_s_source_median": len(source.encode()) / 1e6 / statistics.median(source_times),
+        "encode_mb_per_cpu_s_batch_median": size / 1e6 / statistics.median(batch_cpu),
+        "encode_mb_per_cpu_s_source_median": len(source.encode()) / 1e6 / statistics.median(source_cpu),
     }
 
 

@@ -9,8 +9,7 @@
 #include <memory>
 #include <string>
 
-#include <unistd.h>
-
+#include "llm/temp_dir.h"
 #include "yirage/llm/tokenizer.h"
 #include "yirage/llm/tokenizer_bpe.h"
 #include "yirage/llm/tokenizer_text.h"
@@ -92,33 +91,12 @@ inline nlohmann::json tiny_tokenizer_json() {
               nlohmann::json::array({"he", "ll"}), nlohmann::json::array({"hell", "o"})})}}}};
 }
 
-/// A fresh directory under the system's temporary directory, removed with the object.
-class TempDir {
- public:
-  /// Creates the directory, named after `name` and the process.
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("yirage_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  /// The directory.
-  const std::filesystem::path& path() const { return path_; }
-  /// Writes `contents` to `name` inside the directory and returns its path.
-  std::string write(const std::string& name, const std::string& contents) const {
-    const std::filesystem::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << contents;
-    return file.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+/// Writes `contents` to `name` inside `dir` and returns the file's path.
+inline std::string write_file(const TempDir& dir, const std::string& name,
+                              const std::string& contents) {
+  const std::string path = dir.file(name);
+  write_bytes(path, contents);
+  return path;
+}
 
 }  // namespace yirage::testing

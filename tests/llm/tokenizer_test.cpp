@@ -135,7 +135,7 @@ TEST(TokenizerErrors, BadInput) {
 }
 
 TEST(TokenizerErrors, MissingFiles) {
-  TempDir dir("tokenizer_missing");
+  TempDir dir;
   EXPECT_USER_ERROR([&] { Tokenizer::from_file((dir.path() / "nope.json").string()); }, "nope.json",
                     "does not exist");
   EXPECT_USER_ERROR([&] { Tokenizer::from_file(dir.path().string()); }, "has no tokenizer.json");
@@ -143,49 +143,52 @@ TEST(TokenizerErrors, MissingFiles) {
 
 // The tiny tokenizer.json with `edit` applied, loaded from a temporary file.
 template <typename Edit>
-std::shared_ptr<const Tokenizer> load_edited(const std::string& name, Edit edit) {
+std::shared_ptr<const Tokenizer> load_edited(Edit edit) {
   nlohmann::json document = testing::tiny_tokenizer_json();
   edit(document);
-  TempDir dir(name);
-  return Tokenizer::from_file(dir.write("tokenizer.json", document.dump()));
+  TempDir dir;
+  return Tokenizer::from_file(testing::write_file(dir, "tokenizer.json", document.dump()));
 }
 
 TEST(Tokenizer, TinyTokenizerMergesByRank) {
-  const auto tokenizer = load_edited("tiny", [](nlohmann::json&) {});
+  const auto tokenizer = load_edited([](nlohmann::json&) {});
   EXPECT_EQ(tokenizer->vocab_size(), 261);
   EXPECT_EQ(tokenizer->encode("hello"), (Ids{259}));
   EXPECT_EQ(tokenizer->encode("hellx hel<|end|>"), (Ids{258, 'x', ' ', 256, 'l', 260}));
   EXPECT_EQ(tokenizer->decode({259, 260}, true), "hello");
   // Without the merge "he ll", "hell" cannot form: "he" + "ll" stays two tokens.
-  const auto fewer = load_edited("tiny_fewer", [](nlohmann::json& d) {
+  const auto fewer = load_edited([](nlohmann::json& d) {
     d["model"]["merges"] = nlohmann::json::array(
         {nlohmann::json::array({"h", "e"}), nlohmann::json::array({"l", "l"})});
   });
   EXPECT_EQ(fewer->encode("hello"), (Ids{256, 257, 'o'}));
   // The older merge form "left right" reads the same.
-  const auto strings = load_edited("tiny_strings", [](nlohmann::json& d) {
+  const auto strings = load_edited([](nlohmann::json& d) {
     d["model"]["merges"] = nlohmann::json::array({"h e", "l l", "he ll", "hell o"});
   });
   EXPECT_EQ(strings->encode("hello"), (Ids{259}));
 }
 
 TEST(TokenizerErrors, MalformedFiles) {
-  TempDir dir("tokenizer_malformed");
-  EXPECT_USER_ERROR([&] { Tokenizer::from_file(dir.write("a.json", "{\"model\": [1, 2")); },
-                    "a.json", "is not valid JSON");
-  EXPECT_USER_ERROR([&] { Tokenizer::from_file(dir.write("b.json", "[1, 2]")); }, "b.json",
-                    "the document is an array; expected an object");
-  EXPECT_USER_ERROR([&] { Tokenizer::from_file(dir.write("c.json", "{}")); }, "c.json",
-                    "model is missing");
+  TempDir dir;
+  EXPECT_USER_ERROR(
+      [&] { Tokenizer::from_file(testing::write_file(dir, "a.json", "{\"model\": [1, 2")); },
+      "a.json", "is not valid JSON");
+  EXPECT_USER_ERROR([&] { Tokenizer::from_file(testing::write_file(dir, "b.json", "[1, 2]")); },
+                    "b.json", "the document is an array; expected an object");
+  EXPECT_USER_ERROR([&] { Tokenizer::from_file(testing::write_file(dir, "c.json", "{}")); },
+                    "c.json", "model is missing");
   EXPECT_USER_ERROR(
       [&] {
-        Tokenizer::from_file(dir.write("d.json", R"({"model": {"type": "BPE", "vocab": {"a": "x"},
+        Tokenizer::from_file(
+            testing::write_file(dir, "d.json", R"({"model": {"type": "BPE", "vocab": {"a": "x"},
                                                    "merges": []}})"));
       },
       "d.json", "model.vocab[\"a\"] is a string; expected an integer id");
   EXPECT_USER_ERROR(
       [&] {
-        Tokenizer::from_file(dir.write("e.json", R"({"model": {"type": "BPE", "vocab": {"a": 0},
+        Tokenizer::from_file(
+            testing::write_file(dir, "e.json", R"({"model": {"type": "BPE", "vocab": {"a": 0},
                                                    "merges": [["a"]]}})"));
       },
       "e.json", "model.merges[0] has 1 tokens; expected a pair of token strings");
@@ -193,47 +196,41 @@ TEST(TokenizerErrors, MalformedFiles) {
 
 TEST(TokenizerErrors, UnsupportedParts) {
   EXPECT_USER_ERROR(
-      [] { load_edited("wordpiece", [](nlohmann::json& d) { d["model"]["type"] = "WordPiece"; }); },
+      [] { load_edited([](nlohmann::json& d) { d["model"]["type"] = "WordPiece"; }); },
       "model has the type 'WordPiece', which is not supported; expected BPE");
   EXPECT_USER_ERROR(
-      [] {
-        load_edited("normalizer", [](nlohmann::json& d) {
-          d["normalizer"] = {{"type", "Lowercase"}};
-        });
-      },
+      [] { load_edited([](nlohmann::json& d) {
+             d["normalizer"] = {{"type", "Lowercase"}};
+           }); },
       "normalizer has the type 'Lowercase'");
   EXPECT_USER_ERROR(
-      [] {
-        load_edited("no_byte_level", [](nlohmann::json& d) {
-          d["pre_tokenizer"] = {{"type", "Whitespace"}};
-        });
-      },
+      [] { load_edited([](nlohmann::json& d) {
+             d["pre_tokenizer"] = {{"type", "Whitespace"}};
+           }); },
       "pre_tokenizer has the type 'Whitespace'", "expected Sequence, Split or ByteLevel");
-  EXPECT_USER_ERROR(
-      [] { load_edited("no_pre", [](nlohmann::json& d) { d["pre_tokenizer"] = nullptr; }); },
-      "pre_tokenizer has no ByteLevel step");
+  EXPECT_USER_ERROR([] { load_edited([](nlohmann::json& d) { d["pre_tokenizer"] = nullptr; }); },
+                    "pre_tokenizer has no ByteLevel step");
   EXPECT_USER_ERROR(
       [] {
-        load_edited("bad_regex", [](nlohmann::json& d) {
+        load_edited([](nlohmann::json& d) {
           d["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(unclosed";
         });
       },
       "pre_tokenizer.pretokenizers[0]", "does not compile");
   EXPECT_USER_ERROR(
-      [] {
-        load_edited("decoder", [](nlohmann::json& d) { d["decoder"] = {{"type", "WordPiece"}}; });
-      },
+      [] { load_edited([](nlohmann::json& d) {
+             d["decoder"] = {{"type", "WordPiece"}};
+           }); },
       "decoder has the type 'WordPiece'");
   EXPECT_USER_ERROR(
       [] {
-        load_edited("merge", [](nlohmann::json& d) {
+        load_edited([](nlohmann::json& d) {
           d["model"]["merges"][1] = nlohmann::json::array({"l", "no-such-token"});
         });
       },
       "merge 1", "'no-such-token', which is not in model.vocab");
-  EXPECT_USER_ERROR(
-      [] { load_edited("dropout", [](nlohmann::json& d) { d["model"]["dropout"] = 0.1; }); },
-      "model.dropout");
+  EXPECT_USER_ERROR([] { load_edited([](nlohmann::json& d) { d["model"]["dropout"] = 0.1; }); },
+                    "model.dropout");
 }
 
 }  // namespace

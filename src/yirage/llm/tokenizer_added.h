@@ -29,6 +29,7 @@ class AddedTokenMatcher {
  public:
   /// Indexes `tokens`; `patterns[i]` is the text that token `tokens[i]` is matched as.
   AddedTokenMatcher(std::vector<AddedToken> tokens, std::vector<std::string> patterns);
+  /// A matcher with nothing to match.
   AddedTokenMatcher() = default;
 
   /// Calls `piece(begin, end, token)` for consecutive pieces covering `text`: added tokens with

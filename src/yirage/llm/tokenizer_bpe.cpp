@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "yirage/core/error.h"
 #include "yirage/llm/tokenizer_text.h"
@@ -15,6 +16,7 @@ namespace {
 
 constexpr std::size_t kMaxCachedWord = 128;      // bytes; longer words are merged every time
 constexpr std::size_t kCacheCapacity = 1 << 16;  // words; the cache starts over when full
+constexpr std::size_t kSmallWord = 48;           // symbols; shorter words merge without a heap
 
 bool printable_byte(unsigned byte) {
   return (byte >= 0x21 && byte <= 0x7E) || (byte >= 0xA1 && byte <= 0xAC) ||
@@ -245,40 +247,78 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
   }
   if (pending_unk > 0) add(unk_id_, pending_unk);
 
-  // The heap's top is the candidate of lowest rank, leftmost among equal ranks.
-  const auto later = [](const Candidate& a, const Candidate& b) {
-    return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
-  };
-  auto push = [&](int32_t pos) {
-    const Symbol& left = symbols[static_cast<std::size_t>(pos)];
-    const Symbol& right = symbols[static_cast<std::size_t>(left.next)];
-    if (const Merge* merge =
-            merges_.find(static_cast<uint32_t>(left.id), static_cast<uint32_t>(right.id))) {
-      heap.push_back({merge->rank, pos, merge->result});
-      std::push_heap(heap.begin(), heap.end(), later);
+  if (symbols.size() <= kSmallWord) {
+    // Few symbols: keep each pair's merge beside it and scan for the lowest rank (leftmost
+    // among equals), which picks the same merges in the same order as the heap below.
+    std::array<Merge, kSmallWord> pair;
+    const auto lookup = [&](int32_t pos) {
+      const Symbol& left = symbols[static_cast<std::size_t>(pos)];
+      const Merge* merge =
+          left.next < 0
+              ? nullptr
+              : merges_.find(
+                    static_cast<uint32_t>(left.id),
+                    static_cast<uint32_t>(symbols[static_cast<std::size_t>(left.next)].id));
+      pair[static_cast<std::size_t>(pos)] =
+          merge != nullptr ? *merge : Merge{std::numeric_limits<int32_t>::max(), -1};
+    };
+    for (int32_t pos = 0; pos < static_cast<int32_t>(symbols.size()); ++pos) lookup(pos);
+    while (!symbols.empty()) {
+      int32_t best = -1;
+      int32_t best_rank = std::numeric_limits<int32_t>::max();
+      for (int32_t pos = 0; pos >= 0; pos = symbols[static_cast<std::size_t>(pos)].next) {
+        if (pair[static_cast<std::size_t>(pos)].rank < best_rank) {
+          best_rank = pair[static_cast<std::size_t>(pos)].rank;
+          best = pos;
+        }
+      }
+      if (best < 0) break;
+      Symbol& left = symbols[static_cast<std::size_t>(best)];
+      Symbol& right = symbols[static_cast<std::size_t>(left.next)];
+      left.id = pair[static_cast<std::size_t>(best)].result;
+      left.size += right.size;
+      right.size = 0;
+      left.next = right.next;
+      if (left.next >= 0) symbols[static_cast<std::size_t>(left.next)].prev = best;
+      lookup(best);
+      if (left.prev >= 0) lookup(left.prev);
     }
-  };
-  for (int32_t pos = 0; pos + 1 < static_cast<int32_t>(symbols.size()); ++pos) push(pos);
+  } else {
+    // The heap's top is the candidate of lowest rank, leftmost among equal ranks.
+    const auto later = [](const Candidate& a, const Candidate& b) {
+      return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+    };
+    auto push = [&](int32_t pos) {
+      const Symbol& left = symbols[static_cast<std::size_t>(pos)];
+      const Symbol& right = symbols[static_cast<std::size_t>(left.next)];
+      if (const Merge* merge =
+              merges_.find(static_cast<uint32_t>(left.id), static_cast<uint32_t>(right.id))) {
+        heap.push_back({merge->rank, pos, merge->result});
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
+    };
+    for (int32_t pos = 0; pos + 1 < static_cast<int32_t>(symbols.size()); ++pos) push(pos);
 
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    const Candidate top = heap.back();
-    heap.pop_back();
-    Symbol& left = symbols[static_cast<std::size_t>(top.pos)];
-    if (left.size == 0 || left.next < 0) continue;
-    Symbol& right = symbols[static_cast<std::size_t>(left.next)];
-    // A candidate is stale when either side has merged since it was pushed; the pair it names
-    // then spans more text and yields another token.
-    const Merge* merge =
-        merges_.find(static_cast<uint32_t>(left.id), static_cast<uint32_t>(right.id));
-    if (merge == nullptr || merge->result != top.result) continue;
-    left.id = top.result;
-    left.size += right.size;
-    right.size = 0;
-    left.next = right.next;
-    if (left.next >= 0) symbols[static_cast<std::size_t>(left.next)].prev = top.pos;
-    if (left.prev >= 0) push(left.prev);
-    if (left.next >= 0) push(top.pos);
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      const Candidate top = heap.back();
+      heap.pop_back();
+      Symbol& left = symbols[static_cast<std::size_t>(top.pos)];
+      if (left.size == 0 || left.next < 0) continue;
+      Symbol& right = symbols[static_cast<std::size_t>(left.next)];
+      // A candidate is stale when either side has merged since it was pushed; the pair it names
+      // then spans more text and yields another token.
+      const Merge* merge =
+          merges_.find(static_cast<uint32_t>(left.id), static_cast<uint32_t>(right.id));
+      if (merge == nullptr || merge->result != top.result) continue;
+      left.id = top.result;
+      left.size += right.size;
+      right.size = 0;
+      left.next = right.next;
+      if (left.next >= 0) symbols[static_cast<std::size_t>(left.next)].prev = top.pos;
+      if (left.prev >= 0) push(left.prev);
+      if (left.next >= 0) push(top.pos);
+    }
   }
 
   out.clear();

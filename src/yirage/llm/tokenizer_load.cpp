@@ -213,7 +213,8 @@ bool read_pre_tokenizer(const Reader& reader, const json& value, const std::stri
     }
     if (reader.flag(value, "use_regex", path, true)) {
       PreTokenizerStep step;
-      step.regex = std::make_shared<SplitRegex>(kByteLevelPattern, false, path);
+      step.regex =
+          std::make_shared<SplitRegex>(kByteLevelPattern, false, located(reader.file(), path));
       steps.push_back(std::move(step));
     }
     return true;

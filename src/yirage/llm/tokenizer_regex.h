@@ -22,6 +22,7 @@ class SplitRegex {
   /// Compiles `pattern` (a regular expression, or literal text with `literal`). UserError naming
   /// `where` and the position PCRE2 reports when it does not compile.
   SplitRegex(const std::string& pattern, bool literal, const std::string& where);
+  /// Frees the compiled pattern.
   ~SplitRegex();
   SplitRegex(const SplitRegex&) = delete;
   SplitRegex& operator=(const SplitRegex&) = delete;
