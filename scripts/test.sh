@@ -199,6 +199,17 @@ JSON
   echo "ok    yirage optimize stopped by SIGINT: exit 0, best result so far"
   unset YIRAGE_CACHE_DIR
 
+  # Text generation with the tiny demo checkpoint (random weights, so the text is noise).
+  "$yirage" make-demo-model "$work/tiny" --preset tiny >/dev/null
+  expect_ok '^4 tokens \(length\), first token .* ms/token' \
+    "$yirage" generate "$work/tiny" "Hello" --max-tokens 4 --temperature 0 --ignore-eos --stream
+  expect_ok '^unfused  batch 2 ' "$yirage" bench model "$work/tiny" --batch-sizes 1 2 \
+    --max-tokens 3 --warmup 0 --iters 1 --unfused-only --json "$work/bench-model.json"
+  grep -q '"decode_tokens_per_s"' "$work/bench-model.json"
+  expect_error 1 "no-such-model" "$yirage" generate "$work/no-such-model" "Hello"
+  expect_error 1 "temperature" "$yirage" generate "$work/tiny" "Hello" --temperature -1
+  expect_error 2 "prompt" "$yirage" generate "$work/tiny"
+
   # Bad input: one line on stderr, exit 2 for usage and 1 for other errors.
   expect_error 2 "'yirage' needs a command" "$yirage"
   expect_error 2 'frobnicate' "$yirage" frobnicate

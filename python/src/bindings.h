@@ -40,6 +40,9 @@ void bind_search(nb::module_& m);
 void bind_llm_tokenizer(nb::module_& m);
 /// Registers make_demo_model (llm_weights_bindings.cpp).
 void bind_llm_weights(nb::module_& m);
+/// Registers SamplingParams and the generation engine behind yirage.LLM
+/// (llm_engine_bindings.cpp).
+void bind_llm_engine(nb::module_& m);
 
 /// Wraps `array` as a borrowed tensor that keeps the array alive, without copying. `declared`
 /// reinterprets the elements (only uint16 bits as bfloat16 or float16); `index` names the input

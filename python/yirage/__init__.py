@@ -61,6 +61,7 @@ from ._core import (
 )
 from ._arrays import numpy_dtype
 from ._graph import Kernel, KernelGraph, OptimizedProgram, graph_from_json, new_kernel_graph
+from .llm import LLM, CompletionOutput, RequestOutput, SamplingParams
 
 float32 = DType.float32
 float16 = DType.float16
@@ -104,4 +105,9 @@ __all__ = [
     "op_info",
     "op_names",
     "verify",
+    # Text generation (llm.py)
+    "CompletionOutput",
+    "LLM",
+    "RequestOutput",
+    "SamplingParams",
 ]
