@@ -6,7 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(cmake ninja-build g++ libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
-          clang-format)
+          clang-format pkg-config libpcre2-dev libutf8proc-dev)
+packages+=(libdnnl-dev)  # oneDNN GEMMs of the mkl backend
 if ! command -v python3 >/dev/null 2>&1; then
   packages+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -35,9 +36,10 @@ if [[ ! -x "$venv/bin/python" ]]; then
   echo "setup: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import nanobind, numpy, ml_dtypes, pytest, scikit_build_core' \
-    >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import nanobind, numpy, ml_dtypes, pytest, scikit_build_core
+import tokenizers, jinja2' >/dev/null 2>&1; then
   echo "setup: installing Python packages into $venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet nanobind numpy ml_dtypes pytest scikit-build-core
+  "$venv/bin/python" -m pip install --quiet nanobind numpy ml_dtypes pytest scikit-build-core \
+    tokenizers jinja2
 fi

@@ -171,15 +171,18 @@ JSON
   echo "ok    $yirage optimize $work/demo.json --budget 2 --out $work/best.json"
   expect_ok '^fingerprint [0-9a-f]{16}$' "$yirage" graph show "$work/best.json"
   if grep -q '^kernels: 2 -> 1$' <<<"$optimized"; then
-    expect_ok '^cache hit: verified again in' "$yirage" optimize "$work/demo.json" --budget 2
+    expect_ok '^cache hit \(sealed when verified\) in' "$yirage" optimize "$work/demo.json" --budget 2
     expect_ok '^kernels: 2 -> 1$' "$yirage" optimize "$work/demo.json" --budget 2
   else
     echo "note  the search found nothing within 2 s on this build; the cache check is skipped"
   fi
   expect_ok '^search: .* verified' "$yirage" optimize "$work/demo.json" --budget 0.3 --no-cache
+  expect_ok '^search: .* verified' "$yirage" optimize "$work/demo.json" --budget 0.3 --no-cache \
+    --no-derive
 
-  # Ctrl-C stops the search: exit 0 with the best result so far, said plainly.
-  "$yirage" optimize "$work/demo.json" --budget 60 --no-cache >"$work/interrupted.txt" 2>&1 &
+  # Ctrl-C stops the search: exit 0 with the best result so far, said plainly. (Depth-first
+  # only: lowering alone finishes before the signal comes.)
+  "$yirage" optimize "$work/demo.json" --budget 60 --no-cache --no-derive >"$work/interrupted.txt" 2>&1 &
   local pid=$! waited=0 status=0
   until grep -q '^search:' "$work/interrupted.txt" || ((waited >= 200)); do
     sleep 0.1
@@ -195,6 +198,17 @@ JSON
   fi
   echo "ok    yirage optimize stopped by SIGINT: exit 0, best result so far"
   unset YIRAGE_CACHE_DIR
+
+  # Text generation with the tiny demo checkpoint (random weights, so the text is noise).
+  "$yirage" make-demo-model "$work/tiny" --preset tiny >/dev/null
+  expect_ok '^4 tokens \(length\), first token .* ms/token' \
+    "$yirage" generate "$work/tiny" "Hello" --max-tokens 4 --temperature 0 --ignore-eos --stream
+  expect_ok '^unfused  batch 2 ' "$yirage" bench model "$work/tiny" --batch-sizes 1 2 \
+    --max-tokens 3 --warmup 0 --iters 1 --unfused-only --json "$work/bench-model.json"
+  grep -q '"decode_tokens_per_s"' "$work/bench-model.json"
+  expect_error 1 "no-such-model" "$yirage" generate "$work/no-such-model" "Hello"
+  expect_error 1 "temperature" "$yirage" generate "$work/tiny" "Hello" --temperature -1
+  expect_error 2 "prompt" "$yirage" generate "$work/tiny"
 
   # Bad input: one line on stderr, exit 2 for usage and 1 for other errors.
   expect_error 2 "'yirage' needs a command" "$yirage"

@@ -61,6 +61,10 @@ nb::dict report_dict(const search::SearchReport& report) {
   out["verified"] = report.totals.verified;
   out["rejected"] = report.totals.rejected;
   out["frames"] = report.frames;
+  out["derived"] = report.derived;
+  out["derived_verified"] = report.derived_verified;
+  out["fragments"] = report.fragments;
+  out["profiled"] = report.profiled;
   out["kernels_before"] = report.kernels_before;
   out["kernels_after"] = report.kernels_after;
   out["original_cost"] = report.original_cost;
@@ -81,7 +85,8 @@ nb::dict run_superoptimize(const ir::KernelGraph& graph, ir::KernelGraph& progra
                            const std::string& backend, double time_budget, uint64_t seed,
                            bool cache, const std::string& cache_dir, nb::object progress,
                            std::optional<int64_t> state_budget, bool prune,
-                           std::optional<int> max_block_ops, std::optional<int64_t> max_verified) {
+                           std::optional<int> max_block_ops, std::optional<int64_t> max_verified,
+                           bool derive) {
   YR_USER_CHECK(progress.is_none() || PyCallable_Check(progress.ptr()),
                 "progress is a " << nb::cast<std::string>(nb::type_name(progress.type()))
                                  << "; expected a callable taking a SearchProgress, or None");
@@ -96,6 +101,7 @@ nb::dict run_superoptimize(const ir::KernelGraph& graph, ir::KernelGraph& progra
   options.use_cache = cache;
   options.cache_dir = cache_dir;
   options.prune = prune;
+  options.derive = derive;
   if (state_budget) options.state_budget = *state_budget;
   if (max_block_ops) options.max_block_ops = *max_block_ops;
   if (max_verified) options.max_verified = *max_verified;
@@ -171,7 +177,7 @@ void bind_search(nb::module_& m) {
       .def("__repr__", &progress_repr);
   m.def("_superoptimize", &run_superoptimize, "graph"_a, "program"_a, "backend"_a, "time_budget"_a,
         "seed"_a, "cache"_a, "cache_dir"_a, "progress"_a.none(), "state_budget"_a.none(), "prune"_a,
-        "max_block_ops"_a.none(), "max_verified"_a.none(),
+        "max_block_ops"_a.none(), "max_verified"_a.none(), "derive"_a = true,
         "Searches a fused program for `graph` into the empty graph `program` and returns the "
         "report as a dict (used by KernelGraph.superoptimize).");
   m.def("_kernels", &graph_kernels, "graph"_a,

@@ -43,10 +43,13 @@ from ._core import (
     OpInfo,
     SearchProgress,
     STensor,
+    StreamDecoder,
     TensorType,
+    Tokenizer,
     UserError,
     VerifyResult,
     __version__,
+    apply_chat_template,
     cpu_features,
     float_error_bound,
     get_available_backends,
@@ -58,6 +61,7 @@ from ._core import (
 )
 from ._arrays import numpy_dtype
 from ._graph import Kernel, KernelGraph, OptimizedProgram, graph_from_json, new_kernel_graph
+from .llm import LLM, CompletionOutput, RequestOutput, SamplingParams
 
 float32 = DType.float32
 float16 = DType.float16
@@ -78,10 +82,13 @@ __all__ = [
     "OptimizedProgram",
     "STensor",
     "SearchProgress",
+    "StreamDecoder",
     "TensorType",
+    "Tokenizer",
     "UserError",
     "VerifyResult",
     "__version__",
+    "apply_chat_template",
     "bfloat16",
     "cpu_features",
     "float16",
@@ -98,4 +105,9 @@ __all__ = [
     "op_info",
     "op_names",
     "verify",
+    # Text generation (llm.py)
+    "CompletionOutput",
+    "LLM",
+    "RequestOutput",
+    "SamplingParams",
 ]

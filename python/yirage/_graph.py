@@ -25,7 +25,7 @@ class KernelGraph(_core.KernelGraph):
 
     def superoptimize(self, backend="reference", time_budget=30.0, seed=0, cache=True,
                       progress=None, *, cache_dir=None, state_budget=None, prune=True,
-                      max_block_ops=None, max_verified=None):
+                      max_block_ops=None, max_verified=None, derive=True):
         """Searches a fused program computing what this graph computes; returns an
         OptimizedProgram.
 
@@ -34,16 +34,19 @@ class KernelGraph(_core.KernelGraph):
         graph, unchanged, and the report says so. `seed` seeds verification (the search order
         is deterministic). With `cache`, a result stored by an earlier search of the same graph,
         backend, device and search configuration (in `cache_dir`, by default $YIRAGE_CACHE_DIR
-        or ~/.cache/yirage) is verified again and returned without searching. `progress`, when
+        or ~/.cache/yirage) is returned without searching, after checking its seal (it is the
+        program the search verified and stored). `progress`, when
         given, is called about every 0.1 s with a SearchProgress (states, pruned, verified,
         rejected, seconds) and once at the end. The GIL is released while the search runs;
         Ctrl-C (KeyboardInterrupt) stops it and returns the best verified result so far, with
-        report()["cancelled"] set. `prune=False` turns abstract-expression pruning off.
+        report()["cancelled"] set. `prune=False` turns abstract-expression pruning off;
+        `derive=False` leaves out the streaming forms derived by lowering (depth-first search only).
         """
         program = KernelGraph()
         report = _core._superoptimize(self, program, backend, float(time_budget), seed, cache,
                                       "" if cache_dir is None else str(cache_dir), progress,
-                                      state_budget, prune, max_block_ops, max_verified)
+                                      state_budget, prune, max_block_ops, max_verified,
+                                      derive)
         return OptimizedProgram(program, report)
 
 
@@ -98,8 +101,10 @@ class OptimizedProgram:
         """What the search did, as a dict: states, pruned, verified, rejected, frames,
         kernels_before, kernels_after, original_cost, best_cost (cost-model estimates in
         microseconds), improved, cancelled, budget_exhausted, cache_hit, search_seconds (the
-        search's time), seconds (this call's wall time; a cache hit: lookup and verification)
-        and summary (plain words)."""
+        search's time), seconds (this call's wall time; a cache hit: lookup and seal check),
+        derived and derived_verified (streaming forms lowered into frames, and how many
+        verified), fragments (pieces of a partitioned graph; 0 when searched whole), profiled
+        (candidates timed on a backend that can profile) and summary (plain words)."""
         return dict(self._report)
 
     def to_json(self, indent=2):

@@ -17,7 +17,15 @@ void add_bench_command(CLI::App& app);
 void add_optimize_command(CLI::App& app);
 /// Adds `yirage demo`: the RMSNorm+matmul graph of a Qwen3-0.6B layer, run and checked.
 void add_demo_command(CLI::App& app);
+/// Adds `yirage tokenize MODEL TEXT`: token ids of a text (or, with --decode, text of ids).
+void add_tokenize_command(CLI::App& app);
 /// Adds `yirage make-demo-model DIR`: a Qwen3 checkpoint with deterministic random weights.
 void add_make_demo_model_command(CLI::App& app);
+/// Adds `yirage generate MODEL "prompt"`: text generation with a Qwen3 checkpoint.
+void add_generate_command(CLI::App& app);
+/// Adds `yirage chat MODEL`: an interactive, streaming chat with a Qwen3 checkpoint.
+void add_chat_command(CLI::App& app);
+/// Adds `yirage bench model MODEL` to the `bench` command (add_bench_command first).
+void add_bench_model_command(CLI::App& app);
 
 }  // namespace yirage::cli

@@ -74,7 +74,11 @@ int main(int argc, char** argv) {
   yirage::cli::add_optimize_command(app);
   yirage::cli::add_demo_command(app);
   yirage::cli::add_bench_command(app);
+  yirage::cli::add_tokenize_command(app);
   yirage::cli::add_make_demo_model_command(app);
+  yirage::cli::add_bench_model_command(app);
+  yirage::cli::add_generate_command(app);
+  yirage::cli::add_chat_command(app);
   try {
     app.parse(argc, argv);
     return 0;

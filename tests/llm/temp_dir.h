@@ -13,14 +13,16 @@
 
 namespace yirage::testing {
 
-/// A fresh directory named after the running test; removed when the object dies.
+/// A fresh directory named after the running test (and numbered, so that several can be alive
+/// in one test); removed when the object dies.
 class TempDir {
  public:
   TempDir() {
+    static int created = 0;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ =
-        std::filesystem::temp_directory_path() / ("yirage-llm-" + std::to_string(::getpid()) + "-" +
-                                                  info->test_suite_name() + "-" + info->name());
+    path_ = std::filesystem::temp_directory_path() /
+            ("yirage-llm-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" +
+             info->name() + "-" + std::to_string(created++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

@@ -53,7 +53,10 @@ void Backend::run_into(const ir::KernelGraph& graph, const std::vector<core::Ten
 }
 
 double Backend::estimate_cost(const ir::KernelGraph& graph) const {
-  return estimate_microseconds(graph);
+  MachineModel machine;
+  machine.fast_memory_bytes = static_cast<double>(fast_memory_bytes());
+  machine.parallel_units = parallel_units();
+  return estimate_microseconds(graph, machine);
 }
 
 double Backend::profile(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,

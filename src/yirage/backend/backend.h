@@ -53,8 +53,13 @@ class Backend {
   // --- What the search asks of a backend ---
 
   /// Estimated microseconds of `graph` here, for ranking candidates. The default is the
-  /// nominal machine model of cost_model.h.
+  /// machine model of cost_model.h with this backend's fast_memory_bytes and parallel_units.
   virtual double estimate_cost(const ir::KernelGraph& graph) const;
+  /// On-chip memory one block may keep its tiles in (shared memory, or a core's L2); working
+  /// sets beyond it spill. The default is a nominal 228 KiB.
+  virtual int64_t fast_memory_bytes() const { return 228 * 1024; }
+  /// Blocks that run at once (SMs, cores). The default is a nominal 132.
+  virtual int64_t parallel_units() const { return 132; }
   /// True when profile() measures real time on this machine.
   virtual bool can_profile() const { return false; }
   /// Median wall-clock seconds of one run of `graph` on `inputs` over `iterations` runs after a

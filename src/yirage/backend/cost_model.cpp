@@ -1,7 +1,6 @@
 #include "yirage/backend/cost_model.h"
 
 #include <algorithm>
-#include <tuple>
 
 namespace yirage::backend {
 
@@ -29,13 +28,36 @@ std::pair<double, double> block_traffic(const ir::BlockGraph& graph) {
   return {bytes, flops};
 }
 
+double block_working_set(const ir::BlockGraph& graph) {
+  double bytes = 0.0;
+  for (const auto& input : graph.inputs()) bytes += bytes_of(graph.nodes()[input.node].outputs[0]);
+  for (const auto& node : graph.nodes()) {
+    if (node.kind == ir::BlockNodeKind::Accumulate) bytes += bytes_of(node.outputs[0]);
+  }
+  return bytes;
+}
+
+double block_microseconds(const ir::BlockGraph& graph, const MachineModel& machine) {
+  auto [bytes, flops] = block_traffic(graph);
+  const double blocks = static_cast<double>(graph.num_blocks());
+  const double iterations = static_cast<double>(graph.forloop_range());
+  const double spill = block_working_set(graph) - machine.fast_memory_bytes;
+  if (spill > 0) bytes += 2.0 * spill * blocks * iterations;
+  const double share =
+      std::min(1.0, blocks / static_cast<double>(std::max<int64_t>(1, machine.parallel_units)));
+  const double memory = bytes / (machine.bytes_per_microsecond * share);
+  const double compute = flops / (machine.flops_per_microsecond * share);
+  return std::max(memory, compute) + std::min(memory, compute) / iterations;
+}
+
 double estimate_microseconds(const ir::KernelGraph& graph, const MachineModel& machine) {
   double microseconds = 0.0;
   for (const auto& node : graph.nodes()) {
     if (node.op == ir::OpKind::Input) continue;
     double bytes = 0.0, flops = 0.0;
     if (node.op == ir::OpKind::Customized) {
-      std::tie(bytes, flops) = block_traffic(*node.block_graph);
+      microseconds += machine.launch_microseconds + block_microseconds(*node.block_graph, machine);
+      continue;
     } else {
       for (const auto& input : node.inputs) bytes += bytes_of(graph.type(input));
       for (const auto& output : node.outputs) bytes += bytes_of(output);

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "yirage/backend/cpu/cpu_backend.h"
+#include "yirage/backend/cuda/cuda_backend.h"
+#include "yirage/backend/mkl/mkl_backend.h"
 #include "yirage/backend/reference/reference_backend.h"
 #include "yirage/backend/unavailable_backend.h"
 #include "yirage/core/error.h"
@@ -16,6 +18,8 @@ std::vector<std::unique_ptr<Backend>> create_backends() {
   std::vector<std::unique_ptr<Backend>> backends;
   backends.push_back(make_reference_backend());
   backends.push_back(make_cpu_backend());
+  backends.push_back(make_mkl_backend());
+  backends.push_back(make_cuda_backend());
   backends.push_back(
       make_unavailable_backend("mps", "Apple Metal Performance Shaders",
                                "needs macOS on Apple silicon; this build targets Linux"));

@@ -1,5 +1,9 @@
 #include "yirage/core/tensor.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -44,10 +48,18 @@ std::string Device::to_string() const {
 }
 
 std::shared_ptr<Storage> Storage::allocate(std::size_t bytes) {
-  const std::size_t rounded = (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
-  void* data = std::aligned_alloc(kTensorAlignment, rounded == 0 ? kTensorAlignment : rounded);
+  // Large buffers (weights, activations of big batches) are aligned to 2 MiB and asked to be
+  // backed by huge pages, which spares the TLB misses of streaming through them.
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  const std::size_t alignment = bytes >= kHugePage ? kHugePage : kTensorAlignment;
+  std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
+  if (rounded == 0) rounded = alignment;
+  void* data = std::aligned_alloc(alignment, rounded);
   if (data == nullptr) throw std::bad_alloc();
-  std::memset(data, 0, rounded == 0 ? kTensorAlignment : rounded);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (alignment == kHugePage) ::madvise(data, rounded, MADV_HUGEPAGE);  // a hint; failure is fine
+#endif
+  std::memset(data, 0, rounded);
   std::shared_ptr<Storage> storage(new Storage());
   storage->data_ = data;
   storage->bytes_ = bytes;

@@ -28,6 +28,10 @@ class Tokenizer {
   /// `skip_special_tokens`, special added tokens are left out.
   virtual std::string decode(const std::vector<int64_t>& ids,
                              bool skip_special_tokens = false) const = 0;
+  /// The bytes `ids` stand for, concatenated, before any UTF-8 repair (what decode() repairs
+  /// and StreamDecoder holds back). UserError on an id that names no token.
+  virtual std::string decode_bytes(const std::vector<int64_t>& ids,
+                                   bool skip_special_tokens = false) const = 0;
   /// Number of ids (regular vocabulary plus added tokens).
   virtual int64_t vocab_size() const = 0;
   /// The id of token string `token` (regular or added), if any.

@@ -1,6 +1,7 @@
 #include "yirage/search/block_search.h"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <set>
 #include <tuple>
@@ -45,22 +46,25 @@ struct Partial {
   std::shared_ptr<const ir::BlockGraph> graph;
   std::vector<TensorRef> tensors;  // every tile, in creation order
   std::vector<ExprId> exprs;       // abstract expression of each tile
+  std::vector<uint8_t> used;       // per tile: some op reads it
   StepKey last{-1, {}, -1, ""};
   int ops = 0;
+  bool after_loop = false;  // an op on after-loop tensors was added: only such ops follow
 };
 
 class FrameSearch {
  public:
-  FrameSearch(const Target& target, const Frame& frame, int max_ops, int64_t state_budget,
-              SearchState& state, std::vector<Found>& found)
+  FrameSearch(const Target& target, const Frame& frame, int64_t frame_index, int max_ops,
+              int64_t state_budget, SearchState& state)
       : target_(target),
         frame_(frame),
-        max_ops_(max_ops),
-        state_limit_(state.progress.states + state_budget),
+        frame_index_(frame_index),
+        max_depth_(max_ops),
+        state_limit_(state_budget),
         state_(state),
-        found_(found) {}
+        pool_(*target.pool) {}
 
-  void run() {
+  FrameResult run() {
     auto graph =
         std::make_shared<ir::BlockGraph>(frame_.grid, ir::Dim3{128, 1, 1}, frame_.forloop, 64);
     Partial root;
@@ -68,15 +72,184 @@ class FrameSearch {
       for (std::size_t k = 0; k < target_.inputs.size(); ++k) {
         root.tensors.push_back(graph->input(target_.inputs[k], frame_.imaps[k], frame_.fmaps[k]));
         root.exprs.push_back(target_.input_exprs[k]);
+        root.used.push_back(0);
       }
     } catch (const core::UserError&) {
-      return;  // the frame does not tile these inputs
+      return {};  // the frame does not tile these inputs
     }
     root.graph = graph;
-    dfs(root);
+    if (frame_.forloop > 1) search_recipes(root);
+    for (int depth = 2; depth <= max_depth_ && result_.found.empty() && !exhausted(); ++depth) {
+      max_ops_ = depth;
+      dfs(root);
+    }
+    return std::move(result_);
   }
 
  private:
+  // Loop frames, accumulators first: a program with a for-loop is a loop body whose tiles
+  // feed accumulators, then after-loop ops on those. Recipes (short loop-body chains ending in
+  // one accumulator whose expression the target contains) are collected once; then each
+  // combination of up to kMaxRecipes of them is built and the after-loop ops are searched
+  // depth-first on top. This reaches programs too deep for the plain search (ten ops for
+  // RMSNorm+MatMul with the division after the matmul) in few states.
+  static constexpr int kRecipeOps = 3;     // most ops of one recipe, the accumulator included
+  static constexpr int kMaxRecipes = 3;    // recipes combined
+  static constexpr int kAfterLoopOps = 5;  // after-loop ops searched on top
+  static constexpr std::size_t kRecipeLimit = 48;
+
+  void search_recipes(const Partial& root) {
+    std::vector<std::vector<Step>> recipes;
+    std::set<ExprId> seen;
+    std::vector<Step> path;
+    collect_recipes(root, path, recipes, seen);
+    std::vector<std::size_t> chosen;
+    const auto combine = [&](const auto& self, std::size_t from) -> void {
+      if (!chosen.empty()) try_recipes(root, recipes, chosen);
+      if (chosen.size() == static_cast<std::size_t>(kMaxRecipes)) return;
+      for (std::size_t r = from; r < recipes.size(); ++r) {
+        if (exhausted() || frame_done() || state_.should_stop()) return;
+        chosen.push_back(r);
+        self(self, r + 1);
+        chosen.pop_back();
+      }
+    };
+    combine(combine, 0);
+  }
+
+  void collect_recipes(const Partial& partial, std::vector<Step>& path,
+                       std::vector<std::vector<Step>>& recipes, std::set<ExprId>& seen) {
+    if (static_cast<int>(path.size()) >= kRecipeOps || recipes.size() >= kRecipeLimit ||
+        exhausted())
+      return;
+    for (Step& step : steps(partial)) {
+      if (step.kind == Step::Kind::Op && reads_after_loop(partial, step)) continue;
+      StepKey key = key_of(step);
+      if (!(key > partial.last)) continue;
+      auto next = apply(partial, step, key);
+      if (!next) continue;
+      const ExprId expr = next->exprs.back();
+      if (next->graph->phase(next->tensors.back()) == Phase::Invariant) continue;
+      ++result_.states;
+      state_.states.fetch_add(1, std::memory_order_relaxed);
+      if (state_.options->prune && !target_.egraph->contains(pool_, expr)) {
+        state_.pruned.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      path.push_back(step);
+      if (step.kind == Step::Kind::Accumulate) {
+        if (seen.insert(expr).second && recipes.size() < kRecipeLimit) recipes.push_back(path);
+      } else {
+        collect_recipes(*next, path, recipes, seen);
+      }
+      path.pop_back();
+    }
+  }
+
+  // Builds the chosen recipes on `root` (sharing equal loop tiles), then searches the
+  // after-loop ops.
+  void try_recipes(const Partial& root, const std::vector<std::vector<Step>>& recipes,
+                   const std::vector<std::size_t>& chosen) {
+    Partial partial = root;
+    const auto inputs = static_cast<int>(target_.inputs.size());
+    for (std::size_t r : chosen) {
+      std::vector<int> local;  // recipe tensor index (past the inputs) -> index in `partial`
+      for (const Step& original : recipes[r]) {
+        Step step = original;
+        for (int& operand : step.operands) {
+          if (operand >= inputs) operand = local.at(static_cast<std::size_t>(operand - inputs));
+        }
+        auto next = apply(partial, step, key_of(step));
+        if (!next) return;
+        int index = static_cast<int>(next->tensors.size()) - 1;
+        for (std::size_t t = 0; t + 1 < next->exprs.size(); ++t) {
+          if (next->exprs[t] == next->exprs.back() &&
+              next->graph->phase(next->tensors[t]) == next->graph->phase(next->tensors.back()) &&
+              next->graph->type(next->tensors[t]) == next->graph->type(next->tensors.back())) {
+            index = static_cast<int>(t);  // built already by an earlier recipe: share it
+            break;
+          }
+        }
+        if (index + 1 == static_cast<int>(next->tensors.size())) {
+          partial = std::move(*next);
+        } else {
+          for (int operand : step.operands) partial.used[static_cast<std::size_t>(operand)] = 1;
+        }
+        local.push_back(index);
+      }
+    }
+    ++result_.states;
+    state_.states.fetch_add(1, std::memory_order_relaxed);
+    // Only after-loop ops follow: the loop segment is closed.
+    partial.last = StepKey{std::numeric_limits<int>::max(), {}, 0, ""};
+    max_ops_ = partial.ops + kAfterLoopOps;
+    if (ops_needed(partial) == 0 && try_complete(partial) && frame_done()) return;
+    dfs(partial);
+  }
+
+  bool exhausted() const {
+    return result_.states >= state_limit_ || state_.stopped.load(std::memory_order_relaxed);
+  }
+
+  // A lower bound on the ops still needed after `partial`: in a program without dead code every
+  // tile is read by some op or is an output, and every needed input is read; an op reads at
+  // most two unread tiles and adds one, so the unread count falls by at most one per op and
+  // ends at (at most) one per output. A loop tile still unread needs an accumulator.
+  int ops_needed(const Partial& partial) const {
+    bool loop_unread = false;
+    for (std::size_t t = target_.inputs.size(); t < partial.tensors.size(); ++t) {
+      loop_unread = loop_unread ||
+                    (!partial.used[t] && partial.graph->phase(partial.tensors[t]) == Phase::Loop);
+    }
+    const int bound = unread(partial) - static_cast<int>(target_.outputs.size());
+    return std::max(bound, loop_unread ? 1 : 0);
+  }
+
+  // True when `step` reads an after-loop tensor.
+  bool reads_after_loop(const Partial& partial, const Step& step) const {
+    for (int index : step.operands) {
+      if (partial.graph->phase(partial.tensors[static_cast<std::size_t>(index)]) ==
+          Phase::AfterLoop)
+        return true;
+    }
+    return false;
+  }
+
+  // True when some loop tile is not read yet.
+  bool loop_unread(const Partial& partial) const {
+    for (std::size_t t = 0; t < partial.tensors.size(); ++t) {
+      if (!partial.used[t] && partial.graph->phase(partial.tensors[t]) == Phase::Loop &&
+          (t >= target_.inputs.size() || target_.needed_inputs[t]))
+        return true;
+    }
+    return false;
+  }
+
+  // Tiles no op reads yet (counting inputs only when needed).
+  int unread(const Partial& partial) const {
+    int count = 0;
+    for (std::size_t t = 0; t < partial.tensors.size(); ++t) {
+      if (partial.used[t]) continue;
+      count += t >= target_.inputs.size() || target_.needed_inputs[t] ? 1 : 0;
+    }
+    return count;
+  }
+
+  // ops_needed() of `partial` extended by `step`, without the loop-tile part: cheap enough to
+  // run before building the step.
+  int ops_needed_after(const Partial& partial, int unread_now, const Step& step) const {
+    int count = unread_now + 1;
+    for (std::size_t i = 0; i < step.operands.size(); ++i) {
+      const auto t = static_cast<std::size_t>(step.operands[i]);
+      const bool repeated = i > 0 && step.operands[0] == step.operands[i];
+      if (!partial.used[t] && !repeated &&
+          (t >= target_.inputs.size() || target_.needed_inputs[t])) {
+        --count;
+      }
+    }
+    return count - static_cast<int>(target_.outputs.size());
+  }
+
   std::vector<Step> steps(const Partial& partial) const {
     std::vector<Step> result;
     const ir::BlockGraph& graph = *partial.graph;
@@ -139,7 +312,7 @@ class FrameSearch {
           const bool rescales = std::find(target_.accumulators.begin(), target_.accumulators.end(),
                                           AccumKind::RescaledSum) != target_.accumulators.end();
           if (rescales && m != i && graph.phase(partial.tensors[m]) == Phase::Loop &&
-              target_.pool->node(partial.exprs[m]).kind == ExprKind::Max) {
+              pool_.node(partial.exprs[m]).kind == ExprKind::Max) {
             result.push_back(
                 {Step::Kind::Accumulate, OpKind::Input, AccumKind::RescaledSum, {i, m}, {}, 110});
           }
@@ -155,7 +328,7 @@ class FrameSearch {
           if (allowed(op)) result.push_back({Step::Kind::Op, op, AccumKind::Sum, {i, j}, {}, 0});
         }
         if (!allowed(OpKind::Sub) && online_softmax() &&
-            target_.pool->node(partial.exprs[j]).kind == ExprKind::Max) {
+            pool_.node(partial.exprs[j]).kind == ExprKind::Max) {
           result.push_back({Step::Kind::Op, OpKind::Sub, AccumKind::Sum, {i, j}, {}, 0});
         }
         if (allowed(OpKind::RmsNorm) && graph.type(partial.tensors[j]).shape.size() == 1) {
@@ -183,7 +356,7 @@ class FrameSearch {
   }
 
   // The partial candidate extended by `step`, or nullopt when the builder refuses it.
-  std::optional<Partial> apply(const Partial& partial, const Step& step) const {
+  std::optional<Partial> apply(const Partial& partial, const Step& step, const StepKey& key) {
     auto graph = std::make_shared<ir::BlockGraph>(*partial.graph);
     std::vector<TensorRef> operands;
     for (int index : step.operands) operands.push_back(partial.tensors[index]);
@@ -199,26 +372,44 @@ class FrameSearch {
     } catch (const core::UserError&) {
       return std::nullopt;
     }
-    const auto exprs = abstract_block_graph(*target_.pool, *graph, target_.input_exprs);
-    Partial next{graph, partial.tensors, partial.exprs, key_of(step), partial.ops + 1};
+    const auto exprs = abstract_block_graph(pool_, *graph, target_.input_exprs);
+    Partial next{graph, partial.tensors, partial.exprs, partial.used, key, partial.ops + 1};
+    for (int index : step.operands) next.used[static_cast<std::size_t>(index)] = 1;
+    next.after_loop =
+        partial.after_loop || (step.kind == Step::Kind::Op && reads_after_loop(partial, step));
     next.tensors.push_back(added);
     next.exprs.push_back(exprs[added.node][added.output]);
+    next.used.push_back(0);
     return next;
   }
 
   void dfs(const Partial& partial) {
-    if (state_.should_stop() || partial.ops >= max_ops_ || state_.progress.states > state_limit_)
-      return;
+    if (partial.ops >= max_ops_ || exhausted() || state_.should_stop()) return;
     // Steps on the newest tensors first: a program is a chain of ops on what was just
     // computed far more often than a fresh start, so solutions come early in the traversal.
-    std::vector<Step> candidates = steps(partial);
-    std::stable_sort(candidates.begin(), candidates.end(), [](const Step& a, const Step& b) {
-      return std::get<0>(key_of(a)) > std::get<0>(key_of(b));
+    const int unread_now = unread(partial);
+    std::vector<std::pair<StepKey, Step>> candidates;
+    for (Step& step : steps(partial)) {
+      if (partial.ops + 1 + ops_needed_after(partial, unread_now, step) > max_ops_) continue;
+      // Two segments, each in canonical order: the loop body with its accumulators (and
+      // invariant ops), then the ops on after-loop tensors. Every loop tile is read before the
+      // second segment begins, since nothing can read it afterwards.
+      const bool after = step.kind == Step::Kind::Op && reads_after_loop(partial, step);
+      if (partial.after_loop && !after) continue;
+      const bool starts_segment = after && !partial.after_loop;
+      if (starts_segment && loop_unread(partial)) continue;
+      StepKey key = key_of(step);
+      if (starts_segment || key > partial.last)
+        candidates.emplace_back(std::move(key), std::move(step));
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+      return std::get<0>(a.first) > std::get<0>(b.first);
     });
-    for (const Step& step : candidates) {
-      if (!(key_of(step) > partial.last)) continue;
-      auto next = apply(partial, step);
+    for (auto& [key, step] : candidates) {
+      auto next = apply(partial, step, key);
       if (!next) continue;
+      const int needed = ops_needed(*next);
+      if (next->ops + needed > max_ops_) continue;  // cannot use everything in time
       const ExprId expr = next->exprs.back();
       const Phase phase = next->graph->phase(next->tensors.back());
       bool duplicate = false;
@@ -229,19 +420,20 @@ class FrameSearch {
                     next->graph->type(next->tensors[t]) == next->graph->type(next->tensors.back());
       }
       if (duplicate) continue;
-      ++state_.progress.states;
-      if (state_.options->prune && !target_.egraph->contains(expr)) {
-        ++state_.progress.pruned;
+      ++result_.states;
+      state_.states.fetch_add(1, std::memory_order_relaxed);
+      if (state_.options->prune && !target_.egraph->contains(pool_, expr)) {
+        state_.pruned.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      if (try_complete(*next) && frame_done()) return;
+      if (needed == 0 && try_complete(*next) && frame_done()) return;
       dfs(*next);
-      if (state_.stopped || frame_done()) return;
+      if (exhausted() || frame_done()) return;
     }
   }
 
   bool frame_done() const {
-    return found_here_ >= state_.options->max_verified;
+    return static_cast<int64_t>(result_.found.size()) >= state_.options->max_verified;
   }
 
   // When the newest tensor completes a match of every target output, builds and verifies the
@@ -256,7 +448,7 @@ class FrameSearch {
       for (std::size_t t = partial.tensors.size(); t-- > 0 && !match;) {
         const TensorRef tile = partial.tensors[t];
         if (graph.phase(tile) == Phase::Loop ||
-            !target_.egraph->equivalent_to_root(partial.exprs[t], r))
+            !target_.egraph->equivalent_to_root(pool_, partial.exprs[t], r))
           continue;
         if (auto map = output_map(graph.type(tile), target_.outputs[r])) {
           match = std::make_pair(tile, *map);
@@ -281,13 +473,13 @@ class FrameSearch {
     const verify::VerifyResult verdict =
         verify::verify(*target_.graph, program, {2, state_.options->seed, true});
     if (!verdict.equivalent) {
-      ++state_.progress.rejected;
+      state_.rejected.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    ++state_.progress.verified;
-    ++found_here_;
-    found_.push_back({std::move(program), 0.0});
-    found_.back().cost = estimate_cost(found_.back().program);
+    state_.verified.fetch_add(1, std::memory_order_relaxed);
+    const double cost = target_.backend->estimate_cost(program);
+    const auto order = static_cast<int64_t>(result_.found.size());
+    result_.found.push_back({std::move(program), cost, frame_index_, order});
     return true;
   }
 
@@ -307,34 +499,43 @@ class FrameSearch {
 
   const Target& target_;
   const Frame& frame_;
-  int max_ops_;
+  int64_t frame_index_;
+  int max_depth_;
+  int max_ops_ = 0;  // the depth of the current round of iterative deepening
   int64_t state_limit_;
   SearchState& state_;
-  std::vector<Found>& found_;
-  int64_t found_here_ = 0;
+  ExprPool pool_;  // the target's terms, extended with this frame's
+  FrameResult result_;
 };
 
 }  // namespace
 
 bool SearchState::should_stop() {
-  if (stopped) return true;
-  progress.seconds =
+  if (stopped.load(std::memory_order_relaxed)) return true;
+  const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const bool cancelled = options->cancel != nullptr && options->cancel->load();
-  if (cancelled || progress.seconds > options->time_budget_seconds ||
-      progress.states > options->state_budget) {
-    stopped = true;
+  if (cancelled || seconds > options->time_budget_seconds) stopped.store(true);
+  if (options->on_progress && std::this_thread::get_id() == caller && seconds >= next_report) {
+    next_report = seconds + 0.1;
+    options->on_progress(progress());
   }
-  if (options->on_progress && progress.seconds >= next_report) {
-    next_report = progress.seconds + 0.1;
-    options->on_progress(progress);
-  }
-  return stopped;
+  return stopped.load(std::memory_order_relaxed);
 }
 
-void search_frame(const Target& target, const Frame& frame, int max_ops, int64_t state_budget,
-                  SearchState& state, std::vector<Found>& found) {
-  FrameSearch(target, frame, max_ops, state_budget, state, found).run();
+SearchProgress SearchState::progress() const {
+  SearchProgress result;
+  result.states = states.load(std::memory_order_relaxed);
+  result.pruned = pruned.load(std::memory_order_relaxed);
+  result.verified = verified.load(std::memory_order_relaxed);
+  result.rejected = rejected.load(std::memory_order_relaxed);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+FrameResult search_frame(const Target& target, const Frame& frame, int64_t frame_index, int max_ops,
+                         int64_t state_budget, SearchState& state) {
+  return FrameSearch(target, frame, frame_index, max_ops, state_budget, state).run();
 }
 
 void derive_vocabulary(const ir::KernelGraph& graph, Target& target) {

@@ -1,17 +1,20 @@
-// Cache entries, version 1: one file per key, named by the key's hash:
+// Cache entries, version 2: one file per key, named by the key's hash:
 //
-//   {"format": "yirage.search_cache", "version": 1,
+//   {"format": "yirage.search_cache", "version": 2,
 //    "key": {"graph": "3f0c...", "backend": "reference", "device": "cpu ...; avx2,avx512f",
-//            "config_version": 1, "prune": true, "max_block_ops": 12, "max_verified": 8},
+//            "config_version": 2, "prune": true, "max_block_ops": 12, "max_verified": 8,
+//            "derive": true, "max_fragment_ops": 8},
 //    "search": {"time_budget_seconds": 30.0, "state_budget": 2000000},
 //    "report": {"states": 1964, "pruned": 1390, "verified": 1, "rejected": 0, "seconds": 0.02,
 //               "frames": 5, "improved": true, "budget_exhausted": false, "summary": "..."},
-//    "program": {"format": "yirage.kernel_graph", ...}}
+//    "program": {"format": "yirage.kernel_graph", ...}, "seal": "9c1e..."}
 //
-// "program" is the optimized graph as graph_to_json writes it. Nothing read back is trusted:
-// the program is rebuilt through the graph builder, its input and output types compared with
-// the graph searched for, and it is verified against that graph before it is returned; kernel
-// counts and costs are recomputed.
+// "program" is the optimized graph as graph_to_json writes it, verified by the search before it
+// was stored; "seal" hashes the key, the searched graph's fingerprint and the program text.
+// Reading back, the program is rebuilt through the graph builder, its input and output types
+// compared with the graph searched for, and its seal checked (verifying again would take
+// seconds at model shapes; the seal makes a hit milliseconds); kernel counts and costs are
+// recomputed.
 #include "yirage/search/cache.h"
 
 #include <unistd.h>
@@ -61,7 +64,9 @@ json key_to_json(const CacheKey& key) {
           {"config_version", key.config_version},
           {"prune", key.prune},
           {"max_block_ops", key.max_block_ops},
-          {"max_verified", key.max_verified}};
+          {"max_verified", key.max_verified},
+          {"derive", key.derive},
+          {"max_fragment_ops", key.max_fragment_ops}};
 }
 
 CacheKey key_from_json(const json& value) {
@@ -73,6 +78,8 @@ CacheKey key_from_json(const json& value) {
   key.prune = value.at("prune").get<bool>();
   key.max_block_ops = value.at("max_block_ops").get<int>();
   key.max_verified = value.at("max_verified").get<int64_t>();
+  key.derive = value.at("derive").get<bool>();
+  key.max_fragment_ops = value.at("max_fragment_ops").get<int>();
   return key;
 }
 
@@ -92,6 +99,20 @@ void reject_entry(const fs::path& path, const std::string& reason) {
                << "; searching again";
   std::error_code ignored;
   fs::remove(path, ignored);
+}
+
+// The seal of an entry: FNV-1a over its key (which holds the searched graph's fingerprint) and
+// the program's JSON text. The search verified the program before storing it; a program whose
+// seal does not match was changed since (or belongs to another key).
+std::string seal(const CacheKey& key, const json& program) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const std::string& part : {key_to_json(key).dump(), program.dump()}) {
+    for (unsigned char c : part) hash = (hash ^ c) * 0x100000001b3ULL;
+    hash = (hash ^ 0x1fU) * 0x100000001b3ULL;
+  }
+  std::ostringstream text;
+  text << std::hex << std::setw(16) << std::setfill('0') << hash;
+  return text.str();
 }
 
 // The entry's program for `graph`, or the reason it cannot be used.
@@ -134,20 +155,17 @@ std::variant<OptimizedProgram, std::string> read_entry(const json& entry, const 
     return std::string("its report and its program disagree on whether the graph improved");
   }
   report.improved = stored.at("improved").get<bool>();
-  double verify_seconds = 0.0;
-  if (report.improved) {
-    const verify::VerifyResult check = verify::verify(graph, result.graph, {2, options.seed, true});
-    if (!check.equivalent) return "its program does not verify: " + check.reason;
-    verify_seconds = check.seconds;
+  if (entry.at("seal").get<std::string>() != seal(key, entry.at("program"))) {
+    return std::string("its program is not the one verified when it was stored (seal mismatch)");
   }
+  (void)options;
   report.cache_hit = true;
   report.kernels_before = count_kernels(graph);
   report.kernels_after = count_kernels(result.graph);
   report.original_cost = estimate_cost(graph);
   report.best_cost = report.improved ? estimate_cost(result.graph) : report.original_cost;
   std::ostringstream text;
-  text << "From the cache";
-  if (report.improved) text << ", verified again in " << verify_seconds << " s";
+  text << "From the cache (sealed when verified)";
   text << ". The search that produced it: " << summary;
   report.summary = text.str();
   return result;
@@ -164,7 +182,8 @@ std::string CacheKey::file_name() const {
   };
   for (const std::string& field :
        {graph, backend, device, std::to_string(config_version), std::string(prune ? "1" : "0"),
-        std::to_string(max_block_ops), std::to_string(max_verified)}) {
+        std::to_string(max_block_ops), std::to_string(max_verified),
+        std::string(derive ? "1" : "0"), std::to_string(max_fragment_ops)}) {
     feed(field);
   }
   std::ostringstream name;
@@ -181,6 +200,8 @@ CacheKey cache_key(const ir::KernelGraph& graph, const SearchOptions& options,
   key.prune = options.prune;
   key.max_block_ops = options.max_block_ops;
   key.max_verified = options.max_verified;
+  key.derive = options.derive;
+  key.max_fragment_ops = options.max_fragment_ops;
   return key;
 }
 
@@ -257,6 +278,7 @@ bool cache_store(const std::string& dir, const CacheKey& key, const OptimizedPro
     return false;
   }
   const SearchReport& report = program.report;
+  const json stored_program = json::parse(ir::graph_to_json(program.graph, -1));
   const json entry = {{"format", kFormat},
                       {"version", kCacheFormatVersion},
                       {"key", key_to_json(key)},
@@ -273,7 +295,8 @@ bool cache_store(const std::string& dir, const CacheKey& key, const OptimizedPro
                         {"improved", report.improved},
                         {"budget_exhausted", report.budget_exhausted},
                         {"summary", report.summary}}},
-                      {"program", json::parse(ir::graph_to_json(program.graph, -1))}};
+                      {"program", stored_program},
+                      {"seal", seal(key, stored_program)}};
   // A name no other writer uses: the process, and a counter for threads of this process.
   static std::atomic<uint64_t> counter{0};
   const fs::path final_path = fs::path(dir) / key.file_name();

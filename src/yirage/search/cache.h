@@ -1,5 +1,6 @@
 // The on-disk cache of search results: one JSON file per (graph, backend, device, search
-// configuration), written atomically, read back only after the program is verified again.
+// configuration), written atomically, read back only when its seal shows the program is the one
+// verified.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +15,9 @@ namespace yirage::search {
 
 /// Version of the search's configuration; bumped whenever a change to the search can change
 /// what it returns for a graph, so that entries written before the change are not used.
-inline constexpr int kSearchConfigVersion = 1;
+inline constexpr int kSearchConfigVersion = 2;
 /// Version of the entry format ("version" field); readers accept only this one.
-inline constexpr int kCacheFormatVersion = 1;
+inline constexpr int kCacheFormatVersion = 2;
 
 /// What identifies a search result: the graph, where it is meant to run, and every option that
 /// changes what the search returns.
@@ -28,6 +29,8 @@ struct CacheKey {
   bool prune = true;                          ///< SearchOptions::prune
   int max_block_ops = 0;                      ///< SearchOptions::max_block_ops
   int64_t max_verified = 0;                   ///< SearchOptions::max_verified
+  bool derive = true;                         ///< SearchOptions::derive
+  int max_fragment_ops = 0;                   ///< SearchOptions::max_fragment_ops
   /// The entry's file name: 16 hex digits hashing every field, then ".json".
   std::string file_name() const;
   /// Field-wise equality.
@@ -49,10 +52,11 @@ std::string default_cache_dir();
 /// Reads the entry of `key` under `dir` for `graph`, searched with `options`. Returns nothing
 /// when there is no entry, when the entry came from a search stopped by budgets smaller than
 /// `options`' (a larger budget may find more), or when it is corrupt or mismatched (bad JSON,
-/// another key, a program that fails to load, has other input or output types, or does not
-/// verify against `graph`); each corrupt or mismatched entry is reported once with a warning
-/// and removed. A returned program was verified against `graph` by this call; its report has
-/// cache_hit set and the counters of the search that produced it.
+/// another key, a program that fails to load, has other input or output types, or whose seal
+/// does not match: it is not the program the search verified and stored); each corrupt or
+/// mismatched entry is reported once with a warning and removed. A returned program is the one
+/// the search verified against `graph`; its report has cache_hit set and the counters of the
+/// search that produced it.
 std::optional<OptimizedProgram> cache_load(const std::string& dir, const CacheKey& key,
                                            const ir::KernelGraph& graph,
                                            const SearchOptions& options);

@@ -240,15 +240,16 @@ SaturationStats EGraph::saturate(const SaturationLimits& limits) {
   return stats;
 }
 
-EGraph::ClassId EGraph::resolve(ExprId id, std::unordered_map<ExprId, ClassId>& memo) const {
+EGraph::ClassId EGraph::resolve(const ExprPool& pool, ExprId id,
+                                std::unordered_map<ExprId, ClassId>& memo) const {
   if (const auto it = memo.find(id); it != memo.end()) return it->second;
-  const ExprNode& term = pool_.node(id);
+  const ExprNode& term = pool.node(id);
   const int arity = expr_arity(term.kind);
   ENode node{term.kind, term.value, -1, -1};
   ClassId result = -1;
   bool operands_found = true;
-  if (arity >= 1) node.a = resolve(term.a, memo);
-  if (arity == 2) node.b = resolve(term.b, memo);
+  if (arity >= 1) node.a = resolve(pool, term.a, memo);
+  if (arity == 2) node.b = resolve(pool, term.b, memo);
   if (arity >= 1 && node.a == -1) operands_found = false;
   if (arity == 2 && node.b == -1) operands_found = false;
   if (operands_found && node.a != kContainedOnly && node.b != kContainedOnly) {
@@ -275,19 +276,19 @@ EGraph::ClassId EGraph::resolve(ExprId id, std::unordered_map<ExprId, ClassId>& 
   return result;
 }
 
-bool EGraph::contains(ExprId id) const {
+bool EGraph::contains(const ExprPool& pool, ExprId id) const {
   if (id == kUnknownExpr) return true;
   std::unordered_map<ExprId, ClassId> memo;
-  return resolve(id, memo) != -1;
+  return resolve(pool, id, memo) != -1;
 }
 
-bool EGraph::equivalent_to_root(ExprId id, std::size_t root_index) const {
+bool EGraph::equivalent_to_root(const ExprPool& pool, ExprId id, std::size_t root_index) const {
   YR_INTERNAL_CHECK(root_index < roots_.size(),
                     "root " << root_index << " of an e-graph with " << roots_.size() << " roots");
   const ClassId root = roots_[root_index];
   if (id == kUnknownExpr || root == -1) return true;
   std::unordered_map<ExprId, ClassId> memo;
-  const ClassId cls = resolve(id, memo);
+  const ClassId cls = resolve(pool, id, memo);
   return cls >= 0 && find(cls) == find(root);
 }
 

@@ -57,10 +57,17 @@ class EGraph {
   /// sum sum(m, e) of a represented sum(n, e) with m dividing n, for a max of a represented
   /// term (a stabilizer the abstraction drops), and for kUnknownExpr (never pruned); terms over
   /// a partial sum or a max are not represented unless the target has them.
-  bool contains(ExprId id) const;
+  bool contains(ExprId id) const { return contains(pool_, id); }
+  /// contains() for a term of `pool`, a copy of the e-graph's pool extended with more terms
+  /// (each search thread extends its own copy).
+  bool contains(const ExprPool& pool, ExprId id) const;
   /// True when the term is equivalent to root `root_index`'s class (also for kUnknownExpr
   /// and for an unknown root: the verifier decides those).
-  bool equivalent_to_root(ExprId id, std::size_t root_index) const;
+  bool equivalent_to_root(ExprId id, std::size_t root_index) const {
+    return equivalent_to_root(pool_, id, root_index);
+  }
+  /// equivalent_to_root() for a term of `pool`, an extended copy of the e-graph's pool.
+  bool equivalent_to_root(const ExprPool& pool, ExprId id, std::size_t root_index) const;
 
  private:
   using ClassId = int32_t;
@@ -98,7 +105,7 @@ class EGraph {
   void sort_class_nodes();
   // The class of pool term `id`, kContainedOnly when it is represented without a class of its
   // own (a partial sum, a max), or -1 when absent; `memo` caches answers within one query.
-  ClassId resolve(ExprId id, std::unordered_map<ExprId, ClassId>& memo) const;
+  ClassId resolve(const ExprPool& pool, ExprId id, std::unordered_map<ExprId, ClassId>& memo) const;
   // Rules (egraph_rules.cpp): every rewrite that applies to an e-node of class `cls`.
   void search(ClassId cls, const ENode& node, std::vector<Rewrite>& out) const;
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "yirage/backend/backend.h"
 #include "yirage/ir/kernel_graph.h"
 
 namespace yirage::search {
@@ -32,14 +33,21 @@ struct SearchOptions {
   int64_t max_verified = 8;           ///< stop a frame's search after this many verified kernels
   std::function<void(const SearchProgress&)> on_progress;  ///< called about every 0.1 s
   const std::atomic<bool>* cancel = nullptr;               ///< set to stop early (best so far)
-  bool use_cache = true;  ///< look the result up in, and store it to, the on-disk cache
-  std::string cache_dir;  ///< the cache's directory; empty: default_cache_dir() (cache.h)
+  bool use_cache = true;     ///< look the result up in, and store it to, the on-disk cache
+  std::string cache_dir;     ///< the cache's directory; empty: default_cache_dir() (cache.h)
+  int max_fragment_ops = 8;  ///< larger graphs are partitioned (partition.h) and searched piecewise
+  bool derive = true;        ///< also lower the graph into each frame (lowering.h) before searching
+  int profile_top_k = 3;     ///< when the backend can profile: time this many cheapest candidates
+  int profile_iterations = 5;  ///< timed runs per profiled program (the median counts)
 };
 
 /// What the search did and found.
 struct SearchReport {
   SearchProgress totals;          ///< final counters
   int64_t frames = 0;             ///< grid/for-loop/map frames explored
+  int64_t derived = 0;            ///< derived streaming forms checked (lowering.h)
+  int64_t derived_verified = 0;   ///< of which equivalent
+  int64_t fragments = 0;          ///< fragments searched separately (0: searched whole)
   int kernels_before = 0;         ///< kernels (non-input nodes) of the input graph
   int kernels_after = 0;          ///< kernels of the result
   double best_cost = 0.0;         ///< cost-model estimate of the result
@@ -49,6 +57,9 @@ struct SearchReport {
   bool budget_exhausted = false;  ///< stopped by the time or state budget
   bool cache_hit = false;         ///< the result came from the cache (verified again)
   double seconds = 0.0;           ///< wall time of this call (a hit: lookup and verification)
+  int64_t profiled = 0;           ///< candidates timed on the backend (0: the cost model chose)
+  double original_seconds = 0.0;  ///< measured seconds of the input graph, when profiled
+  double best_seconds = 0.0;      ///< measured seconds of the result, when profiled
   std::string summary;            ///< one paragraph, plain words
 };
 
@@ -65,6 +76,12 @@ struct OptimizedProgram {
 /// found something before its budget ran out, is stored (a cancelled one is not). An unknown or
 /// unavailable backend is a UserError from the registry.
 OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options = {});
+
+/// superoptimize() for `backend` itself rather than the registry's options.backend: its
+/// estimate_cost ranks the candidates and, when it can_profile(), the profile_top_k cheapest
+/// and the input graph are timed on it and the fastest is kept. UserError when unavailable.
+OptimizedProgram superoptimize(const ir::KernelGraph& graph, const SearchOptions& options,
+                               backend::Backend& backend);
 
 /// The cost-model estimate of running `graph`: bytes moved between kernels and memory, plus
 /// a per-launch overhead, in microseconds on a nominal machine (a ranking, not a prediction).

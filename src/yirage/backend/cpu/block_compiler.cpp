@@ -1,5 +1,7 @@
 #include "yirage/backend/cpu/block_compiler.h"
 
+#include <algorithm>
+
 #include "yirage/backend/cpu/codegen/block_codegen.h"
 #include "yirage/backend/cpu/codegen/compiler.h"
 #include "yirage/core/error.h"
@@ -18,6 +20,7 @@ class CompiledBlockKernel final : public BlockKernel {
     for (const auto& input : graph.inputs()) inputs_.push_back(input.dtensor);
     for (const auto& output : graph.outputs()) outputs_.push_back(output.dtensor);
     entry_ = reinterpret_cast<codegen::BlockEntryFn>(object_->symbol(codegen::kBlockEntryPoint));
+    group_ = reinterpret_cast<codegen::BlockGroupFn>(object_->symbol(codegen::kBlockGroupSymbol))();
   }
 
   void run(const std::vector<core::Tensor>& inputs,
@@ -28,9 +31,17 @@ class CompiledBlockKernel final : public BlockKernel {
                   "fused kernel writes " << outputs_.size() << " outputs; got " << outputs.size());
     std::vector<const void*> in(inputs.size());
     std::vector<void*> out(outputs.size());
+    std::vector<core::Tensor> copies;  // contiguous copies of strided inputs
+    copies.reserve(inputs.size());
     for (std::size_t k = 0; k < inputs.size(); ++k) {
-      check("input", k, inputs[k], inputs_[k]);
-      in[k] = inputs[k].data();
+      const core::Tensor* input = &inputs[k];
+      if (input->defined() && input->device().kind == core::DeviceKind::Cpu &&
+          !input->is_contiguous()) {
+        copies.push_back(input->contiguous());
+        input = &copies.back();
+      }
+      check("input", k, *input, inputs_[k]);
+      in[k] = input->data();
     }
     for (std::size_t k = 0; k < outputs.size(); ++k) {
       check("output", k, outputs[k], outputs_[k]);
@@ -58,6 +69,7 @@ class CompiledBlockKernel final : public BlockKernel {
   std::shared_ptr<const codegen::SharedObject> object_;
   codegen::BlockEntryFn entry_ = nullptr;
   int64_t blocks_;
+  int64_t group_ = 1;
   std::vector<ir::TensorType> inputs_;
   std::vector<ir::TensorType> outputs_;
 };

@@ -1,14 +1,38 @@
+// The generated entry point runs its range of blocks in groups of consecutive blocks:
+//
+//   for each group:
+//     for each block of the group: load loop-invariant tiles, compute invariant ops, zero the
+//                                  accumulators (all private to the block)
+//     for each iteration of the for-loop:
+//       for each block of the group: load the iteration's tiles (shared scratch; tiles that are
+//                                    the same for every block only by the first), compute the
+//                                    loop ops, step the accumulators
+//     for each block of the group: finish the accumulators, compute the after-loop ops, write
+//                                  the outputs
+//
+// Running the blocks of a group inside each iteration makes their reads of that iteration's
+// weight tiles neighbours in memory; a matmul of a tile every block shares with weight tiles is
+// run by the group's first block for the whole group.
 #include "yirage/backend/cpu/codegen/block_codegen.h"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "yirage/backend/cpu/codegen/code_writer.h"
+#include "yirage/backend/cpu/codegen/expressions.h"
 #include "yirage/backend/cpu/codegen/prelude.h"
 #include "yirage/core/error.h"
+
+// GCC 12 reports a false -Wrestrict inside std::string for `"literal" + std::string(...)`
+// (GCC bug 105329); this file builds source text that way throughout.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 
 namespace yirage::backend::cpu::codegen {
 
@@ -25,161 +49,9 @@ using ir::OpKind;
 using ir::Phase;
 
 constexpr const char* kAxisVars[] = {"bx", "by", "bz"};
-constexpr int64_t kSlotAlignment = 16;  // floats: 64 bytes
-
-std::string str(int64_t value) {
-  return std::to_string(value);
-}
-
-// A float literal that reads back as float(value).
-std::string float_literal(double value) {
-  const auto f = static_cast<float>(value);
-  if (std::isnan(f)) return "std::numeric_limits<float>::quiet_NaN()";
-  if (std::isinf(f)) {
-    return f > 0 ? "std::numeric_limits<float>::infinity()"
-                 : "-std::numeric_limits<float>::infinity()";
-  }
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.9g", static_cast<double>(f));
-  std::string text = buffer;
-  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
-  return text + "f";
-}
-
-int64_t extent_product(const Shape& shape, std::size_t begin, std::size_t end) {
-  int64_t product = 1;
-  for (std::size_t i = begin; i < end; ++i) product *= shape[i];
-  return product;
-}
-
-int64_t numel(const Shape& shape) {
-  return extent_product(shape, 0, shape.size());
-}
-
-std::vector<int64_t> contiguous(const Shape& shape) {
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d)
-    strides[d] = strides[d + 1] * shape[d + 1];
-  return strides;
-}
-
-// Element strides of `shape` broadcast (NumPy rules) to `target`; 0 on broadcast dims.
-std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& target) {
-  std::vector<int64_t> strides(target.size(), 0);
-  const auto own = contiguous(shape);
-  const std::size_t skip = target.size() - shape.size();
-  for (std::size_t i = 0; i < shape.size(); ++i) strides[skip + i] = shape[i] == 1 ? 0 : own[i];
-  return strides;
-}
-
-// sum_d vars[d] * strides[d] as C++ text ("0" when every stride is 0).
-std::string linear(const std::vector<std::string>& vars, const std::vector<int64_t>& strides) {
-  std::string text;
-  for (std::size_t d = 0; d < strides.size(); ++d) {
-    if (strides[d] == 0) continue;
-    if (!text.empty()) text += " + ";
-    text += strides[d] == 1 ? vars[d] : vars[d] + std::string(" * ") + str(strides[d]);
-  }
-  return text.empty() ? "0" : text;
-}
-
-const char* storage_type(DType dtype) {
-  switch (dtype) {
-    case DType::F32:
-      return "float";
-    case DType::F16:
-    case DType::BF16:
-      return "uint16_t";
-    case DType::I32:
-      return "int32_t";
-    case DType::I64:
-      return "int64_t";
-  }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
-}
-
-std::string load_expr(DType dtype, const std::string& value) {
-  switch (dtype) {
-    case DType::F32:
-      return value;
-    case DType::F16:
-      return std::string("yr_f16_to_f32(") + value + ")";
-    case DType::BF16:
-      return std::string("yr_bf16_to_f32(") + value + ")";
-    case DType::I32:
-    case DType::I64:
-      return std::string("static_cast<float>(") + value + ")";
-  }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
-}
-
-std::string store_expr(DType dtype, const std::string& value) {
-  switch (dtype) {
-    case DType::F32:
-      return value;
-    case DType::F16:
-      return std::string("yr_f32_to_f16(") + value + ")";
-    case DType::BF16:
-      return std::string("yr_f32_to_bf16(") + value + ")";
-    case DType::I32:
-      return std::string("yr_f32_to_i32(") + value + ")";
-    case DType::I64:
-      return std::string("yr_f32_to_i64(") + value + ")";
-  }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
-}
-
-// The f32 expression of element-wise unary op `op` applied to `x` (ops.def semantics).
-std::string unary_expr(OpKind op, const std::string& x, double scalar) {
-  const std::string p = std::string("(") + x + ")";
-  switch (op) {
-    case OpKind::Exp:
-      return std::string("std::exp(") + x + ")";
-    case OpKind::Silu:
-      return std::string("(") + p + std::string(" / (1.0f + std::exp(-") + p + ")))";
-    case OpKind::Gelu:
-      return std::string("(0.5f * ") + p + std::string(" * (1.0f + std::erf(") + p +
-             " * 0.707106781f)))";
-    case OpKind::Relu:
-      return std::string("(") + p + std::string(" > 0.0f ? ") + p + " : 0.0f)";
-    case OpKind::Sigmoid:
-      return std::string("(1.0f / (1.0f + std::exp(-") + p + ")))";
-    case OpKind::Sqrt:
-      return std::string("std::sqrt(") + x + ")";
-    case OpKind::Rsqrt:
-      return std::string("(1.0f / std::sqrt(") + x + "))";
-    case OpKind::Square:
-      return std::string("(") + p + std::string(" * ") + p + ")";
-    case OpKind::Neg:
-      return std::string("(-") + p + ")";
-    case OpKind::MulScalar:
-      return std::string("(") + p + std::string(" * ") + float_literal(scalar) + ")";
-    case OpKind::AddScalar:
-      return std::string("(") + p + std::string(" + ") + float_literal(scalar) + ")";
-    default:
-      break;
-  }
-  YR_INTERNAL_CHECK(false, "no f32 expression for unary op " << ir::op_name(op));
-}
-
-// The f32 expression of element-wise binary op `op` (ops.def semantics).
-std::string binary_expr(OpKind op, const std::string& x, const std::string& y) {
-  switch (op) {
-    case OpKind::Add:
-      return std::string("(") + x + std::string(" + ") + y + ")";
-    case OpKind::Sub:
-      return std::string("(") + x + std::string(" - ") + y + ")";
-    case OpKind::Mul:
-      return std::string("(") + x + std::string(" * ") + y + ")";
-    case OpKind::Div:
-      return std::string("(") + x + std::string(" / ") + y + ")";
-    case OpKind::Pow:
-      return std::string("std::pow(") + x + std::string(", ") + y + ")";
-    default:
-      break;
-  }
-  YR_INTERNAL_CHECK(false, "no f32 expression for binary op " << ir::op_name(op));
-}
+constexpr int64_t kSlotAlignment = 16;       // floats: 64 bytes
+constexpr int64_t kGroupFloats = 64 * 1024;  // private state of a group of blocks: 256 KiB
+constexpr int64_t kMaxGroup = 64;            // blocks per group: long runs of each weight row
 
 bool is_elementwise(const BlockNode& node) {
   if (node.kind != BlockNodeKind::Op) return false;
@@ -203,9 +75,8 @@ class Generator {
     analyse();
     plan_buffers();
     w_.comment("Fused block kernel generated by yirage from a block graph: grid (" +
-               str(g_.grid_dims()[0]) + std::string(", ") + str(g_.grid_dims()[1]) + ", " +
-               str(g_.grid_dims()[2]) + std::string("), for-loop range ") +
-               str(g_.forloop_range()) + ".");
+               str(g_.grid_dims()[0]) + ", " + str(g_.grid_dims()[1]) + ", " +
+               str(g_.grid_dims()[2]) + "), for-loop range " + str(g_.forloop_range()) + ".");
     w_.raw(prelude());
     w_.blank();
     emit_entry();
@@ -215,7 +86,7 @@ class Generator {
  private:
   const BlockNode& node(int32_t n) const { return nodes_[n]; }
   const Shape& shape(int32_t n) const { return nodes_[n].outputs[0].shape; }
-  std::string buf(int32_t n) const { return std::string("t") + str(n); }
+  std::string buf(int32_t n) const { return "t" + str(n); }
 
   void analyse() {
     const auto count = nodes_.size();
@@ -234,6 +105,21 @@ class Generator {
     for (const auto& output : g_.outputs()) {
       ++uses_[output.tile.node];
       is_output_[output.tile.node] = true;
+    }
+    direct_.assign(count, true);
+    for (std::size_t n = 0; n < count; ++n) {
+      const BlockNode& current = nodes_[n];
+      const bool matmul = current.kind == BlockNodeKind::Op && current.op == OpKind::Matmul;
+      for (std::size_t i = 0; i < current.inputs.size(); ++i) {
+        if (!matmul || i != 1) direct_[current.inputs[i].node] = false;
+      }
+    }
+    for (std::size_t n = 0; n < count; ++n) {
+      const BlockNode& current = nodes_[n];
+      const Shape& tile = current.outputs[0].shape;
+      direct_[n] = direct_[n] && current.kind == BlockNodeKind::Input && uses_[n] > 0 &&
+                   !is_output_[n] && core::dtype_is_float(current.outputs[0].dtype) &&
+                   extent_product(tile, 0, tile.size() - 2) == 1;
     }
     for (std::size_t n = 0; n < count; ++n) {
       const BlockNode& producer = nodes_[n];
@@ -260,82 +146,180 @@ class Generator {
     return at;
   }
 
+  // A node whose buffer each block of a group keeps to itself: loop-invariant tiles and
+  // accumulators live across the for-loop; every other tile is scratch shared by the group.
+  bool per_block(std::size_t n) const {
+    return nodes_[n].phase == Phase::Invariant || nodes_[n].kind == BlockNodeKind::Accumulate;
+  }
+
+  static int64_t padded(int64_t floats) {
+    return (floats + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
+  }
+
+  int64_t running_max_size(std::size_t n) const {
+    return padded(numel(shape(nodes_[n].inputs[1].node)));
+  }
+
   void plan_buffers() {
     offset_.assign(nodes_.size(), -1);
     scratch_.assign(nodes_.size(), -1);
+    stride_.assign(nodes_.size(), 0);
+    // Blocks run in groups, the for-loop outside the blocks of a group, so that a group's reads
+    // of one iteration's tiles are neighbours in memory; the group's private state stays small.
+    int64_t private_floats = 0;
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
-      if (inlined_[n] || into_accum_[n] >= 0) continue;
-      offset_[n] = slot(numel(nodes_[n].outputs[0].shape));
-      if (nodes_[n].kind == BlockNodeKind::Accumulate &&
-          nodes_[n].accum == AccumKind::RescaledSum) {
-        // running max, then the old and new rescale factors, each of the max operand's shape
-        const int64_t m = numel(shape(nodes_[n].inputs[1].node));
-        scratch_[n] = slot(m);
+      if (!has_buffer(n) || !per_block(n)) continue;
+      private_floats += padded(numel(nodes_[n].outputs[0].shape));
+      if (scratch_needed(n)) private_floats += running_max_size(n);
+    }
+    group_ = 1;
+    if (g_.forloop_range() > 1) {
+      const int64_t fit = kGroupFloats / std::max<int64_t>(private_floats, 1);
+      group_ = std::clamp<int64_t>(std::min(fit, g_.num_blocks()), 1, kMaxGroup);
+    }
+    // Accumulators of row-vector matmuls over neighbouring weight columns are packed, so that a
+    // whole group's accumulators form one row the group's matmul fills at once.
+    packed_.assign(nodes_.size(), false);
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      if (wide_group_matmul(n)) packed_[into_accum_[n]] = true;
+    }
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      if (!has_buffer(n)) continue;
+      const int64_t size = padded(numel(nodes_[n].outputs[0].shape));
+      if (per_block(n)) {
+        stride_[n] = packed_[n] ? numel(nodes_[n].outputs[0].shape) : size;
+        offset_[n] = slot(size * group_);
+      } else {
+        offset_[n] = slot(size);
+      }
+      if (scratch_needed(n)) {
+        // the running max (private), then the old and new rescale factors (scratch)
+        const int64_t m = running_max_size(n);
+        scratch_[n] = slot(m * group_);
         slot(m);
         slot(m);
       }
     }
   }
 
+  bool has_buffer(std::size_t n) const { return !inlined_[n] && into_accum_[n] < 0 && !direct_[n]; }
+
+  bool scratch_needed(std::size_t n) const {
+    return nodes_[n].kind == BlockNodeKind::Accumulate && nodes_[n].accum == AccumKind::RescaledSum;
+  }
+
+  // Opens the loop over the blocks of the current group and declares the block's coordinates,
+  // its private buffers and the tiles it reads in place without a for-loop dim.
+  [[nodiscard]] CodeWriter::Scope open_blocks() {
+    const auto& grid = g_.grid_dims();
+    auto loop = w_.for_loop("s", "0", "count");
+    w_.declare("const int64_t", "block", "group + s");
+    w_.declare("const int64_t", "bx", "block % " + str(grid[0]));
+    w_.declare("const int64_t", "by", "(block / " + str(grid[0]) + ") % " + str(grid[1]));
+    w_.declare("const int64_t", "bz", "block / " + str(grid[0] * grid[1]));
+    w_.statement("(void)bx");
+    w_.statement("(void)by");
+    w_.statement("(void)bz");
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      const auto id = static_cast<int32_t>(n);
+      if (offset_[n] >= 0 && per_block(n)) {
+        w_.declare("float* __restrict const", buf(id), buf(id) + "_group + s * " + str(stride_[n]));
+      }
+      if (scratch_[n] >= 0) {
+        w_.declare("float* __restrict const", "run" + str(id),
+                   "run" + str(id) + "_group + s * " + str(running_max_size(n)));
+      }
+      if (direct_[n] && nodes_[n].phase == Phase::Invariant) emit_input(id, "0");
+    }
+    return loop;
+  }
+
   void emit_entry() {
+    w_.comment("Blocks per group: ranges of whole groups run best.");
+    {
+      auto group = w_.block(std::string("extern \"C\" int64_t ") + kBlockGroupSymbol + "()");
+      w_.statement("return " + str(group_));
+    }
+    w_.blank();
     w_.line(std::string("extern \"C\" void ") + kBlockEntryPoint +
             "(const void* const* inputs, void* const* outputs, int64_t first_block,");
     auto entry = w_.block("                             int64_t last_block)");
     for (std::size_t k = 0; k < g_.inputs().size(); ++k) {
       const std::string type = storage_type(g_.inputs()[k].dtensor.dtype);
-      w_.declare(std::string("const ") + type + "* __restrict",
-                 std::string("in") + str(static_cast<int64_t>(k)),
-                 std::string("static_cast<const ") + type + std::string("*>(inputs[") +
-                     str(static_cast<int64_t>(k)) + "])");
+      w_.declare("const " + type + "* __restrict", "in" + str(static_cast<int64_t>(k)),
+                 "static_cast<const " + type + "*>(inputs[" + str(static_cast<int64_t>(k)) + "])");
     }
     for (std::size_t k = 0; k < g_.outputs().size(); ++k) {
       const std::string type = storage_type(g_.outputs()[k].dtensor.dtype);
-      w_.declare(type + "* __restrict", std::string("out") + str(static_cast<int64_t>(k)),
-                 std::string("static_cast<") + type + std::string("*>(outputs[") +
-                     str(static_cast<int64_t>(k)) + "])");
+      w_.declare(type + "* __restrict", "out" + str(static_cast<int64_t>(k)),
+                 "static_cast<" + type + "*>(outputs[" + str(static_cast<int64_t>(k)) + "])");
     }
-    w_.comment("Every tile and accumulator of a block, f32, 64-byte aligned slots.");
+    w_.comment("Tiles and accumulators, f32 in 64-byte aligned slots; loop-invariant tiles and");
+    w_.comment("accumulators once per block of a group of " + str(group_) + ".");
     w_.declare("float* const", "arena",
-               std::string("static_cast<float*>(std::aligned_alloc(64, ") +
-                   str(std::max<int64_t>(arena_, 16)) + " * sizeof(float)))");
+               "static_cast<float*>(std::aligned_alloc(64, " + str(std::max<int64_t>(arena_, 16)) +
+                   " * sizeof(float)))");
     for (std::size_t n = 0; n < nodes_.size(); ++n) {
       const auto id = static_cast<int32_t>(n);
       if (offset_[n] >= 0) {
-        w_.declare("float* __restrict const", buf(id), std::string("arena + ") + str(offset_[n]));
+        if (per_block(n)) {
+          w_.declare("float* const", buf(id) + "_group", "arena + " + str(offset_[n]));
+        } else {
+          w_.declare("float* __restrict const", buf(id), "arena + " + str(offset_[n]));
+        }
       }
       if (scratch_[n] >= 0) {
-        const int64_t m = numel(shape(nodes_[n].inputs[1].node));
-        const int64_t step = (m + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
-        w_.declare("float* __restrict const", std::string("run") + str(id),
-                   std::string("arena + ") + str(scratch_[n]));
-        w_.declare("float* __restrict const", std::string("old") + str(id),
-                   std::string("arena + ") + str(scratch_[n] + step));
-        w_.declare("float* __restrict const", std::string("new") + str(id),
-                   std::string("arena + ") + str(scratch_[n] + 2 * step));
+        const int64_t m = running_max_size(n);
+        w_.declare("float* const", "run" + str(id) + "_group", "arena + " + str(scratch_[n]));
+        w_.declare("float* __restrict const", "old" + str(id),
+                   "arena + " + str(scratch_[n] + group_ * m));
+        w_.declare("float* __restrict const", "new" + str(id),
+                   "arena + " + str(scratch_[n] + group_ * m + m));
       }
     }
-    const auto& grid = g_.grid_dims();
     {
-      auto blocks = w_.for_loop("block", "first_block", "last_block");
-      w_.declare("const int64_t", "bx", std::string("block % ") + str(grid[0]));
-      w_.declare("const int64_t", "by",
-                 std::string("(block / ") + str(grid[0]) + std::string(") % ") + str(grid[1]));
-      w_.declare("const int64_t", "bz", std::string("block / ") + str(grid[0] * grid[1]));
-      w_.statement("(void)bx");
-      w_.statement("(void)by");
-      w_.statement("(void)bz");
-      emit_phase(Phase::Invariant, "0");
-      emit_accumulator_init();
+      auto groups = w_.block(
+          "for (int64_t group = first_block; group < last_block; group += " + str(group_) + ")");
+      w_.declare("const int64_t", "count",
+                 "last_block - group < " + str(group_) + " ? last_block - group : " + str(group_));
+      {
+        auto blocks = open_blocks();
+        emit_phase(Phase::Invariant, "0");
+        emit_accumulator_init();
+      }
       {
         auto loop = w_.for_loop("it", g_.forloop_range());
+        auto blocks = open_blocks();
         emit_phase(Phase::Loop, "it");
         emit_accumulator_steps();
       }
-      emit_accumulator_finish();
-      emit_phase(Phase::AfterLoop, "0");
-      emit_outputs();
+      {
+        auto blocks = open_blocks();
+        emit_accumulator_finish();
+        emit_phase(Phase::AfterLoop, "0");
+        emit_outputs();
+      }
     }
     w_.statement("std::free(arena)");
+  }
+
+  // True when node n's tile is the same for every block: it reads only inputs no grid axis
+  // splits. Such loop tiles are computed once per iteration by the first block of a group.
+  bool block_independent(std::size_t n) const {
+    const BlockNode& current = nodes_[n];
+    switch (current.kind) {
+      case BlockNodeKind::Input:
+        return g_.inputs()[current.input_index].input_map == ir::DimMap{-1, -1, -1};
+      case BlockNodeKind::Op:
+      case BlockNodeKind::ReduceToDimx:
+        for (const auto& ref : current.inputs) {
+          if (!block_independent(static_cast<std::size_t>(ref.node))) return false;
+        }
+        return true;
+      case BlockNodeKind::Accumulate:
+        return false;
+    }
+    return false;
   }
 
   void emit_phase(Phase phase, const std::string& iteration) {
@@ -343,6 +327,20 @@ class Generator {
       const auto id = static_cast<int32_t>(n);
       const BlockNode& current = nodes_[n];
       if (current.phase != phase) continue;
+      if (current.kind == BlockNodeKind::Accumulate || inlined_[n]) continue;
+      if (direct_[n]) {
+        if (phase != Phase::Invariant) emit_input(id, iteration);  // invariant: see open_blocks
+        continue;
+      }
+      if (group_matmul(n)) {
+        auto once = w_.block("if (s == 0)");
+        emit_group_matmul(id);
+        continue;
+      }
+      // A shared loop tile that is the same for all blocks: the group's first block makes it.
+      std::optional<CodeWriter::Scope> once;
+      if (phase == Phase::Loop && group_ > 1 && has_buffer(n) && block_independent(n))
+        once.emplace(w_.block("if (s == 0)"));
       switch (current.kind) {
         case BlockNodeKind::Input:
           emit_input(id, iteration);
@@ -351,7 +349,7 @@ class Generator {
           emit_reduce_to_dimx(id);
           break;
         case BlockNodeKind::Op:
-          if (!inlined_[n]) emit_op(id);
+          emit_op(id);
           break;
         case BlockNodeKind::Accumulate:
           break;
@@ -366,15 +364,15 @@ class Generator {
 
   // Writes `value` (an f32 expression) into dest[index].
   void store(const Dest& dest, const std::string& index, const std::string& value) {
-    const std::string target = dest.buffer + std::string("[") + index + "]";
+    const std::string target = dest.buffer + "[" + index + "]";
     if (!dest.accumulate) {
-      w_.statement(target + std::string(" = ") + value);
+      w_.statement(target + " = " + value);
       return;
     }
     switch (dest.accum) {
       case AccumKind::Sum:
       case AccumKind::Mean:
-        w_.statement(target + std::string(" += ") + value);
+        w_.statement(target + " += " + value);
         return;
       case AccumKind::Rms:
         w_.declare("const float", "v", value);
@@ -382,7 +380,7 @@ class Generator {
         return;
       case AccumKind::Max:
         w_.declare("const float", "v", value);
-        w_.statement(target + std::string(" = ") + target + std::string(" < v ? v : ") + target);
+        w_.statement(target + " = " + target + " < v ? v : " + target);
         return;
       case AccumKind::RescaledSum:
         break;
@@ -399,9 +397,9 @@ class Generator {
     const auto rank = static_cast<int64_t>(box.size());
     if (rank == 0) {
       if (load) {
-        w_.statement(tile + std::string("[0] = ") + load_expr(dtype, global_ptr + "[0]"));
+        w_.statement(tile + "[0] = " + load_expr(dtype, global_ptr + "[0]"));
       } else {
-        w_.statement(global_ptr + std::string("[0] = ") + store_expr(dtype, tile + "[0]"));
+        w_.statement(global_ptr + "[0] = " + store_expr(dtype, tile + "[0]"));
       }
       return;
     }
@@ -415,7 +413,7 @@ class Generator {
     for (int64_t i = 0; i <= d; ++i) {
       if (offsets[i] == "0") continue;
       if (!base.empty()) base += " + ";
-      base += std::string("(") + offsets[i] + std::string(") * ") + str(strides[i]);
+      base += "(" + offsets[i] + ") * " + str(strides[i]);
     }
     w_.declare("const int64_t", "base", base.empty() ? "0" : base);
     std::vector<std::string> vars;
@@ -427,30 +425,31 @@ class Generator {
       tile_stride *= box[i];
     }
     for (int64_t i = 0; i < d; ++i) {
-      vars.push_back(std::string("c") + str(i));
+      vars.push_back("c" + str(i));
       outer_strides.push_back(strides[i]);
       loops.push_back(w_.for_loop(vars.back(), box[i]));
     }
-    const std::string g_row = global_ptr + std::string(" + base + ") + linear(vars, outer_strides);
-    const std::string t_row = tile + std::string(" + ") + linear(vars, tile_strides);
+    const std::string g_row = global_ptr + " + base + " + linear(vars, outer_strides);
+    const std::string t_row = tile + " + " + linear(vars, tile_strides);
     if (load) {
-      w_.declare(std::string("const ") + std::string(storage_type(dtype)) + "* __restrict", "src",
-                 g_row);
+      w_.declare("const " + std::string(storage_type(dtype)) + "* __restrict", "src", g_row);
       w_.declare("float* __restrict", "dst", t_row);
       w_.line("#pragma omp simd");
       auto inner = w_.for_loop("c", run);
-      w_.statement(std::string("dst[c] = ") + load_expr(dtype, "src[c]"));
+      w_.statement("dst[c] = " + load_expr(dtype, "src[c]"));
     } else {
       w_.declare("const float* __restrict", "src", t_row);
       w_.declare(std::string(storage_type(dtype)) + "* __restrict", "dst", g_row);
       w_.line("#pragma omp simd");
       auto inner = w_.for_loop("c", run);
-      w_.statement(std::string("dst[c] = ") + store_expr(dtype, "src[c]"));
+      w_.statement("dst[c] = " + store_expr(dtype, "src[c]"));
     }
     while (!loops.empty()) loops.pop_back();
   }
 
-  void emit_input(int32_t n, const std::string& iteration) {
+  // Offsets, per dim, of the tile of input node `n` for the block at `axes` in `iteration`.
+  std::vector<std::string> input_offsets(int32_t n, const std::array<std::string, 3>& axes,
+                                         const std::string& iteration) const {
     const auto& input = g_.inputs()[node(n).input_index];
     const Shape& box = shape(n);
     std::vector<std::string> offsets(box.size(), "0");
@@ -458,17 +457,42 @@ class Generator {
       const int dim = input.input_map[axis];
       if (dim < 0) continue;
       const int64_t part = input.dtensor.shape[dim] / g_.grid_dims()[axis];
-      offsets[dim] = std::string(kAxisVars[axis]) + std::string(" * ") + str(part);
+      offsets[dim] = axes[axis] + " * " + str(part);
     }
     if (input.forloop_dim >= 0 && iteration != "0") {
       std::string& offset = offsets[input.forloop_dim];
-      const std::string term = iteration + std::string(" * ") + str(box[input.forloop_dim]);
-      offset = offset == "0" ? term : offset + std::string(" + ") + term;
+      const std::string term = "(" + iteration + ") * " + str(box[input.forloop_dim]);
+      offset = offset == "0" ? term : offset + " + " + term;
     }
-    w_.comment(std::string("input ") + str(node(n).input_index) + std::string(": tile ") +
-               node(n).outputs[0].to_string());
-    emit_box_copy(true, std::string("in") + str(node(n).input_index), input.dtensor.dtype,
-                  input.dtensor.shape, box, offsets, buf(n));
+    return offsets;
+  }
+
+  // Element offset of a box at `offsets` in a contiguous tensor of `global` extents.
+  static std::string flat_offset(const Shape& global, const std::vector<std::string>& offsets) {
+    const auto strides = contiguous(global);
+    std::string text;
+    for (std::size_t d = 0; d < offsets.size(); ++d) {
+      if (offsets[d] == "0") continue;
+      if (!text.empty()) text += " + ";
+      text += "(" + offsets[d] + ")";
+      if (strides[d] != 1) text += " * " + str(strides[d]);
+    }
+    return text.empty() ? "0" : text;
+  }
+
+  void emit_input(int32_t n, const std::string& iteration) {
+    const auto& input = g_.inputs()[node(n).input_index];
+    const auto offsets = input_offsets(n, {"bx", "by", "bz"}, iteration);
+    const std::string global = "in" + str(node(n).input_index);
+    w_.comment("input " + str(node(n).input_index) + ": tile " + node(n).outputs[0].to_string() +
+               (direct_[n] ? ", read in place" : ""));
+    if (direct_[n]) {
+      w_.declare("const " + std::string(storage_type(input.dtensor.dtype)) + "* __restrict const",
+                 buf(n), global + " + " + flat_offset(input.dtensor.shape, offsets));
+      return;
+    }
+    emit_box_copy(true, global, input.dtensor.dtype, input.dtensor.shape, shape(n), offsets,
+                  buf(n));
   }
 
   void emit_outputs() {
@@ -478,20 +502,18 @@ class Generator {
       std::vector<std::string> offsets(tile.size(), "0");
       for (int axis = 0; axis < 3; ++axis) {
         const int dim = output.output_map[axis];
-        if (dim >= 0)
-          offsets[dim] = std::string(kAxisVars[axis]) + std::string(" * ") + str(tile[dim]);
+        if (dim >= 0) offsets[dim] = std::string(kAxisVars[axis]) + " * " + str(tile[dim]);
       }
-      w_.comment(std::string("output ") + str(static_cast<int64_t>(k)) + std::string(": ") +
-                 output.dtensor.to_string());
-      emit_box_copy(false, std::string("out") + str(static_cast<int64_t>(k)), output.dtensor.dtype,
+      w_.comment("output " + str(static_cast<int64_t>(k)) + ": " + output.dtensor.to_string());
+      emit_box_copy(false, "out" + str(static_cast<int64_t>(k)), output.dtensor.dtype,
                     output.dtensor.shape, tile, offsets, buf(output.tile.node));
     }
   }
 
   void emit_op(int32_t n) {
     const BlockNode& current = node(n);
-    w_.comment(std::string("%") + str(n) + std::string(" = ") +
-               std::string(ir::op_name(current.op)) + " -> " + current.outputs[0].to_string());
+    w_.comment("%" + str(n) + " = " + std::string(ir::op_name(current.op)) + " -> " +
+               current.outputs[0].to_string());
     if (is_elementwise(current)) {
       emit_elementwise(n);
       return;
@@ -566,15 +588,99 @@ class Generator {
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < out.size(); ++d) {
-      vars.push_back(std::string("i") + str(static_cast<int64_t>(d)));
+      vars.push_back("i" + str(static_cast<int64_t>(d)));
       if (d + 1 == out.size()) w_.line("#pragma omp simd");
       loops.push_back(w_.for_loop(vars.back(), out[d]));
     }
     auto leaf = [&](int32_t l) {
-      return buf(l) + std::string("[") + linear(vars, broadcast_strides(shape(l), out)) + "]";
+      return buf(l) + "[" + linear(vars, broadcast_strides(shape(l), out)) + "]";
     };
     store(dest, linear(vars, contiguous(out)), expression(n, leaf));
     while (!loops.empty()) loops.pop_back();
+  }
+
+  // The element kind of matmul operand B in the prelude's terms: 0 f32 (every tile buffer),
+  // 1 bf16, 2 f16 (inputs read in place).
+  int operand_kind(int32_t b_node) const {
+    if (!direct_[b_node]) return 0;
+    const DType dtype = g_.inputs()[node(b_node).input_index].dtensor.dtype;
+    return dtype == DType::BF16 ? 1 : (dtype == DType::F16 ? 2 : 0);
+  }
+
+  // A matmul the group's first block runs for every block of the group: one iteration's
+  // product of a tile all blocks share with a weight tile read in place, summed into each
+  // block's accumulator. Walking the blocks inside chunks of weight rows keeps the rows in use
+  // few and neighbouring.
+  bool group_matmul(std::size_t n) const {
+    const BlockNode& current = nodes_[n];
+    if (group_ == 1 || current.kind != BlockNodeKind::Op || current.op != OpKind::Matmul ||
+        current.phase != Phase::Loop || into_accum_[n] < 0 || current.outputs[0].shape.size() != 2)
+      return false;
+    const auto a = static_cast<std::size_t>(current.inputs[0].node);
+    const auto b = static_cast<std::size_t>(current.inputs[1].node);
+    return has_buffer(a) && block_independent(a) && direct_[b] &&
+           shape(current.inputs[1].node).size() == 2;
+  }
+
+  // A group matmul of a row vector with weight tiles that sit side by side in memory for
+  // consecutive blocks (the grid's only split axis walks the weight's columns): a full group is
+  // one [1, K] @ [K, group * N] product into the packed accumulators.
+  bool wide_group_matmul(std::size_t n) const {
+    if (!group_matmul(n)) return false;
+    const BlockNode& current = nodes_[n];
+    const auto& input = g_.inputs()[node(current.inputs[1].node).input_index];
+    const auto& grid = g_.grid_dims();
+    return current.outputs[0].shape[0] == 1 && grid[1] == 1 && grid[2] == 1 &&
+           input.input_map == ir::DimMap{1, -1, -1} && input.forloop_dim != 1;
+  }
+
+  void emit_group_matmul(int32_t n) {
+    const BlockNode& current = node(n);
+    const int32_t a = current.inputs[0].node, b = current.inputs[1].node;
+    const int64_t m = shape(n)[0], cols = shape(n)[1], k = shape(a).back();
+    int64_t chunk = k;
+    for (int64_t candidate : {16, 8, 4, 2}) {
+      if (k > 16 && k % candidate == 0) {
+        chunk = candidate;
+        break;
+      }
+    }
+    const auto& input = g_.inputs()[node(b).input_index];
+    const auto& grid = g_.grid_dims();
+    const int32_t acc = into_accum_[n];
+    w_.comment("%" + str(n) + " = matmul -> " + current.outputs[0].to_string() +
+               ", for every block of the group, " + str(chunk) + " rows at a time");
+    auto scope = w_.scope();
+    const std::string iteration = node(b).phase == Phase::Loop ? "it" : "0";
+    const int64_t ldb = input.dtensor.shape.back();
+    std::optional<CodeWriter::Scope> partial;
+    if (wide_group_matmul(static_cast<std::size_t>(n))) {
+      {
+        auto full = w_.block("if (count == " + str(group_) + ")");
+        auto rows = w_.block("for (int64_t kc = 0; kc < " + str(k) + "; kc += " + str(chunk) + ")");
+        w_.statement(
+            "yr_matmul<1, " + str(group_ * cols) + ", " + str(chunk) + ", true, " +
+            str(operand_kind(b)) + ">(" + buf(a) + " + kc, " + str(k) + ", in" +
+            str(node(b).input_index) + " + " +
+            flat_offset(input.dtensor.shape, input_offsets(b, {"group", "0", "0"}, iteration)) +
+            " + kc * " + str(ldb) + ", " + str(ldb) + ", " + buf(acc) + "_group)");
+      }
+      partial.emplace(w_.block("else"));
+    }
+    auto rows = w_.block("for (int64_t kc = 0; kc < " + str(k) + "; kc += " + str(chunk) + ")");
+    auto blocks = w_.for_loop("t", "0", "count");
+    w_.declare("const int64_t", "px", "(group + t) % " + str(grid[0]));
+    w_.declare("const int64_t", "py", "((group + t) / " + str(grid[0]) + ") % " + str(grid[1]));
+    w_.declare("const int64_t", "pz", "(group + t) / " + str(grid[0] * grid[1]));
+    w_.statement("(void)px");
+    w_.statement("(void)py");
+    w_.statement("(void)pz");
+    w_.statement("yr_matmul<" + str(m) + ", " + str(cols) + ", " + str(chunk) + ", true, " +
+                 str(operand_kind(b)) + ">(" + buf(a) + " + kc, " + str(k) + ", in" +
+                 str(node(b).input_index) + " + " +
+                 flat_offset(input.dtensor.shape, input_offsets(b, {"px", "py", "pz"}, iteration)) +
+                 " + kc * " + str(ldb) + ", " + str(ldb) + ", " + buf(acc) + "_group + t * " +
+                 str(stride_[acc]) + ")");
   }
 
   void emit_matmul(int32_t n) {
@@ -596,15 +702,18 @@ class Generator {
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < batch.size(); ++d) {
-      vars.push_back(std::string("b") + str(static_cast<int64_t>(d)));
+      vars.push_back("b" + str(static_cast<int64_t>(d)));
       loops.push_back(w_.for_loop(vars.back(), batch[d]));
     }
-    w_.statement(std::string("yr_matmul<") + str(m) + std::string(", ") + str(cols) +
-                 std::string(", ") + str(k) + ", " + (dest.accumulate ? "true" : "false") +
-                 std::string(">(") + buf(current.inputs[0].node) + std::string(" + ") +
-                 linear(vars, a_strides) + std::string(", ") + buf(current.inputs[1].node) + " + " +
-                 linear(vars, b_strides) + std::string(", ") + dest.buffer + std::string(" + ") +
-                 linear(vars, c_strides) + ")");
+    const int32_t b_node = current.inputs[1].node;
+    const int kind = operand_kind(b_node);
+    const int64_t ldb =
+        direct_[b_node] ? g_.inputs()[node(b_node).input_index].dtensor.shape.back() : cols;
+    w_.statement("yr_matmul<" + str(m) + ", " + str(cols) + ", " + str(k) + ", " +
+                 (dest.accumulate ? "true" : "false") + ", " + str(kind) + ">(" +
+                 buf(current.inputs[0].node) + " + " + linear(vars, a_strides) + ", " + str(k) +
+                 ", " + buf(b_node) + " + " + linear(vars, b_strides) + ", " + str(ldb) + ", " +
+                 dest.buffer + " + " + linear(vars, c_strides) + ")");
     while (!loops.empty()) loops.pop_back();
   }
 
@@ -621,33 +730,32 @@ class Generator {
     auto o = w_.for_loop("o", outer);
     if (inner == 1) {
       w_.declare("float", "acc", init);
-      w_.declare("const float* __restrict", "row", in + std::string(" + o * ") + str(extent));
+      w_.declare("const float* __restrict", "row", in + " + o * " + str(extent));
       if (!is_max) w_.line("#pragma omp simd reduction(+ : acc)");
       {
         auto k = w_.for_loop("k", extent);
         w_.statement(is_max ? "acc = acc < row[k] ? row[k] : acc" : "acc += row[k]");
       }
       w_.statement(
-          out + "[o] = " +
-          (current.op == OpKind::Mean ? std::string("acc / ") + float_literal(extent) : "acc"));
+          out + "[o] = " + (current.op == OpKind::Mean ? "acc / " + float_literal(extent) : "acc"));
       return;
     }
-    w_.declare("float* __restrict", "dst", out + std::string(" + o * ") + str(inner));
+    w_.declare("float* __restrict", "dst", out + " + o * " + str(inner));
     {
       auto i = w_.for_loop("i", inner);
-      w_.statement(std::string("dst[i] = ") + init);
+      w_.statement("dst[i] = " + init);
     }
     {
       auto k = w_.for_loop("k", extent);
       w_.declare("const float* __restrict", "row",
-                 in + std::string(" + (o * ") + str(extent) + std::string(" + k) * ") + str(inner));
+                 in + " + (o * " + str(extent) + " + k) * " + str(inner));
       w_.line("#pragma omp simd");
       auto i = w_.for_loop("i", inner);
       w_.statement(is_max ? "dst[i] = dst[i] < row[i] ? row[i] : dst[i]" : "dst[i] += row[i]");
     }
     if (current.op == OpKind::Mean) {
       auto i = w_.for_loop("i", inner);
-      w_.statement(std::string("dst[i] /= ") + float_literal(extent));
+      w_.statement("dst[i] /= " + float_literal(extent));
     }
   }
 
@@ -658,8 +766,8 @@ class Generator {
     const std::string in = buf(current.inputs[0].node), weight = buf(current.inputs[1].node);
     auto scope = w_.scope();
     auto r = w_.for_loop("r", rows);
-    w_.declare("const float* __restrict", "row", in + std::string(" + r * ") + str(d));
-    w_.declare("float* __restrict", "dst", buf(n) + std::string(" + r * ") + str(d));
+    w_.declare("const float* __restrict", "row", in + " + r * " + str(d));
+    w_.declare("float* __restrict", "dst", buf(n) + " + r * " + str(d));
     w_.declare("float", "squares", "0.0f");
     w_.line("#pragma omp simd reduction(+ : squares)");
     {
@@ -667,11 +775,11 @@ class Generator {
       w_.statement("squares += row[i] * row[i]");
     }
     w_.declare("const float", "scale",
-               std::string("1.0f / std::sqrt(squares / ") + float_literal(d) + " + " +
+               "1.0f / std::sqrt(squares / " + float_literal(d) + " + " +
                    float_literal(current.attrs.get_float("eps")) + ")");
     w_.line("#pragma omp simd");
     auto i = w_.for_loop("i", d);
-    w_.statement(std::string("dst[i] = row[i] * scale * ") + weight + "[i]");
+    w_.statement("dst[i] = row[i] * scale * " + weight + "[i]");
   }
 
   void emit_softmax(int32_t n) {
@@ -680,27 +788,29 @@ class Generator {
     const auto dim = static_cast<std::size_t>(current.attrs.get_int("dim"));
     const int64_t outer = extent_product(x, 0, dim), extent = x[dim];
     const int64_t inner = extent_product(x, dim + 1, x.size());
-    const std::string in = buf(current.inputs[0].node), out = buf(n);
     auto scope = w_.scope();
     auto o = w_.for_loop("o", outer);
     auto i = w_.for_loop("i", inner);
-    const std::string at =
-        std::string("(o * ") + str(extent) + std::string(" + k) * ") + str(inner) + " + i";
+    // elements k of the softmax run at row[k * inner]
+    w_.declare("const float* __restrict", "row",
+               buf(current.inputs[0].node) + " + o * " + str(extent * inner) + " + i");
+    w_.declare("float* __restrict", "dst", buf(n) + " + o * " + str(extent * inner) + " + i");
+    const std::string at = inner == 1 ? "[k]" : "[k * " + str(inner) + "]";
     w_.declare("float", "peak", "-std::numeric_limits<float>::infinity()");
     {
       auto k = w_.for_loop("k", extent);
-      w_.statement(std::string("peak = ") + in + std::string("[") + at +
-                   std::string("] > peak ? ") + in + std::string("[") + at + "] : peak");
+      w_.statement("peak = row" + at + " > peak ? row" + at + " : peak");
     }
     w_.declare("float", "total", "0.0f");
+    w_.line("#pragma omp simd reduction(+ : total)");
     {
       auto k = w_.for_loop("k", extent);
-      w_.statement(out + std::string("[") + at + std::string("] = std::exp(") + in +
-                   std::string("[") + at + "] - peak)");
-      w_.statement(std::string("total += ") + out + std::string("[") + at + "]");
+      w_.statement("dst" + at + " = yr_exp(row" + at + " - peak)");
+      w_.statement("total += dst" + at);
     }
+    w_.line("#pragma omp simd");
     auto k = w_.for_loop("k", extent);
-    w_.statement(out + std::string("[") + at + "] /= total");
+    w_.statement("dst" + at + " /= total");
   }
 
   void emit_concat(int32_t n) {
@@ -714,11 +824,9 @@ class Generator {
       const int64_t extent = shape(ref.node)[dim];
       auto scope = w_.scope();
       auto o = w_.for_loop("o", outer);
-      w_.statement(std::string("std::memcpy(") + buf(n) + std::string(" + (o * ") + str(out[dim]) +
-                   std::string(" + ") + str(start) + std::string(") * ") + str(inner) +
-                   std::string(", ") + buf(ref.node) + std::string(" + o * ") +
-                   str(extent * inner) + std::string(", ") + str(extent * inner) +
-                   " * sizeof(float))");
+      w_.statement("std::memcpy(" + buf(n) + " + (o * " + str(out[dim]) + " + " + str(start) +
+                   ") * " + str(inner) + ", " + buf(ref.node) + " + o * " + str(extent * inner) +
+                   ", " + str(extent * inner) + " * sizeof(float))");
       start += extent;
     }
   }
@@ -734,11 +842,11 @@ class Generator {
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < out.size(); ++d) {
-      vars.push_back(std::string("i") + str(static_cast<int64_t>(d)));
+      vars.push_back("i" + str(static_cast<int64_t>(d)));
       loops.push_back(w_.for_loop(vars.back(), out[d]));
     }
-    w_.statement(buf(n) + std::string("[") + linear(vars, contiguous(out)) + "] = " +
-                 buf(current.inputs[0].node) + std::string("[") + linear(vars, strides) + "]");
+    w_.statement(buf(n) + "[" + linear(vars, contiguous(out)) +
+                 "] = " + buf(current.inputs[0].node) + "[" + linear(vars, strides) + "]");
     while (!loops.empty()) loops.pop_back();
   }
 
@@ -749,8 +857,7 @@ class Generator {
     const int64_t extent = x[dim], dimx = shape(n)[dim], group = extent / dimx;
     const int64_t outer = extent_product(x, 0, dim);
     const int64_t inner = extent_product(x, dim + 1, x.size());
-    w_.comment(std::string("%") + str(n) + std::string(" = reduce_to_dimx -> ") +
-               node(n).outputs[0].to_string());
+    w_.comment("%" + str(n) + " = reduce_to_dimx -> " + node(n).outputs[0].to_string());
     auto scope = w_.scope();
     {
       auto i = w_.for_loop("i", numel(shape(n)));
@@ -760,9 +867,8 @@ class Generator {
     auto k = w_.for_loop("k", extent);
     w_.line("#pragma omp simd");
     auto i = w_.for_loop("i", inner);
-    w_.statement(buf(n) + std::string("[(o * ") + str(dimx) + std::string(" + k / ") + str(group) +
-                 std::string(") * ") + str(inner) + std::string(" + i] += ") +
-                 buf(current.inputs[0].node) + std::string("[(o * ") + str(extent) + " + k) * " +
+    w_.statement(buf(n) + "[(o * " + str(dimx) + " + k / " + str(group) + ") * " + str(inner) +
+                 " + i] += " + buf(current.inputs[0].node) + "[(o * " + str(extent) + " + k) * " +
                  str(inner) + " + i]");
   }
 
@@ -773,17 +879,15 @@ class Generator {
       const auto id = static_cast<int32_t>(n);
       const std::string init =
           current.accum == AccumKind::Max ? "-std::numeric_limits<float>::infinity()" : "0.0f";
-      w_.comment(std::string("%") + str(id) + std::string(" = forloop_accum(") +
-                 std::string(ir::accum_name(current.accum)) + std::string(") -> ") +
-                 current.outputs[0].to_string());
+      w_.comment("%" + str(id) + " = forloop_accum(" + std::string(ir::accum_name(current.accum)) +
+                 ") -> " + current.outputs[0].to_string());
       {
         auto i = w_.for_loop("i", numel(shape(id)));
-        w_.statement(buf(id) + std::string("[i] = ") + init);
+        w_.statement(buf(id) + "[i] = " + init);
       }
       if (scratch_[n] >= 0) {
         auto j = w_.for_loop("j", numel(shape(current.inputs[1].node)));
-        w_.statement(std::string("run") + str(id) +
-                     "[j] = -std::numeric_limits<float>::infinity()");
+        w_.statement("run" + str(id) + "[j] = -std::numeric_limits<float>::infinity()");
       }
     }
   }
@@ -796,8 +900,7 @@ class Generator {
       const int32_t x = current.inputs[0].node;
       if (into_accum_[x] == id) continue;  // its producer already folded the tile in
       const std::string acc = buf(id), in = buf(x);
-      w_.comment(std::string("step of %") + str(id) + std::string(" (") +
-                 std::string(ir::accum_name(current.accum)) + ")");
+      w_.comment("step of %" + str(id) + " (" + std::string(ir::accum_name(current.accum)) + ")");
       auto scope = w_.scope();
       const int64_t count = numel(shape(id));
       if (current.accum == AccumKind::RescaledSum) {
@@ -809,14 +912,14 @@ class Generator {
       switch (current.accum) {
         case AccumKind::Sum:
         case AccumKind::Mean:
-          w_.statement(acc + std::string("[i] += ") + in + "[i]");
+          w_.statement(acc + "[i] += " + in + "[i]");
           break;
         case AccumKind::Rms:
-          w_.statement(acc + std::string("[i] += ") + in + std::string("[i] * ") + in + "[i]");
+          w_.statement(acc + "[i] += " + in + "[i] * " + in + "[i]");
           break;
         case AccumKind::Max:
-          w_.statement(acc + std::string("[i] = ") + acc + std::string("[i] < ") + in +
-                       std::string("[i] ? ") + in + std::string("[i] : ") + acc + "[i]");
+          w_.statement(acc + "[i] = " + acc + "[i] < " + in + "[i] ? " + in + "[i] : " + acc +
+                       "[i]");
           break;
         case AccumKind::RescaledSum:
           break;
@@ -830,25 +933,24 @@ class Generator {
     const std::string s = str(id), acc = buf(id);
     {
       auto j = w_.for_loop("j", numel(shape(m)));
-      w_.declare("const float", "previous", std::string("run") + s + "[j]");
+      w_.declare("const float", "previous", "run" + s + "[j]");
       w_.declare("const float", "current", buf(m) + "[j]");
       w_.declare("const float", "peak", "current > previous ? current : previous");
-      w_.statement(std::string("run") + s + "[j] = peak");
-      w_.statement(std::string("old") + s + "[j] = yr_rescale(previous, peak)");
-      w_.statement(std::string("new") + s + "[j] = yr_rescale(current, peak)");
+      w_.statement("run" + s + "[j] = peak");
+      w_.statement("old" + s + "[j] = yr_rescale(previous, peak)");
+      w_.statement("new" + s + "[j] = yr_rescale(current, peak)");
     }
     const Shape& out = shape(id);
     const auto m_strides = broadcast_strides(shape(m), out);
     std::vector<std::string> vars;
     std::vector<CodeWriter::Scope> loops;
     for (std::size_t d = 0; d < out.size(); ++d) {
-      vars.push_back(std::string("i") + str(static_cast<int64_t>(d)));
+      vars.push_back("i" + str(static_cast<int64_t>(d)));
       loops.push_back(w_.for_loop(vars.back(), out[d]));
     }
     const std::string i = linear(vars, contiguous(out)), j = linear(vars, m_strides);
-    w_.statement(acc + std::string("[") + i + std::string("] = ") + acc + std::string("[") + i +
-                 std::string("] * old") + s + std::string("[") + j + "] + " + buf(x) +
-                 std::string("[") + i + std::string("] * new") + s + std::string("[") + j + "]");
+    w_.statement(acc + "[" + i + "] = " + acc + "[" + i + "] * old" + s + "[" + j + "] + " +
+                 buf(x) + "[" + i + "] * new" + s + "[" + j + "]");
     while (!loops.empty()) loops.pop_back();
   }
 
@@ -862,10 +964,9 @@ class Generator {
       w_.line("#pragma omp simd");
       auto i = w_.for_loop("i", numel(shape(id)));
       if (current.accum == AccumKind::Mean) {
-        w_.statement(buf(id) + std::string("[i] /= ") + count);
+        w_.statement(buf(id) + "[i] /= " + count);
       } else {
-        w_.statement(buf(id) + std::string("[i] = std::sqrt(") + buf(id) + std::string("[i] / ") +
-                     count + ")");
+        w_.statement(buf(id) + "[i] = std::sqrt(" + buf(id) + "[i] / " + count + ")");
       }
     }
   }
@@ -877,9 +978,14 @@ class Generator {
   std::vector<int> consumer_;
   std::vector<bool> is_output_;
   std::vector<bool> inlined_;
+  std::vector<bool> direct_;  // input tiles matmuls read in place from the kernel input
   std::vector<int> into_accum_;
   std::vector<int64_t> offset_;
   std::vector<int64_t> scratch_;
+  std::vector<int64_t> stride_;
+  std::vector<bool> packed_;  // per-block buffers stored without padding between blocks  // floats
+                              // between the private buffers of blocks of a group
+  int64_t group_ = 1;
   int64_t arena_ = 0;
 };
 

@@ -13,13 +13,22 @@ namespace yirage::backend::cpu::codegen {
 /// of the block graph's input and output types, in order.
 inline constexpr const char* kBlockEntryPoint = "yirage_block";
 
+/// Name of the function every generated unit exports, with C linkage, returning how many
+/// consecutive blocks it runs as one group (int64_t(void)); ranges of whole groups run best.
+inline constexpr const char* kBlockGroupSymbol = "yirage_block_group";
+
+/// Signature of kBlockGroupSymbol.
+using BlockGroupFn = int64_t (*)();
+
 /// Signature of kBlockEntryPoint.
 using BlockEntryFn = void (*)(const void* const* inputs, void* const* outputs, int64_t first_block,
                               int64_t last_block);
 
 /// Generates the C++ source of `graph` (which must be complete): the prelude, then the entry
-/// point. Tiles live in f32 buffers sized from their types; element-wise chains are fused into
-/// one loop, and matmuls and element-wise ops feeding sum-like accumulators write into them.
+/// points. Tiles live in f32 buffers sized from their types; element-wise chains are fused into
+/// one loop; matmuls and element-wise ops feeding sum-like accumulators write into them; weight
+/// tiles are read in place; consecutive blocks run as a group with the for-loop outside them.
+/// Semantics are those of the reference block interpreter, computed in f32.
 std::string generate_block_source(const ir::BlockGraph& graph);
 
 }  // namespace yirage::backend::cpu::codegen

@@ -4,6 +4,12 @@
 
 #include "yirage/core/error.h"
 
+// GCC 12 reports a false -Wrestrict inside std::string for `"literal" + std::string(...)`
+// (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
+
 namespace yirage::backend::cpu::codegen {
 
 CodeWriter::Scope::~Scope() {
@@ -33,7 +39,7 @@ void CodeWriter::comment(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t end = std::min(text.find('\n', start), text.size());
-    line(std::string("// ") + std::string(text.substr(start, end - start)));
+    line("// " + std::string(text.substr(start, end - start)));
     start = end + 1;
   }
 }
@@ -43,8 +49,8 @@ void CodeWriter::blank() {
 }
 
 void CodeWriter::declare(std::string_view type, std::string_view name, std::string_view init) {
-  std::string text = std::string(type) + std::string(" ") + std::string(name);
-  if (!init.empty()) text += std::string(" = ") + std::string(init);
+  std::string text = std::string(type) + " " + std::string(name);
+  if (!init.empty()) text += " = " + std::string(init);
   statement(text);
 }
 
@@ -73,8 +79,8 @@ CodeWriter::Scope CodeWriter::scope() {
 CodeWriter::Scope CodeWriter::for_loop(std::string_view var, std::string_view begin,
                                        std::string_view end) {
   const std::string v(var);
-  return block(std::string("for (int64_t ") + v + std::string(" = ") + std::string(begin) +
-               std::string("; ") + v + " < " + std::string(end) + std::string("; ++") + v + ")");
+  return block("for (int64_t " + v + " = " + std::string(begin) + "; " + v + " < " +
+               std::string(end) + "; ++" + v + ")");
 }
 
 CodeWriter::Scope CodeWriter::for_loop(std::string_view var, int64_t end) {
@@ -84,7 +90,7 @@ CodeWriter::Scope CodeWriter::for_loop(std::string_view var, int64_t end) {
 void CodeWriter::close(std::string_view suffix) {
   YR_INTERNAL_CHECK(depth_ > 0, "closing a scope that was never opened");
   --depth_;
-  line(std::string("}") + std::string(suffix));
+  line("}" + std::string(suffix));
 }
 
 }  // namespace yirage::backend::cpu::codegen

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "yirage/backend/cpu/codegen/prelude.h"
 #include "yirage/core/cpu_features.h"
 #include "yirage/core/error.h"
 #include "yirage/core/log.h"
@@ -101,6 +102,45 @@ std::string first_lines(const fs::path& path, int count) {
   return text;
 }
 
+// Runs the compiler (through the shell) with its output in `log_path`; returns the exit status.
+int run_compiler(const std::string& command, const fs::path& log_path) {
+  ++g_invocations;
+  const int raw = std::system((command + " > " + quote(log_path.string()) + " 2>&1").c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// The prelude as a header with its precompiled form beside it, kept in the cache per toolchain;
+// empty when there is none and `build` is false, or the compiler cannot precompile it (kernels
+// then parse the prelude themselves).
+fs::path precompiled_prelude(const fs::path& dir, const Toolchain& toolchain, bool build) {
+  const fs::path header_dir = dir / ("prelude-" + cache_key(std::string(prelude()), toolchain));
+  const fs::path header = header_dir / "yirage_prelude.h";
+  const fs::path compiled = header_dir / "yirage_prelude.h.gch";
+  if (fs::exists(compiled)) return header;
+  if (!build) return {};
+  std::error_code error;
+  fs::create_directories(header_dir, error);
+  if (error) return {};
+  if (!fs::exists(header)) write_file(header, std::string(prelude()));
+  const std::string suffix = ".tmp" + std::to_string(::getpid());
+  const fs::path temporary = compiled.string() + suffix;
+  const fs::path log_path = header_dir / ("log" + suffix);
+  std::string flags;
+  for (const auto& flag : toolchain.flags) {
+    if (flag != "-shared") flags += flag + " ";
+  }
+  const int status = run_compiler(toolchain.command + " " + flags + "-x c++-header -o " +
+                                      quote(temporary.string()) + " " + quote(header.string()),
+                                  log_path);
+  fs::remove(log_path, error);
+  if (status != 0 || !fs::exists(temporary)) {
+    fs::remove(temporary, error);
+    return {};
+  }
+  fs::rename(temporary, compiled, error);
+  return error ? fs::path() : header;
+}
+
 }  // namespace
 
 std::string Toolchain::flag_text() const {
@@ -181,15 +221,17 @@ std::shared_ptr<const SharedObject> load_compiled(const std::string& source) {
   const fs::path dir = kernel_cache_dir();
   std::error_code error;
   fs::create_directories(dir, error);
-  YR_INTERNAL_CHECK(!error,
-                    "cannot create the kernel cache " << dir.string() << ": " << error.message());
+  YR_USER_CHECK(!error, "cannot create the kernel cache "
+                            << dir.string() << ": " << error.message()
+                            << "; expected a writable directory "
+                               "(set YIRAGE_CACHE_DIR to choose one)");
   const fs::path source_path = dir / (key + ".cpp");
   const fs::path object_path = dir / (key + ".so");
   fs::path shown_source = source_path;
   if (const std::string dump = env("YIRAGE_DUMP"); !dump.empty()) {
     fs::create_directories(dump, error);
-    YR_INTERNAL_CHECK(!error,
-                      "cannot create YIRAGE_DUMP directory " << dump << ": " << error.message());
+    YR_USER_CHECK(!error, "cannot create YIRAGE_DUMP directory " << dump << ": " << error.message()
+                                                                 << "; expected a writable path");
     shown_source = fs::path(dump) / ("yirage_kernel_" + key + ".cpp");
     write_file(shown_source, source);
   }
@@ -198,22 +240,26 @@ std::shared_ptr<const SharedObject> load_compiled(const std::string& source) {
     const std::string suffix = ".tmp" + std::to_string(::getpid());
     const fs::path temporary = object_path.string() + suffix;
     const fs::path log_path = dir / (key + ".log" + suffix);
-    const std::string command = toolchain.command + " " + toolchain.flag_text() + " -o " +
-                                quote(temporary.string()) + " " + quote(source_path.string()) +
-                                " > " + quote(log_path.string()) + " 2>&1";
-    ++g_invocations;
-    const int raw = std::system(command.c_str());
-    const int status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    std::string command = toolchain.command + " " + toolchain.flag_text();
+    if (source.find(prelude()) != std::string::npos) {
+      // Precompiling the prelude costs about three kernels: done once a process has compiled
+      // two kernels with this toolchain, the precompiled prelude is reused from then on.
+      static std::map<std::string, int> kernels_compiled;
+      const int before = kernels_compiled[toolchain.command + '\0' + toolchain.identity]++;
+      if (const fs::path header = precompiled_prelude(dir, toolchain, before >= 2); !header.empty())
+        command += " -include " + quote(header.string());
+    }
+    command += " -o " + quote(temporary.string()) + " " + quote(source_path.string());
+    const int status = run_compiler(command, log_path);
     const std::string diagnostics = first_lines(log_path, 20);
     fs::remove(log_path, error);
-    if (status != 0 || !fs::exists(temporary)) {
-      fs::remove(temporary, error);
-      YR_INTERNAL_CHECK(false, "compiling the generated kernel "
-                                   << shown_source.string() << " failed (exit status " << status
-                                   << ") with `" << toolchain.command << " "
-                                   << toolchain.flag_text() << "`:\n"
-                                   << diagnostics);
-    }
+    const bool compiled = status == 0 && fs::exists(temporary);
+    if (!compiled) fs::remove(temporary, error);
+    YR_INTERNAL_CHECK(compiled, "compiling the generated kernel "
+                                    << shown_source.string() << " failed (exit status " << status
+                                    << ") with `" << toolchain.command << " "
+                                    << toolchain.flag_text() << "`:\n"
+                                    << diagnostics);
     fs::rename(temporary, object_path);
   }
   auto object = std::make_shared<const SharedObject>(object_path);

@@ -7,7 +7,9 @@ namespace yirage::backend::cpu::codegen {
 
 /// The prelude text: standard includes, bf16/f16 conversions rounding to nearest even exactly
 /// as core/dtype.h does, saturating integer stores, the online-softmax rescale factor and the
-/// tile matmul (AVX-512 when the compiler targets it, portable loops otherwise).
+/// tile matmul (AVX-512 when the compiler targets it, portable loops otherwise). It is guarded by
+/// YIRAGE_KERNEL_PRELUDE, so a kernel compiled with the prelude force-included from a
+/// precompiled header skips its own copy.
 std::string_view prelude();
 
 }  // namespace yirage::backend::cpu::codegen

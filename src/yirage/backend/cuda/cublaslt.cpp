@@ -1,0 +1,193 @@
+#include "yirage/backend/cuda/cublaslt.h"
+
+#include <dlfcn.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "yirage/backend/cuda/runtime.h"
+#include "yirage/core/error.h"
+
+namespace yirage::backend::cuda {
+
+namespace {
+
+using Handle = void*;
+using Desc = void*;
+using Layout = void*;
+using Preference = void*;
+
+struct Algo {
+  uint64_t data[8];
+};
+
+struct HeuristicResult {
+  Algo algo;
+  std::size_t workspace;
+  int state;
+  float waves;
+  int reserved[4];
+};
+
+constexpr int kComputeF32 = 68;        // CUBLAS_COMPUTE_32F
+constexpr int kRealF32 = 0;            // CUDA_R_32F
+constexpr int kRealF16 = 2;            // CUDA_R_16F
+constexpr int kRealBF16 = 14;          // CUDA_R_16BF
+constexpr int kLayoutBatchCount = 5;   // CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT
+constexpr int kLayoutBatchOffset = 6;  // CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET
+constexpr int kPrefMaxWorkspace = 1;   // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
+constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
+
+struct Api {
+  int (*create)(Handle*);
+  int (*desc_create)(Desc*, int compute, int scale);
+  int (*layout_create)(Layout*, int type, uint64_t rows, uint64_t cols, int64_t ld);
+  int (*layout_set)(Layout, int attribute, const void* value, std::size_t size);
+  int (*pref_create)(Preference*);
+  int (*pref_set)(Preference, int attribute, const void* value, std::size_t size);
+  int (*heuristic)(Handle, Desc, Layout, Layout, Layout, Layout, Preference, int, HeuristicResult*,
+                   int*);
+  int (*matmul)(Handle, Desc, const void*, const void*, Layout, const void*, Layout, const void*,
+                const void*, Layout, void*, Layout, const Algo*, void*, std::size_t, void*);
+};
+
+struct Loaded {
+  Api api{};
+  bool ok = false;
+  std::string why;
+};
+
+template <typename Fn>
+bool resolve(void* library, const char* symbol, Fn& slot, std::string& why) {
+  void* address = dlsym(library, symbol);
+  if (address == nullptr) {
+    why = std::string("libcublasLt lacks ") + symbol;
+    return false;
+  }
+  slot = reinterpret_cast<Fn>(address);
+  return true;
+}
+
+Loaded load() {
+  Loaded loaded;
+  void* library = nullptr;
+  for (const char* name : {"libcublasLt.so", "libcublasLt.so.13", "libcublasLt.so.12",
+                           "libcublasLt.so.11", "/usr/local/cuda/lib64/libcublasLt.so"}) {
+    library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (library != nullptr) break;
+  }
+  if (library == nullptr) {
+    loaded.why = "libcublasLt.so could not be loaded";
+    return loaded;
+  }
+  Api& a = loaded.api;
+  std::string& w = loaded.why;
+  loaded.ok = resolve(library, "cublasLtCreate", a.create, w) &&
+              resolve(library, "cublasLtMatmulDescCreate", a.desc_create, w) &&
+              resolve(library, "cublasLtMatrixLayoutCreate", a.layout_create, w) &&
+              resolve(library, "cublasLtMatrixLayoutSetAttribute", a.layout_set, w) &&
+              resolve(library, "cublasLtMatmulPreferenceCreate", a.pref_create, w) &&
+              resolve(library, "cublasLtMatmulPreferenceSetAttribute", a.pref_set, w) &&
+              resolve(library, "cublasLtMatmulAlgoGetHeuristic", a.heuristic, w) &&
+              resolve(library, "cublasLtMatmul", a.matmul, w);
+  return loaded;
+}
+
+const Loaded& loaded() {
+  static const Loaded instance = load();
+  return instance;
+}
+
+// A prepared product: descriptors and the chosen algorithm (kept for the process).
+struct Plan {
+  Desc desc = nullptr;
+  Layout a = nullptr, b = nullptr, c = nullptr;
+  Algo algo{};
+  bool ok = false;
+};
+
+int data_type(core::DType dtype) {
+  switch (dtype) {
+    case core::DType::BF16:
+      return kRealBF16;
+    case core::DType::F16:
+      return kRealF16;
+    default:
+      return kRealF32;
+  }
+}
+
+Layout make_layout(const Api& api, int type, int64_t rows, int64_t cols, int64_t ld,
+                   int64_t batches, int64_t stride) {
+  Layout layout = nullptr;
+  if (api.layout_create(&layout, type, static_cast<uint64_t>(rows), static_cast<uint64_t>(cols),
+                        ld) != 0)
+    return nullptr;
+  if (batches > 1) {
+    const int32_t count = static_cast<int32_t>(batches);
+    api.layout_set(layout, kLayoutBatchCount, &count, sizeof(count));
+    api.layout_set(layout, kLayoutBatchOffset, &stride, sizeof(stride));
+  }
+  return layout;
+}
+
+}  // namespace
+
+bool cublaslt_available(std::string* why) {
+  if (!loaded().ok && why != nullptr) *why = loaded().why;
+  return loaded().ok;
+}
+
+bool cublaslt_matmul(Runtime& runtime, const GemmShape& s, const void* a, const void* b, void* c) {
+  if (!loaded().ok || s.dtype == core::DType::I32 || s.dtype == core::DType::I64) return false;
+  const Api& api = loaded().api;
+  static std::mutex mutex;
+  static Handle handle = nullptr;
+  static std::shared_ptr<void> workspace;
+  static std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int>, Plan>
+      plans;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (handle == nullptr) {
+    if (api.create(&handle) != 0) return false;
+    workspace = runtime.allocate(kWorkspaceBytes);
+  }
+  const auto key =
+      std::make_tuple(s.m, s.n, s.k, s.batches, s.a_stride, s.b_stride, static_cast<int>(s.dtype));
+  auto found = plans.find(key);
+  if (found == plans.end()) {
+    Plan plan;
+    const int type = data_type(s.dtype);
+    // Row-major C = A B is column-major C^T = B^T A^T: B is the first operand.
+    if (api.desc_create(&plan.desc, kComputeF32, kRealF32) == 0) {
+      plan.a = make_layout(api, type, s.n, s.k, s.n, s.batches, s.b_stride);
+      plan.b = make_layout(api, type, s.k, s.m, s.k, s.batches, s.a_stride);
+      plan.c = make_layout(api, type, s.n, s.m, s.n, s.batches, s.m * s.n);
+      Preference preference = nullptr;
+      if (plan.a && plan.b && plan.c && api.pref_create(&preference) == 0) {
+        const uint64_t limit = kWorkspaceBytes;
+        api.pref_set(preference, kPrefMaxWorkspace, &limit, sizeof(limit));
+        HeuristicResult result{};
+        int count = 0;
+        if (api.heuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, preference, 1, &result,
+                          &count) == 0 &&
+            count > 0) {
+          plan.algo = result.algo;
+          plan.ok = true;
+        }
+      }
+    }
+    found = plans.emplace(key, plan).first;
+  }
+  const Plan& plan = found->second;
+  if (!plan.ok) return false;
+  const float alpha = 1.0f, beta = 0.0f;
+  const int status =
+      api.matmul(handle, plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c,
+                 &plan.algo, workspace.get(), kWorkspaceBytes, runtime.stream());
+  YR_USER_CHECK(status == 0, "cuBLASLt matmul failed with status " << status);
+  return true;
+}
+
+}  // namespace yirage::backend::cuda

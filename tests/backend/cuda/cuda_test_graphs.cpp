@@ -1,0 +1,105 @@
+#include "backend/cuda/cuda_test_graphs.h"
+
+#include "yirage/workloads/workloads.h"
+
+namespace yirage::testing {
+
+using core::DType;
+using ir::KernelGraph;
+using ir::OpKind;
+
+std::vector<std::pair<std::string, KernelGraph>> cuda_op_graphs(DType dtype) {
+  std::vector<std::pair<std::string, KernelGraph>> graphs;
+  {
+    KernelGraph g;
+    const auto x = g.input({3, 5, 7}, dtype);
+    const auto y = g.input({5, 1}, dtype);
+    auto v = g.binary(OpKind::Add, x, y);
+    v = g.binary(OpKind::Mul, v, g.unary(OpKind::Silu, x));
+    v = g.binary(OpKind::Sub, v, g.unary(OpKind::Gelu, v));
+    v = g.binary(OpKind::Div, v, g.unary(OpKind::AddScalar, g.unary(OpKind::Square, y), 1.5));
+    v = g.unary(OpKind::MulScalar, g.unary(OpKind::Sigmoid, v), 0.75);
+    v = g.binary(OpKind::Add, v, g.unary(OpKind::Relu, g.unary(OpKind::Neg, x)));
+    v = g.binary(OpKind::Add, v,
+                 g.unary(OpKind::Exp, g.unary(OpKind::Neg, g.unary(OpKind::Square, x))));
+    const auto positive = g.unary(OpKind::AddScalar, g.unary(OpKind::Square, x), 0.5);
+    v = g.binary(OpKind::Add, v, g.unary(OpKind::Sqrt, positive));
+    v = g.binary(OpKind::Add, v, g.unary(OpKind::Rsqrt, positive));
+    v = g.binary(OpKind::Add, v,
+                 g.binary(OpKind::Pow, positive, g.unary(OpKind::AddScalar, y, 2.0)));
+    g.mark_output(v);
+    graphs.emplace_back("elementwise", std::move(g));
+  }
+  {
+    KernelGraph g;
+    const auto x = g.input({4, 300, 6}, dtype);
+    g.mark_output(g.reduce(OpKind::Sum, x, 1));
+    g.mark_output(g.reduce(OpKind::Max, x, 2, true));
+    g.mark_output(g.reduce(OpKind::Mean, g.reshape(x, {24, 300}), 1));
+    g.mark_output(g.softmax(x, 1));
+    g.mark_output(g.softmax(x, -1));
+    graphs.emplace_back("reductions", std::move(g));
+  }
+  {
+    KernelGraph g;
+    const auto x = g.input({6, 512}, dtype);
+    const auto w = g.input({512}, dtype);
+    g.mark_output(g.rms_norm(x, w, 1e-5));
+    graphs.emplace_back("rms_norm", std::move(g));
+  }
+  {
+    KernelGraph g;
+    const auto x = g.input({2, 5, 3, 16}, dtype);
+    const auto positions = g.input({2, 5}, DType::I64);
+    g.mark_output(g.rope(x, positions, 10000.0));
+    graphs.emplace_back("rope", std::move(g));
+  }
+  {
+    KernelGraph g;
+    const auto ids = g.input({2, 3}, DType::I32);
+    const auto table = g.input({11, 24}, dtype);
+    g.mark_output(g.embedding(ids, table));
+    graphs.emplace_back("embedding", std::move(g));
+  }
+  {
+    KernelGraph g;
+    const auto a = g.input({2, 3, 4}, dtype);
+    const auto b = g.input({2, 5, 4}, dtype);
+    const auto joined = g.concat({a, b}, 1);
+    const auto parts = g.split(joined, {6, 2}, 1);
+    g.mark_output(g.transpose(parts[0], 0, 2));
+    g.mark_output(parts[1]);
+    g.mark_output(g.reshape(joined, {4, 16}));
+    graphs.emplace_back("layout", std::move(g));
+  }
+  {
+    KernelGraph g;
+    const auto a = g.input({3, 17, 40}, dtype);
+    const auto b = g.input({40, 23}, dtype);
+    const auto c = g.input({3, 23, 9}, dtype);
+    g.mark_output(g.matmul(g.matmul(a, b), c));
+    const auto rows = g.input({5, 72}, dtype);  // few rows: the streaming (GEMV) kernel
+    const auto weights = g.input({72, 48}, dtype);
+    g.mark_output(g.matmul(rows, weights));
+    graphs.emplace_back("matmul", std::move(g));
+  }
+  return graphs;
+}
+
+std::vector<std::pair<std::string, KernelGraph>> cuda_workload_graphs(DType dtype) {
+  std::vector<workloads::Workload> list;
+  list.push_back(workloads::rms_norm_matmul(4, 256, 512, dtype));
+  list.push_back(workloads::gated_mlp(4, 256, 384, dtype));
+  list.push_back(workloads::lora(4, 256, 512, 16, dtype));
+  list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, false));
+  list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, false, {4, 0}));
+  list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, true));
+  std::vector<std::pair<std::string, KernelGraph>> graphs;
+  for (auto& w : list) {
+    graphs.emplace_back(w.name + " fused " + w.shape, std::move(w.fused));
+    graphs.emplace_back(w.name + " naive " + w.shape, std::move(w.naive));
+  }
+  return graphs;
+}
+
+}  // namespace yirage::testing
