@@ -50,9 +50,11 @@ from ._core import (
     cpu_features,
     float_error_bound,
     get_available_backends,
+    get_num_threads,
     new_threadblock_graph,
     op_info,
     op_names,
+    set_num_threads,
     verify,
 )
 from ._arrays import numpy_dtype
@@ -87,6 +89,7 @@ __all__ = [
     "float32",
     "float_error_bound",
     "get_available_backends",
+    "get_num_threads",
     "graph_from_json",
     "int32",
     "int64",
@@ -95,5 +98,6 @@ __all__ = [
     "numpy_dtype",
     "op_info",
     "op_names",
+    "set_num_threads",
     "verify",
 ]

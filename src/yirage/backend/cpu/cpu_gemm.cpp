@@ -3,7 +3,9 @@
 // the portable kernel. The ISA kernels live in cpu_gemm_avx2.cpp and cpu_gemm_avx512.cpp.
 #include "yirage/backend/cpu/cpu_gemm.h"
 
+#include <immintrin.h>
 #include <algorithm>
+
 #include <atomic>
 #include <cstring>
 #include <vector>
@@ -34,7 +36,7 @@ void tile_scalar(const TileArgs& t) {
     }
   }
   for (int r = 0; r < t.rows; ++r) {
-    float* c = t.c + r * kScalarCols;
+    float* c = t.c + r * t.ldc;
     for (int j = 0; j < kScalarCols; ++j) c[j] = t.accumulate ? c[j] + acc[r][j] : acc[r][j];
   }
 }
@@ -156,52 +158,78 @@ void gemm(const GemmArgs& g, GemmPath path) {
   }
   const int64_t a_bytes = kernel.bf16_a ? 2 : 4;
 
+  // Work items are (block of up to mc rows, group of column tiles). Within an item, k advances
+  // in blocks of kc rows over the whole group, so B is walked row-contiguously across the group
+  // (few pages live at once, prefetch of the next tile's bytes of the same rows) and each B tile
+  // is read from memory once. A tile used by several row tiles is packed into an L1 panel first.
   const int mr = kernel.mr, nr = kernel.nr;
-  const int64_t mc = g.m <= 96 ? g.m : 96;           // rows of C per work item (16 tiles of 6 rows)
-  const int64_t kc_packed = bytes == 4 ? 128 : 256;  // B panel kc x nr: 32 KiB, in L1
+  const int64_t mc = g.m <= 96 ? g.m : 96;    // 16 row tiles of 6
+  const int64_t kc = bytes == 4 ? 128 : 256;  // B panel kc x 64: 32 KiB
   const int64_t n_tiles = (g.n + nr - 1) / nr;
   const int64_t m_blocks = (g.m + mc - 1) / mc;
+  const int64_t threads = core::ThreadPool::global().num_threads();
+  // Accumulators of one item (mc x group columns of f32) stay within 256 KiB, and there are
+  // enough items for every thread.
+  int64_t group = std::max<int64_t>(1, 65536 / (mc * nr));
+  group = std::min(group, std::max<int64_t>(1, (n_tiles * m_blocks + threads - 1) / threads));
+  group = std::min(group, n_tiles);
+  const int64_t n_groups = (n_tiles + group - 1) / group;
+  const int64_t ld_acc = group * nr;
 
-  core::ThreadPool::global().parallel_for(m_blocks * n_tiles, 1, [&](int64_t begin, int64_t end) {
+  core::ThreadPool::global().parallel_for(m_blocks * n_groups, 1, [&](int64_t begin, int64_t end) {
     float* acc = reinterpret_cast<float*>(
-        thread_buffer<0>(static_cast<std::size_t>(mc * nr) * sizeof(float)));
-    char* panel = thread_buffer<1>(static_cast<std::size_t>(kc_packed * nr * bytes));
+        thread_buffer<0>(static_cast<std::size_t>(mc * ld_acc) * sizeof(float)));
+    char* panel = thread_buffer<1>(static_cast<std::size_t>(kc * nr * bytes));
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t m0 = (item / n_tiles) * mc, n0 = (item % n_tiles) * nr;
-      const int64_t rows = std::min(mc, g.m - m0), cols = std::min<int64_t>(nr, g.n - n0);
+      const int64_t m0 = (item / n_groups) * mc, rows = std::min(mc, g.m - m0);
+      const int64_t first_tile = (item % n_groups) * group;
+      const int64_t last_tile = std::min(n_tiles, first_tile + group);
+      const int64_t group_n0 = first_tile * nr;
+      const int64_t group_cols = std::min(g.n, last_tile * nr) - group_n0;
       const int64_t micro = (rows + mr - 1) / mr;
-      const bool pack = cols < nr || micro > 1;
-      const int64_t kc = pack ? kc_packed : g.k;
       for (int64_t kb = 0; kb < g.k; kb += kc) {
         const int64_t depth = std::min(kc, g.k - kb);
-        const char* b_tile = static_cast<const char*>(g.b) + (kb * g.ldb + n0) * bytes;
-        int64_t ldb = g.ldb;
-        if (pack) {
-          for (int64_t p = 0; p < depth; ++p) {
-            char* dst = panel + p * nr * bytes;
-            std::memcpy(dst, b_tile + p * g.ldb * bytes, static_cast<std::size_t>(cols * bytes));
-            std::memset(dst + cols * bytes, 0, static_cast<std::size_t>((nr - cols) * bytes));
+        for (int64_t tile = first_tile; tile < last_tile; ++tile) {
+          const int64_t n0 = tile * nr, cols = std::min<int64_t>(nr, g.n - n0);
+          const char* b_tile = static_cast<const char*>(g.b) + (kb * g.ldb + n0) * bytes;
+          const bool next_in_row = tile + 1 < last_tile;
+          int64_t ldb = g.ldb;
+          int64_t prefetch = next_in_row ? nr * bytes : 0;
+          if (cols < nr || micro > 1) {
+            for (int64_t p = 0; p < depth; ++p) {
+              const char* src = b_tile + p * g.ldb * bytes;
+              char* dst = panel + p * nr * bytes;
+              if (next_in_row) {
+                for (int64_t line = 0; line < nr * bytes; line += 64)
+                  _mm_prefetch(src + nr * bytes + line, _MM_HINT_T0);
+              }
+              std::memcpy(dst, src, static_cast<std::size_t>(cols * bytes));
+              std::memset(dst + cols * bytes, 0, static_cast<std::size_t>((nr - cols) * bytes));
+            }
+            b_tile = panel;
+            ldb = nr;
+            prefetch = 0;
           }
-          b_tile = panel;
-          ldb = nr;
-        }
-        for (int64_t t = 0; t < micro; ++t) {
-          TileArgs args;
-          args.a = static_cast<const char*>(a) + ((m0 + t * mr) * lda + kb) * a_bytes;
-          args.lda = lda;
-          args.b = b_tile;
-          args.ldb = ldb;
-          args.b_dtype = g.dtype;
-          args.k = depth;
-          args.rows = static_cast<int>(std::min<int64_t>(mr, rows - t * mr));
-          args.c = acc + t * mr * nr;
-          args.accumulate = kb > 0;
-          kernel.tile(args);
+          for (int64_t t = 0; t < micro; ++t) {
+            TileArgs args;
+            args.a = static_cast<const char*>(a) + ((m0 + t * mr) * lda + kb) * a_bytes;
+            args.lda = lda;
+            args.b = b_tile;
+            args.ldb = ldb;
+            args.b_dtype = g.dtype;
+            args.k = depth;
+            args.rows = static_cast<int>(std::min<int64_t>(mr, rows - t * mr));
+            args.c = acc + t * mr * ld_acc + (tile - first_tile) * nr;
+            args.ldc = ld_acc;
+            args.prefetch = prefetch;
+            args.accumulate = kb > 0;
+            kernel.tile(args);
+          }
         }
       }
       for (int64_t r = 0; r < rows; ++r) {
-        store_floats(acc + r * nr, g.dtype, cols,
-                     static_cast<char*>(g.c) + ((m0 + r) * g.ldc + n0) * bytes);
+        store_floats(acc + r * ld_acc, g.dtype, group_cols,
+                     static_cast<char*>(g.c) + ((m0 + r) * g.ldc + group_n0) * bytes);
       }
     }
   });
@@ -210,13 +238,14 @@ void gemm(const GemmArgs& g, GemmPath path) {
 void naive_gemm(const GemmArgs& g) {
   const auto bytes = static_cast<int64_t>(core::dtype_size(g.dtype));
   std::vector<float> row(static_cast<std::size_t>(g.n));
+  std::vector<float> b_row(static_cast<std::size_t>(g.n));
   for (int64_t i = 0; i < g.m; ++i) {
-    for (int64_t j = 0; j < g.n; ++j) {
-      float sum = 0.0f;
-      for (int64_t p = 0; p < g.k; ++p) {
-        sum += load_float(g.a, g.dtype, i * g.lda + p) * load_float(g.b, g.dtype, p * g.ldb + j);
-      }
-      row[static_cast<std::size_t>(j)] = sum;
+    std::fill(row.begin(), row.end(), 0.0f);
+    for (int64_t p = 0; p < g.k; ++p) {
+      const float x = load_float(g.a, g.dtype, i * g.lda + p);
+      load_floats(static_cast<const char*>(g.b) + p * g.ldb * bytes, g.dtype, g.n, b_row.data());
+      for (int64_t j = 0; j < g.n; ++j)
+        row[static_cast<std::size_t>(j)] += x * b_row[static_cast<std::size_t>(j)];
     }
     store_floats(row.data(), g.dtype, g.n, static_cast<char*>(g.c) + i * g.ldc * bytes);
   }

@@ -49,7 +49,8 @@ void gemm(const GemmArgs& args, GemmPath path = GemmPath::Auto);
 /// tests and benchmarks that exercise one instruction set through whole graphs.
 void force_gemm_path(GemmPath path);
 
-/// A plain triple loop in f32 with the same rounding on store; the baseline of benchmarks.
+/// A plain single-threaded loop (rows of C accumulated in f32 over rows of B) with the same
+/// rounding on store; the baseline of benchmarks.
 void naive_gemm(const GemmArgs& args);
 
 }  // namespace yirage::backend::cpu

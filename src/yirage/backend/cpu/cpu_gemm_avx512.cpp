@@ -16,7 +16,6 @@ namespace {
 
 constexpr int kRows = 6;
 constexpr int kCols = 64;
-constexpr int64_t kPrefetchRows = 12;  // software prefetch distance along k, in rows of B
 
 // 16 consecutive elements of B as f32.
 template <core::DType B>
@@ -54,9 +53,10 @@ YR_AVX512 void tile_f32(const TileArgs& t) {
   const int64_t row_bytes = t.ldb * element_bytes<B>();
   for (int64_t p = 0; p < t.k; ++p) {
     const char* row = b + p * row_bytes;
-    const char* ahead = row + kPrefetchRows * row_bytes;
-    for (int64_t line = 0; line < kCols * element_bytes<B>(); line += 64)
-      _mm_prefetch(ahead + line, _MM_HINT_T0);
+    if (t.prefetch != 0) {
+      for (int64_t line = 0; line < kCols * element_bytes<B>(); line += 64)
+        _mm_prefetch(row + t.prefetch + line, _MM_HINT_T0);
+    }
     const __m512 b0 = load16<B>(row, 0), b1 = load16<B>(row, 16);
     const __m512 b2 = load16<B>(row, 32), b3 = load16<B>(row, 48);
 #pragma GCC unroll 6
@@ -72,7 +72,7 @@ YR_AVX512 void tile_f32(const TileArgs& t) {
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
-      float* c = t.c + r * kCols + j * 16;
+      float* c = t.c + r * t.ldc + j * 16;
       const __m512 sum = t.accumulate ? _mm512_add_ps(_mm512_loadu_ps(c), acc[r][j]) : acc[r][j];
       _mm512_storeu_ps(c, sum);
     }
@@ -140,11 +140,13 @@ YR_AVX512_BF16 void tile_bf16(const TileArgs& t) {
   for (int64_t p = 0; p < t.k; p += 2) {
     const bool single = p + 1 == t.k;
     const uint16_t* row0 = b + p * t.ldb;
-    const uint16_t* ahead = row0 + kPrefetchRows * t.ldb;
-    _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead) + 64, _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead + t.ldb), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead + t.ldb) + 64, _MM_HINT_T0);
+    if (t.prefetch != 0) {
+      const char* ahead = reinterpret_cast<const char*>(row0) + t.prefetch;
+      _mm_prefetch(ahead, _MM_HINT_T0);
+      _mm_prefetch(ahead + 64, _MM_HINT_T0);
+      _mm_prefetch(ahead + 2 * t.ldb, _MM_HINT_T0);
+      _mm_prefetch(ahead + 2 * t.ldb + 64, _MM_HINT_T0);
+    }
     const __m512i r0a = _mm512_loadu_si512(row0);
     const __m512i r0b = _mm512_loadu_si512(row0 + 32);
     const __m512i r1a = single ? _mm512_setzero_si512() : _mm512_loadu_si512(row0 + t.ldb);
@@ -173,7 +175,7 @@ YR_AVX512_BF16 void tile_bf16(const TileArgs& t) {
 #pragma GCC unroll 2
     for (int g = 0; g < 2; ++g) {
       const __m512 lo = acc[r][2 * g], hi = acc[r][2 * g + 1];
-      float* c = t.c + r * kCols + g * 32;
+      float* c = t.c + r * t.ldc + g * 32;
       __m512 v0 = _mm512_permutex2var_ps(lo, first, hi);
       __m512 v1 = _mm512_permutex2var_ps(lo, second, hi);
       if (t.accumulate) {

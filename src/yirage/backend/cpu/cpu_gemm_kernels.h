@@ -8,7 +8,7 @@
 
 namespace yirage::backend::cpu {
 
-/// One micro-tile: C[rows, nr] (+)= A[rows, k] @ B[k, nr], C float32 with row stride nr.
+/// One micro-tile: C[rows, nr] (+)= A[rows, k] @ B[k, nr], C float32 with row stride ldc.
 struct TileArgs {
   const void* a = nullptr;                 ///< A rows: float32, or bfloat16 for bf16-A kernels
   int64_t lda = 0;                         ///< row stride of A, in elements
@@ -17,8 +17,10 @@ struct TileArgs {
   core::DType b_dtype = core::DType::F32;  ///< element type of B
   int64_t k = 0;                           ///< depth
   int rows = 0;                            ///< rows of A and C, 1..mr
-  float* c = nullptr;                      ///< accumulators, row stride nr
-  bool accumulate = false;                 ///< add to C (true) or overwrite it (false)
+  float* c = nullptr;                      ///< accumulators, row stride ldc
+  int64_t ldc = 0;                         ///< row stride of C, in floats (>= nr)
+  int64_t prefetch = 0;     ///< bytes from each row of B to bytes it should prefetch (0: none)
+  bool accumulate = false;  ///< add to C (true) or overwrite it (false)
 };
 
 /// A micro-kernel and its register tile.

@@ -1,0 +1,82 @@
+// Prints GFLOP/s and GB/s of the cpu backend's GEMM at decode shapes, per instruction-set path,
+// next to a plain loop. Usage: yirage_gemm_bench [iterations]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "yirage/backend/cpu/cpu_gemm.h"
+#include "yirage/core/cpu_features.h"
+#include "yirage/core/dtype.h"
+#include "yirage/core/thread_pool.h"
+
+namespace {
+
+using yirage::backend::cpu::GemmArgs;
+using yirage::backend::cpu::GemmPath;
+
+template <typename Fn>
+double median_seconds(int iterations, Fn&& fn) {
+  fn();  // warm-up
+  std::vector<double> seconds;
+  for (int i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[seconds.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int iterations = argc > 1 ? std::atoi(argv[1]) : 9;
+  const auto dtype = yirage::core::DType::BF16;
+  std::printf("cpu: %s, %d threads\n", yirage::core::cpu_features().model.c_str(),
+              yirage::core::num_threads());
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<double> value(-1.0, 1.0);
+  struct Case {
+    int64_t m, k, n;
+  };
+  for (const Case c : {Case{1, 1024, 4096}, Case{8, 1024, 4096}, Case{64, 1024, 4096},
+                       Case{1, 4096, 12288}, Case{8, 4096, 12288}, Case{64, 4096, 12288}}) {
+    std::vector<uint16_t> a(static_cast<std::size_t>(c.m * c.k));
+    std::vector<uint16_t> b(static_cast<std::size_t>(c.k * c.n));
+    std::vector<uint16_t> out(static_cast<std::size_t>(c.m * c.n));
+    for (auto& x : a) x = yirage::core::double_to_bf16(value(rng));
+    for (auto& x : b) x = yirage::core::double_to_bf16(value(rng));
+    GemmArgs args;
+    args.m = c.m;
+    args.n = c.n;
+    args.k = c.k;
+    args.dtype = dtype;
+    args.a = a.data();
+    args.lda = c.k;
+    args.b = b.data();
+    args.ldb = c.n;
+    args.c = out.data();
+    args.ldc = c.n;
+    const double flops = 2.0 * c.m * c.n * c.k;
+    const double bytes = 2.0 * (c.m * c.k + c.k * c.n + c.m * c.n);
+    auto report = [&](const char* what, double seconds) {
+      std::printf("M=%-3lld K=%-5lld N=%-6lld %-12s %9.1f us %8.1f GFLOP/s %7.1f GB/s\n",
+                  static_cast<long long>(c.m), static_cast<long long>(c.k),
+                  static_cast<long long>(c.n), what, seconds * 1e6, flops / seconds * 1e-9,
+                  bytes / seconds * 1e-9);
+    };
+    for (GemmPath path : yirage::backend::cpu::available_gemm_paths()) {
+      if (path == GemmPath::Scalar && c.m * c.k * c.n > (int64_t{1} << 30)) continue;
+      report(std::string(yirage::backend::cpu::gemm_path_name(path)).c_str(),
+             median_seconds(iterations, [&] { yirage::backend::cpu::gemm(args, path); }));
+    }
+    report("naive", median_seconds(c.m * c.k * c.n > (int64_t{1} << 28) ? 1 : 3,
+                                   [&] { yirage::backend::cpu::naive_gemm(args); }));
+  }
+  return 0;
+}
