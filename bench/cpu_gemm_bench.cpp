@@ -44,8 +44,9 @@ int main(int argc, char** argv) {
   struct Case {
     int64_t m, k, n;
   };
-  for (const Case c : {Case{1, 1024, 4096}, Case{8, 1024, 4096}, Case{64, 1024, 4096},
-                       Case{1, 4096, 12288}, Case{8, 4096, 12288}, Case{64, 4096, 12288}}) {
+  for (const Case c :
+       {Case{1, 1024, 4096}, Case{8, 1024, 4096}, Case{64, 1024, 4096}, Case{1, 4096, 12288},
+        Case{8, 4096, 12288}, Case{64, 4096, 12288}, Case{512, 1024, 4096}}) {
     std::vector<uint16_t> a(static_cast<std::size_t>(c.m * c.k));
     std::vector<uint16_t> b(static_cast<std::size_t>(c.k * c.n));
     std::vector<uint16_t> out(static_cast<std::size_t>(c.m * c.n));

@@ -135,8 +135,9 @@ TEST(CpuGemmTest, DenseRowsWithoutPadding) {
 
 TEST(CpuGemmTest, BestPathFollowsTheCpu) {
   const auto paths = available_gemm_paths();
-  EXPECT_EQ(best_gemm_path(DType::BF16), paths.back());
-  EXPECT_NE(best_gemm_path(DType::F32), GemmPath::Avx512Bf16);
+  const GemmPath widest = paths.back() == GemmPath::Avx512Bf16 ? GemmPath::Avx512 : paths.back();
+  EXPECT_EQ(best_gemm_path(DType::BF16), widest);
+  EXPECT_EQ(best_gemm_path(DType::F32), widest);
   EXPECT_EQ(gemm_path_name(GemmPath::Avx512Bf16), "avx512-bf16");
 }
 

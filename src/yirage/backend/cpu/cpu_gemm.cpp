@@ -21,6 +21,8 @@ namespace yirage::backend::cpu {
 namespace {
 
 constexpr int kScalarRows = 4;
+constexpr int64_t kStreamingRows = 64;   // at most this many rows of C: stream B
+constexpr int64_t kStreamingDepth = 32;  // rows of B per streaming step (even, for bf16 pairs)
 constexpr int kScalarCols = 16;
 
 void tile_scalar(const TileArgs& t) {
@@ -111,9 +113,10 @@ std::vector<GemmPath> available_gemm_paths() {
   return paths;
 }
 
-GemmPath best_gemm_path(core::DType dtype) {
-  if (dtype == core::DType::BF16 && path_available(GemmPath::Avx512Bf16))
-    return GemmPath::Avx512Bf16;
+GemmPath best_gemm_path(core::DType) {
+  // Avx512 before Avx512Bf16 for bf16 too: on Sapphire Rapids vdpbf16ps issues at half the rate
+  // of vfmadd, so a dot product does no more work per cycle than two FMAs, and the interleaving
+  // of B rows costs shuffles; widened-bf16 FMAs measured 1.0-1.5x faster (yirage_gemm_bench).
   if (path_available(GemmPath::Avx512)) return GemmPath::Avx512;
   if (path_available(GemmPath::Avx2)) return GemmPath::Avx2;
   return GemmPath::Scalar;
@@ -159,12 +162,15 @@ void gemm(const GemmArgs& g, GemmPath path) {
   const int64_t a_bytes = kernel.bf16_a ? 2 : 4;
 
   // Work items are (block of up to mc rows, group of column tiles). Within an item, k advances
-  // in blocks of kc rows over the whole group, so B is walked row-contiguously across the group
-  // (few pages live at once, prefetch of the next tile's bytes of the same rows) and each B tile
-  // is read from memory once. A tile used by several row tiles is packed into an L1 panel first.
+  // in blocks of kc rows over the whole group. With few rows (decode) the product is bound by
+  // reading B once: kc is short, so B is read as kc sequential row streams across the group
+  // (hardware prefetch follows them, few pages are live) while the accumulators stay in cache.
+  // With many rows each B tile is packed into an L1 panel of kc rows and reused by every
+  // row tile of the block.
   const int mr = kernel.mr, nr = kernel.nr;
-  const int64_t mc = g.m <= 96 ? g.m : 96;    // 16 row tiles of 6
-  const int64_t kc = bytes == 4 ? 128 : 256;  // B panel kc x 64: 32 KiB
+  const bool streaming = g.m <= kStreamingRows;
+  const int64_t mc = g.m <= 96 ? g.m : 96;                                  // 16 row tiles of 6
+  const int64_t kc = streaming ? kStreamingDepth : bytes == 4 ? 128 : 256;  // panel: 32 KiB
   const int64_t n_tiles = (g.n + nr - 1) / nr;
   const int64_t m_blocks = (g.m + mc - 1) / mc;
   const int64_t threads = core::ThreadPool::global().num_threads();
@@ -195,7 +201,7 @@ void gemm(const GemmArgs& g, GemmPath path) {
           const bool next_in_row = tile + 1 < last_tile;
           int64_t ldb = g.ldb;
           int64_t prefetch = next_in_row ? nr * bytes : 0;
-          if (cols < nr || micro > 1) {
+          if (cols < nr || (!streaming && micro > 1)) {
             for (int64_t p = 0; p < depth; ++p) {
               const char* src = b_tile + p * g.ldb * bytes;
               char* dst = panel + p * nr * bytes;
