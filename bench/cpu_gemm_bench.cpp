@@ -76,6 +76,23 @@ int main(int argc, char** argv) {
       report(std::string(yirage::backend::cpu::gemm_path_name(path)).c_str(),
              median_seconds(iterations, [&] { yirage::backend::cpu::gemm(args, path); }));
     }
+    // Roofline of the weight read: every thread sums its share of B's bytes as 64-bit words.
+    const auto* words = reinterpret_cast<const uint64_t*>(b.data());
+    const int64_t count = static_cast<int64_t>(b.size() / 4);
+    std::vector<uint64_t> sums(4096);
+    const double read = median_seconds(iterations, [&] {
+      yirage::core::ThreadPool::global().parallel_for(4096, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t part = begin; part < end; ++part) {
+          uint64_t sum = 0;
+          for (int64_t i = part * count / 4096; i < (part + 1) * count / 4096; ++i) sum += words[i];
+          sums[static_cast<std::size_t>(part)] = sum;
+        }
+      });
+    });
+    std::printf("M=%-3lld K=%-5lld N=%-6lld %-12s %9.1f us %25.1f GB/s (B only)\n",
+                static_cast<long long>(c.m), static_cast<long long>(c.k),
+                static_cast<long long>(c.n), "read-B", read * 1e6,
+                2.0 * static_cast<double>(c.k * c.n) / read * 1e-9);
     report("naive", median_seconds(c.m * c.k * c.n > (int64_t{1} << 28) ? 1 : 3,
                                    [&] { yirage::backend::cpu::naive_gemm(args); }));
   }

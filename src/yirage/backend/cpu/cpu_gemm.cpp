@@ -201,7 +201,13 @@ void gemm(const GemmArgs& g, GemmPath path) {
           const bool next_in_row = tile + 1 < last_tile;
           int64_t ldb = g.ldb;
           int64_t prefetch = next_in_row ? nr * bytes : 0;
-          if (cols < nr || (!streaming && micro > 1)) {
+          bool paired = false;
+          if (kernel.pack != nullptr && (cols < nr || (!streaming && micro > 1))) {
+            kernel.pack(b_tile, g.ldb, depth, cols, panel);
+            b_tile = panel;
+            prefetch = 0;
+            paired = true;
+          } else if (cols < nr || (!streaming && micro > 1)) {
             for (int64_t p = 0; p < depth; ++p) {
               const char* src = b_tile + p * g.ldb * bytes;
               char* dst = panel + p * nr * bytes;
@@ -224,6 +230,7 @@ void gemm(const GemmArgs& g, GemmPath path) {
             args.ldb = ldb;
             args.b_dtype = g.dtype;
             args.k = depth;
+            args.paired = paired;
             args.rows = static_cast<int>(std::min<int64_t>(mr, rows - t * mr));
             args.c = acc + t * mr * ld_acc + (tile - first_tile) * nr;
             args.ldc = ld_acc;

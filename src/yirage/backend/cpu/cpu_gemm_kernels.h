@@ -21,6 +21,7 @@ struct TileArgs {
   int64_t ldc = 0;                         ///< row stride of C, in floats (>= nr)
   int64_t prefetch = 0;     ///< bytes from each row of B to bytes it should prefetch (0: none)
   bool accumulate = false;  ///< add to C (true) or overwrite it (false)
+  bool paired = false;      ///< B is a panel made by GemmKernel::pack, not rows
 };
 
 /// A micro-kernel and its register tile.
@@ -29,6 +30,9 @@ struct GemmKernel {
   int nr = 0;                               ///< columns per tile
   bool bf16_a = false;                      ///< A is read as bfloat16 (else float32)
   void (*tile)(const TileArgs&) = nullptr;  ///< computes one tile
+  /// Packs `depth` rows of `cols` (<= nr) columns of B (row stride ldb, in elements) into
+  /// `panel` in the kernel's own layout, read back with TileArgs::paired; null: rows are copied.
+  void (*pack)(const void* b, int64_t ldb, int64_t depth, int64_t cols, void* panel) = nullptr;
 };
 
 /// Portable C++ kernel.
