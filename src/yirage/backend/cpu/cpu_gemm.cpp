@@ -169,8 +169,11 @@ void gemm(const GemmArgs& g, GemmPath path) {
   // row tile of the block.
   const int mr = kernel.mr, nr = kernel.nr;
   const bool streaming = g.m <= kStreamingRows;
-  const int64_t mc = g.m <= 96 ? g.m : 96;                                  // 16 row tiles of 6
-  const int64_t kc = streaming ? kStreamingDepth : bytes == 4 ? 128 : 256;  // panel: 32 KiB
+  const int64_t mc = g.m <= 96 ? g.m : 96;  // 16 row tiles of 6
+  // Panels of f32-kernel tiles are widened to f32 once, so row tiles do not convert B again.
+  const bool widen = !streaming && !kernel.bf16_a && g.dtype != core::DType::F32;
+  const int64_t panel_bytes = widen ? 4 : bytes;
+  const int64_t kc = streaming ? kStreamingDepth : panel_bytes == 4 ? 128 : 256;  // 32 KiB
   const int64_t n_tiles = (g.n + nr - 1) / nr;
   const int64_t m_blocks = (g.m + mc - 1) / mc;
   const int64_t threads = core::ThreadPool::global().num_threads();
@@ -185,7 +188,7 @@ void gemm(const GemmArgs& g, GemmPath path) {
   core::ThreadPool::global().parallel_for(m_blocks * n_groups, 1, [&](int64_t begin, int64_t end) {
     float* acc = reinterpret_cast<float*>(
         thread_buffer<0>(static_cast<std::size_t>(mc * ld_acc) * sizeof(float)));
-    char* panel = thread_buffer<1>(static_cast<std::size_t>(kc * nr * bytes));
+    char* panel = thread_buffer<1>(static_cast<std::size_t>(kc * nr * 4));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t m0 = (item / n_groups) * mc, rows = std::min(mc, g.m - m0);
       const int64_t first_tile = (item % n_groups) * group;
@@ -202,6 +205,7 @@ void gemm(const GemmArgs& g, GemmPath path) {
           int64_t ldb = g.ldb;
           int64_t prefetch = next_in_row ? nr * bytes : 0;
           bool paired = false;
+          core::DType b_dtype = g.dtype;
           if (kernel.pack != nullptr && (cols < nr || (!streaming && micro > 1))) {
             kernel.pack(b_tile, g.ldb, depth, cols, panel);
             b_tile = panel;
@@ -210,14 +214,20 @@ void gemm(const GemmArgs& g, GemmPath path) {
           } else if (cols < nr || (!streaming && micro > 1)) {
             for (int64_t p = 0; p < depth; ++p) {
               const char* src = b_tile + p * g.ldb * bytes;
-              char* dst = panel + p * nr * bytes;
+              char* dst = panel + p * nr * panel_bytes;
               if (next_in_row) {
                 for (int64_t line = 0; line < nr * bytes; line += 64)
                   _mm_prefetch(src + nr * bytes + line, _MM_HINT_T0);
               }
-              std::memcpy(dst, src, static_cast<std::size_t>(cols * bytes));
-              std::memset(dst + cols * bytes, 0, static_cast<std::size_t>((nr - cols) * bytes));
+              if (widen) {
+                load_floats(src, g.dtype, cols, reinterpret_cast<float*>(dst));
+              } else {
+                std::memcpy(dst, src, static_cast<std::size_t>(cols * bytes));
+              }
+              std::memset(dst + cols * panel_bytes, 0,
+                          static_cast<std::size_t>((nr - cols) * panel_bytes));
             }
+            if (widen) b_dtype = core::DType::F32;
             b_tile = panel;
             ldb = nr;
             prefetch = 0;
@@ -228,7 +238,7 @@ void gemm(const GemmArgs& g, GemmPath path) {
             args.lda = lda;
             args.b = b_tile;
             args.ldb = ldb;
-            args.b_dtype = g.dtype;
+            args.b_dtype = b_dtype;
             args.k = depth;
             args.paired = paired;
             args.rows = static_cast<int>(std::min<int64_t>(mr, rows - t * mr));
