@@ -1,5 +1,6 @@
 // Prints GFLOP/s and GB/s of the cpu backend's GEMM at decode shapes, per instruction-set path,
-// next to a plain loop. Usage: yirage_gemm_bench [iterations]
+// next to a plain loop and a parallel read of B. Usage: yirage_gemm_bench [iterations] [json]
+// (with a second argument the rows are also written to that file as JSON).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -36,6 +37,20 @@ double median_seconds(int iterations, Fn&& fn) {
 
 int main(int argc, char** argv) {
   const int iterations = argc > 1 ? std::atoi(argv[1]) : 9;
+  std::FILE* json = argc > 2 ? std::fopen(argv[2], "w") : nullptr;
+  if (json != nullptr) {
+    const auto& cpu = yirage::core::cpu_features();
+    std::string features;
+    for (const auto& name : cpu.names())
+      features += (features.empty() ? "\"" : ", \"") + name + "\"";
+    std::fprintf(json,
+                 "{\n  \"benchmark\": \"cpu-gemm\",\n  \"machine\": {\"cpu\": \"%s\", "
+                 "\"features\": [%s], \"hardware_threads\": %d, \"threads_used\": %d},\n"
+                 "  \"dtype\": \"bfloat16\",\n  \"rows\": [",
+                 cpu.model.c_str(), features.c_str(), cpu.hardware_threads,
+                 yirage::core::num_threads());
+  }
+  bool first_row = true;
   const auto dtype = yirage::core::DType::BF16;
   std::printf("cpu: %s, %d threads\n", yirage::core::cpu_features().model.c_str(),
               yirage::core::num_threads());
@@ -66,6 +81,15 @@ int main(int argc, char** argv) {
     const double flops = 2.0 * c.m * c.n * c.k;
     const double bytes = 2.0 * (c.m * c.k + c.k * c.n + c.m * c.n);
     auto report = [&](const char* what, double seconds) {
+      if (json != nullptr) {
+        std::fprintf(json,
+                     "%s\n    {\"m\": %lld, \"k\": %lld, \"n\": %lld, \"kernel\": \"%s\", "
+                     "\"microseconds\": %.2f, \"gflops\": %.2f, \"gbytes_per_s\": %.2f}",
+                     first_row ? "" : ",", static_cast<long long>(c.m), static_cast<long long>(c.k),
+                     static_cast<long long>(c.n), what, seconds * 1e6, flops / seconds * 1e-9,
+                     bytes / seconds * 1e-9);
+        first_row = false;
+      }
       std::printf("M=%-3lld K=%-5lld N=%-6lld %-12s %9.1f us %8.1f GFLOP/s %7.1f GB/s\n",
                   static_cast<long long>(c.m), static_cast<long long>(c.k),
                   static_cast<long long>(c.n), what, seconds * 1e6, flops / seconds * 1e-9,
@@ -89,12 +113,24 @@ int main(int argc, char** argv) {
         }
       });
     });
+    if (json != nullptr) {
+      std::fprintf(json,
+                   ",\n    {\"m\": %lld, \"k\": %lld, \"n\": %lld, \"kernel\": \"read-B\", "
+                   "\"microseconds\": %.2f, \"gbytes_per_s\": %.2f}",
+                   static_cast<long long>(c.m), static_cast<long long>(c.k),
+                   static_cast<long long>(c.n), read * 1e6,
+                   2.0 * static_cast<double>(c.k * c.n) / read * 1e-9);
+    }
     std::printf("M=%-3lld K=%-5lld N=%-6lld %-12s %9.1f us %25.1f GB/s (B only)\n",
                 static_cast<long long>(c.m), static_cast<long long>(c.k),
                 static_cast<long long>(c.n), "read-B", read * 1e6,
                 2.0 * static_cast<double>(c.k * c.n) / read * 1e-9);
     report("naive", median_seconds(c.m * c.k * c.n > (int64_t{1} << 28) ? 1 : 3,
                                    [&] { yirage::backend::cpu::naive_gemm(args); }));
+  }
+  if (json != nullptr) {
+    std::fprintf(json, "\n  ]\n}\n");
+    std::fclose(json);
   }
   return 0;
 }
