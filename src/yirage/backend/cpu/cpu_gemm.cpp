@@ -58,6 +58,8 @@ bool path_available(GemmPath path) {
              __builtin_cpu_supports("avx512dq");
     case GemmPath::Avx512Bf16:
       return path_available(GemmPath::Avx512) && cpu.avx512_bf16;
+    case GemmPath::Amx:
+      return path_available(GemmPath::Avx512) && cpu.amx_bf16 && amx_usable();
   }
   return false;
 }
@@ -72,6 +74,8 @@ GemmKernel kernel_for(GemmPath path, core::DType dtype) {
       return avx512_gemm_kernel();
     case GemmPath::Avx512Bf16:
       return dtype == core::DType::BF16 ? avx512_bf16_gemm_kernel() : avx512_gemm_kernel();
+    case GemmPath::Amx:
+      return dtype == core::DType::BF16 ? amx_gemm_kernel() : avx512_gemm_kernel();
     case GemmPath::Auto:
       break;
   }
@@ -101,13 +105,16 @@ std::string_view gemm_path_name(GemmPath path) {
       return "avx512";
     case GemmPath::Avx512Bf16:
       return "avx512-bf16";
+    case GemmPath::Amx:
+      return "amx";
   }
   return "unknown";
 }
 
 std::vector<GemmPath> available_gemm_paths() {
   std::vector<GemmPath> paths;
-  for (GemmPath path : {GemmPath::Scalar, GemmPath::Avx2, GemmPath::Avx512, GemmPath::Avx512Bf16}) {
+  for (GemmPath path :
+       {GemmPath::Scalar, GemmPath::Avx2, GemmPath::Avx512, GemmPath::Avx512Bf16, GemmPath::Amx}) {
     if (path_available(path)) paths.push_back(path);
   }
   return paths;
@@ -137,7 +144,10 @@ void gemm(const GemmArgs& g, GemmPath path) {
                                      << " ldb=" << g.ldb << " ldc=" << g.ldc
                                      << "; expected positive extents and strides >= the row");
   if (path == GemmPath::Auto) path = forced_path.load();
-  if (path == GemmPath::Auto) path = best_gemm_path(g.dtype);
+  if (path == GemmPath::Auto) {
+    const bool tiles = g.dtype == core::DType::BF16 && g.m > kStreamingRows;
+    path = tiles && path_available(GemmPath::Amx) ? GemmPath::Amx : best_gemm_path(g.dtype);
+  }
   YR_USER_CHECK(path_available(path),
                 "gemm path " << gemm_path_name(path) << " is not available on this CPU");
   const GemmKernel kernel = kernel_for(path, g.dtype);
@@ -187,7 +197,7 @@ void gemm(const GemmArgs& g, GemmPath path) {
 
   core::ThreadPool::global().parallel_for(m_blocks * n_groups, 1, [&](int64_t begin, int64_t end) {
     float* acc = reinterpret_cast<float*>(
-        thread_buffer<0>(static_cast<std::size_t>(mc * ld_acc) * sizeof(float)));
+        thread_buffer<0>(static_cast<std::size_t>((mc + mr) * ld_acc) * sizeof(float)));
     char* panel = thread_buffer<1>(static_cast<std::size_t>(kc * nr * 4));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t m0 = (item / n_groups) * mc, rows = std::min(mc, g.m - m0);
@@ -206,7 +216,8 @@ void gemm(const GemmArgs& g, GemmPath path) {
           int64_t prefetch = next_in_row ? nr * bytes : 0;
           bool paired = false;
           core::DType b_dtype = g.dtype;
-          if (kernel.pack != nullptr && (cols < nr || (!streaming && micro > 1))) {
+          if (kernel.pack != nullptr &&
+              (kernel.always_pack || cols < nr || (!streaming && micro > 1))) {
             kernel.pack(b_tile, g.ldb, depth, cols, panel);
             b_tile = panel;
             prefetch = 0;

@@ -33,6 +33,7 @@ struct GemmKernel {
   /// Packs `depth` rows of `cols` (<= nr) columns of B (row stride ldb, in elements) into
   /// `panel` in the kernel's own layout, read back with TileArgs::paired; null: rows are copied.
   void (*pack)(const void* b, int64_t ldb, int64_t depth, int64_t cols, void* panel) = nullptr;
+  bool always_pack = false;  ///< B is packed for every tile (the kernel cannot read rows)
 };
 
 /// Portable C++ kernel.
@@ -43,5 +44,9 @@ GemmKernel avx2_gemm_kernel();
 GemmKernel avx512_gemm_kernel();
 /// AVX512-BF16 dot-product kernel for bfloat16 A and B (cpu_gemm_avx512.cpp).
 GemmKernel avx512_bf16_gemm_kernel();
+/// AMX-BF16 tile kernel for bfloat16 A and B (cpu_gemm_amx.cpp); needs amx_usable().
+GemmKernel amx_gemm_kernel();
+/// True when the CPU has AMX-BF16 and the OS granted this process the tile state.
+bool amx_usable();
 
 }  // namespace yirage::backend::cpu
