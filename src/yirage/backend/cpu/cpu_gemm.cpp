@@ -179,7 +179,8 @@ void gemm(const GemmArgs& g, GemmPath path) {
   // row tile of the block.
   const int mr = kernel.mr, nr = kernel.nr;
   const bool streaming = g.m <= kStreamingRows;
-  const int64_t mc = g.m <= 96 ? g.m : 96;  // 16 row tiles of 6
+  const int64_t mc_max = mr >= 32 ? 256 : 96;  // 8 AMX blocks of 32 rows or 16 tiles of 6
+  const int64_t mc = std::min(g.m, mc_max);
   // Panels of f32-kernel tiles are widened to f32 once, so row tiles do not convert B again.
   const bool widen = !streaming && !kernel.bf16_a && g.dtype != core::DType::F32;
   const int64_t panel_bytes = widen ? 4 : bytes;
