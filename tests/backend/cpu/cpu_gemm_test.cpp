@@ -113,7 +113,8 @@ struct Shape3 {
 
 constexpr Shape3 kShapes[] = {{1, 1, 1},     {1, 67, 37},    {2, 64, 64},   {5, 127, 129},
                               {7, 200, 3},   {13, 65, 1},    {6, 64, 257},  {37, 131, 257},
-                              {97, 70, 300}, {1, 1031, 523}, {64, 129, 31}, {3, 17, 1024}};
+                              {97, 70, 300}, {1, 1031, 523}, {64, 129, 31}, {3, 17, 1024},
+                              {300, 40, 70}};
 
 TEST(CpuGemmTest, EveryPathAtManyShapes) {
   const auto paths = available_gemm_paths();
