@@ -45,7 +45,7 @@ GemmPath best_gemm_path(core::DType dtype);
 
 /// Computes `args` with `path` (a UserError when this CPU lacks it), spread over the global
 /// thread pool. Auto means the forced path (force_gemm_path) when there is one, else Amx for
-/// bf16 products of more than 64 rows where AMX is usable, else best_gemm_path.
+/// bf16 products of at least 32 rows where AMX is usable, else best_gemm_path.
 void gemm(const GemmArgs& args, GemmPath path = GemmPath::Auto);
 
 /// Makes every later Auto GEMM of this process take `path` (Auto: back to the best path); for
