@@ -15,6 +15,9 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/src/yirage/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/yirage
         FILES_MATCHING PATTERN "*.h" PATTERN "*.def")
 
+# The Qwen3 tokenizer files that demo checkpoints copy (found by `yirage make-demo-model`).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/models/qwen3-tokenizer DESTINATION ${CMAKE_INSTALL_DATADIR}/yirage)
+
 install(TARGETS yirage_lib
         EXPORT yirageTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -36,6 +36,8 @@ void bind_backend(nb::module_& m);
 void bind_verify(nb::module_& m);
 /// Registers the superoptimizer, its progress and the kernel listing (search_bindings.cpp).
 void bind_search(nb::module_& m);
+/// Registers make_demo_model (llm_weights_bindings.cpp).
+void bind_llm_weights(nb::module_& m);
 
 /// Wraps `array` as a borrowed tensor that keeps the array alive, without copying. `declared`
 /// reinterprets the elements (only uint16 bits as bfloat16 or float16); `index` names the input

@@ -11,4 +11,5 @@ NB_MODULE(_core, m) {
   yirage::python::bind_backend(m);
   yirage::python::bind_verify(m);
   yirage::python::bind_search(m);
+  yirage::python::bind_llm_weights(m);
 }

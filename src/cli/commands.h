@@ -17,5 +17,7 @@ void add_bench_command(CLI::App& app);
 void add_optimize_command(CLI::App& app);
 /// Adds `yirage demo`: the RMSNorm+matmul graph of a Qwen3-0.6B layer, run and checked.
 void add_demo_command(CLI::App& app);
+/// Adds `yirage make-demo-model DIR`: a Qwen3 checkpoint with deterministic random weights.
+void add_make_demo_model_command(CLI::App& app);
 
 }  // namespace yirage::cli

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   yirage::cli::add_optimize_command(app);
   yirage::cli::add_demo_command(app);
   yirage::cli::add_bench_command(app);
+  yirage::cli::add_make_demo_model_command(app);
   try {
     app.parse(argc, argv);
     return 0;

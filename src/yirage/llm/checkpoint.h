@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "yirage/core/tensor.h"
@@ -19,6 +20,15 @@ struct GenerationDefaults {
   double top_p = 1.0;                  ///< 1: off
   std::vector<int64_t> eos_token_ids;  ///< extra stop ids
 };
+
+/// Parses generation_config.json text (do_sample false means greedy: temperature 0); `origin`
+/// names the file in errors.
+GenerationDefaults parse_generation_config(const std::string& text, const std::string& origin);
+
+/// Every weight of a Qwen3 model of `config`: Hugging Face name and shape ([out, in] for the
+/// projections), embedding first, then layer by layer, the final norm, and lm_head.weight unless
+/// the head is tied.
+std::vector<std::pair<std::string, core::Shape>> qwen3_weight_shapes(const Qwen3Config& config);
 
 /// An opened checkpoint. Weights are zero-copy views of the mapped files.
 class Checkpoint {
@@ -60,5 +70,19 @@ enum class DemoPreset {
 /// from `tokenizer_dir`.
 void write_demo_model(const std::string& dir, DemoPreset preset, const std::string& tokenizer_dir,
                       core::DType dtype = core::DType::BF16);
+
+/// The configuration `preset` writes, with weights stored as `dtype` (BF16, F16 or F32).
+Qwen3Config demo_config(DemoPreset preset, core::DType dtype);
+/// The preset named "tiny" or "qwen3-0.6b-shape"; UserError listing both otherwise.
+DemoPreset parse_demo_preset(const std::string& name);
+/// The Qwen3 tokenizer directory shipped with yirage: for each of `anchors` (such as the
+/// executable's or the Python module's directory) and each of its parents, the first of
+/// models/qwen3-tokenizer, share/yirage/qwen3-tokenizer and qwen3-tokenizer that holds
+/// tokenizer.json; then models/qwen3-tokenizer of the source tree yirage was built from.
+/// UserError naming the places searched when none holds it.
+std::string default_tokenizer_dir(const std::vector<std::string>& anchors);
+/// Value of element `element` of demo weight number `tensor` (its position in
+/// qwen3_weight_shapes) before scaling: uniform in (-1, 1), from a counter-based hash.
+double demo_uniform(uint64_t tensor, uint64_t element);
 
 }  // namespace yirage::llm

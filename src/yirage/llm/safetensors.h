@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -64,5 +66,28 @@ struct NamedTensor {
 /// then rename). UserError on an unwritable path or an unsupported dtype.
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+
+/// The name, dtype and shape of a tensor whose bytes a callback produces.
+struct TensorSpec {
+  std::string name;   ///< tensor name
+  core::DType dtype;  ///< element type (BF16, F16 or F32)
+  core::Shape shape;  ///< extents
+};
+
+/// Fills the little-endian bytes of tensor `index` of the specs (row-major, exactly its size).
+using TensorFiller = std::function<void(std::size_t index, std::span<uint8_t> bytes)>;
+
+/// Writes tensors described by `specs` whose bytes `fill` produces one at a time, so files larger
+/// than memory can be written; atomic like write_safetensors.
+void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                                const TensorFiller& fill,
+                                const std::map<std::string, std::string>& metadata = {});
+
+/// Parses and validates a whole safetensors image held in memory (the header and every range),
+/// throwing the same UserErrors as SafetensorsFile::open; `origin` names it in messages. The
+/// entry point for fuzzing the parser.
+std::vector<SafetensorsEntry> parse_safetensors(std::span<const uint8_t> bytes,
+                                                const std::string& origin,
+                                                std::map<std::string, std::string>* metadata);
 
 }  // namespace yirage::llm

@@ -10,7 +10,7 @@ namespace yirage::llm {
 
 /// How to sample and when to stop (the fields of vLLM's SamplingParams).
 struct SamplingParams {
-  double temperature = 1.0;             ///< 0: greedy
+  double temperature = 1.0;             ///< 0 (or below 1e-5): greedy
   int64_t top_k = 0;                    ///< keep the k most likely (0 or -1: off)
   double top_p = 1.0;                   ///< nucleus mass in (0, 1] (1: off)
   double min_p = 0.0;                   ///< drop tokens below min_p * p(max) (0: off)
@@ -39,6 +39,9 @@ class Sampler {
   uint64_t counter_ = 0;  // draws so far: the counter of the counter-based generator
   std::vector<float> scratch_;
   std::vector<int64_t> order_;
+  std::vector<double> weights_;      // unnormalised probabilities, by token id
+  std::vector<float> top_;           // heap of the top-k logits
+  std::vector<double> bucket_mass_;  // top-p: mass of each log-weight bucket
 };
 
 }  // namespace yirage::llm
