@@ -202,7 +202,8 @@ void gemm(const GemmArgs& g, GemmPath path) {
   core::ThreadPool::global().parallel_for(m_blocks * n_groups, 1, [&](int64_t begin, int64_t end) {
     float* acc = reinterpret_cast<float*>(
         thread_buffer<0>(static_cast<std::size_t>((mc + mr) * ld_acc) * sizeof(float)));
-    char* panel = thread_buffer<1>(static_cast<std::size_t>(kc * nr * 4));
+    // Room for kc rows of f32, or k rounded up to whole 32-deep AMX chunks of bf16.
+    char* panel = thread_buffer<1>(static_cast<std::size_t>((kc + 32) * nr * 4));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t m0 = (item / n_groups) * mc, rows = std::min(mc, g.m - m0);
       const int64_t first_tile = (item % n_groups) * group;
