@@ -11,6 +11,7 @@
 #include "bindings.h"
 #include "yirage/core/cpu_features.h"
 #include "yirage/core/error.h"
+#include "yirage/core/thread_pool.h"
 
 namespace yirage::python {
 
@@ -178,6 +179,10 @@ void bind_cpu_features(nb::module_& m) {
       });
   m.def("cpu_features", &core::cpu_features, nb::rv_policy::reference,
         "Detects the host CPU (once) and describes it.");
+  m.def("set_num_threads", &core::set_num_threads, nb::arg("n"),
+        "Sets the threads of yirage's global pool (1 to 4096, the caller included).");
+  m.def("get_num_threads", &core::num_threads,
+        "Threads of yirage's global pool: YIRAGE_NUM_THREADS or all cores unless set.");
 }
 
 }  // namespace

@@ -53,10 +53,12 @@ from ._core import (
     cpu_features,
     float_error_bound,
     get_available_backends,
+    get_num_threads,
     make_demo_model,
     new_threadblock_graph,
     op_info,
     op_names,
+    set_num_threads,
     verify,
 )
 from ._arrays import numpy_dtype
@@ -95,6 +97,7 @@ __all__ = [
     "float32",
     "float_error_bound",
     "get_available_backends",
+    "get_num_threads",
     "graph_from_json",
     "int32",
     "int64",
@@ -104,6 +107,7 @@ __all__ = [
     "numpy_dtype",
     "op_info",
     "op_names",
+    "set_num_threads",
     "verify",
     # Text generation (llm.py)
     "CompletionOutput",

@@ -33,18 +33,28 @@ void check_run_arguments(const Backend& backend, const ir::KernelGraph& graph,
   }
 }
 
-void Backend::run_into(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,
-                       const std::vector<core::Tensor>& outputs) {
+void check_output_tensors(const ir::KernelGraph& graph, const std::vector<core::Tensor>& outputs,
+                          std::optional<core::DeviceKind> device) {
   const auto expected = graph.output_types();
   YR_USER_CHECK(outputs.size() == expected.size(), "the graph has "
                                                        << expected.size() << " outputs; got "
                                                        << outputs.size() << " output tensors");
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const ir::TensorType actual{outputs[i].shape(), outputs[i].dtype()};
-    YR_USER_CHECK(outputs[i].defined() && actual == expected[i] && outputs[i].is_contiguous(),
-                  "output tensor " << i << " is " << actual.to_string()
-                                   << "; expected a contiguous " << expected[i].to_string());
+    YR_USER_CHECK(outputs[i].defined() && actual == expected[i] && outputs[i].is_contiguous() &&
+                      (!device || outputs[i].device().kind == *device),
+                  "output tensor " << i << " is " << actual.to_string() << " on "
+                                   << outputs[i].device().to_string() << "; expected a contiguous "
+                                   << expected[i].to_string()
+                                   << (device ? (*device == core::DeviceKind::Cpu ? " on the host"
+                                                                                  : " on the GPU")
+                                              : ""));
   }
+}
+
+void Backend::run_into(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,
+                       const std::vector<core::Tensor>& outputs) {
+  check_output_tensors(graph, outputs);
   const auto results = run(graph, inputs);
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const core::Tensor source = results[i].contiguous();

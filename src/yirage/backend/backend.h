@@ -1,6 +1,7 @@
 // The backend interface: one small abstract class every execution target implements.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,5 +74,10 @@ class Backend {
 /// and dtype, every op supported by `backend`, at least one output. UserError otherwise.
 void check_run_arguments(const Backend& backend, const ir::KernelGraph& graph,
                          const std::vector<core::Tensor>& inputs);
+
+/// Checks run_into's output tensors: one per graph output, of its type, contiguous, and on
+/// `device` when given. UserError naming the first that is not.
+void check_output_tensors(const ir::KernelGraph& graph, const std::vector<core::Tensor>& outputs,
+                          std::optional<core::DeviceKind> device = std::nullopt);
 
 }  // namespace yirage::backend

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/thread_pool.h"
+#include "yirage/workloads/workloads.h"
 
 namespace yirage::backend {
 namespace {
@@ -62,6 +64,31 @@ TEST(CpuBackendTest, RunIntoWritesViewsOfALargerBufferAndNothingElse) {
   for (int i = 0; i < 3; ++i) {
     for (int64_t e = 0; e < 15; ++e)
       EXPECT_NEAR(outputs[i].get(e), expected[i].get(e), 1e-6) << "output " << i << " " << e;
+  }
+}
+
+// Naive and fused (customized) forms of small workloads agree with the reference; the fused
+// kernel runs twice through the same backend (the second time from its memo).
+TEST(CpuBackendTest, NaiveAndFusedWorkloadsMatchTheReference) {
+  // One fused kernel only: each compiles with the system compiler on first use (about 1 s).
+  const workloads::Workload attention = workloads::attention_decode(2, 3, 40, 16, DType::F32, true);
+  const workloads::Workload mlp = workloads::gated_mlp(3, 64, 96, DType::F32);
+  const std::vector<std::pair<const workloads::Workload*, std::vector<const ir::KernelGraph*>>>
+      cases = {{&attention, {&attention.naive}}, {&mlp, {&mlp.naive, &mlp.fused, &mlp.fused}}};
+  for (const auto& [workload, graphs] : cases) {
+    for (const ir::KernelGraph* graph : graphs) {
+      SCOPED_TRACE(workload->name + (graph == &workload->naive ? " naive" : " fused"));
+      const auto inputs = random_inputs(*graph, 11);
+      const auto expected = get_backend("reference").run(*graph, inputs);
+      const auto actual = get_backend("cpu").run(*graph, inputs);
+      ASSERT_EQ(actual.size(), expected.size());
+      for (std::size_t o = 0; o < actual.size(); ++o) {
+        for (int64_t i = 0; i < expected[o].numel(); ++i) {
+          const double want = expected[o].get(i);
+          ASSERT_NEAR(actual[o].get(i), want, 1e-4 + 1e-4 * std::fabs(want)) << "element " << i;
+        }
+      }
+    }
   }
 }
 

@@ -78,17 +78,7 @@ class CpuBackend final : public Backend {
   void run_into(const ir::KernelGraph& graph, const std::vector<core::Tensor>& inputs,
                 const std::vector<core::Tensor>& outputs) override {
     check_run_arguments(*this, graph, inputs);
-    const auto expected = graph.output_types();
-    YR_USER_CHECK(outputs.size() == expected.size(), "the graph has "
-                                                         << expected.size() << " outputs; got "
-                                                         << outputs.size() << " output tensors");
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-      const ir::TensorType actual{outputs[i].shape(), outputs[i].dtype()};
-      YR_USER_CHECK(outputs[i].defined() && actual == expected[i] && outputs[i].is_contiguous() &&
-                        outputs[i].device().kind == core::DeviceKind::Cpu,
-                    "output tensor " << i << " is " << actual.to_string()
-                                     << "; expected a contiguous host " << expected[i].to_string());
-    }
+    check_output_tensors(graph, outputs, core::DeviceKind::Cpu);
     execute(graph, inputs, outputs);
   }
 

@@ -33,6 +33,14 @@ __attribute__((target("avx,f16c"))) void store_f16_f16c(const float* src, int64_
   for (; i < count; ++i) dst[i] = core::double_to_f16(src[i]);
 }
 
+YR_CPU_CLONES void load_bf16(const uint16_t* bits, int64_t count, float* dst) {
+  for (int64_t i = 0; i < count; ++i) dst[i] = bf16_bits_to_float(bits[i]);
+}
+
+YR_CPU_CLONES void store_bf16(const float* src, int64_t count, uint16_t* bits) {
+  for (int64_t i = 0; i < count; ++i) bits[i] = float_to_bf16_bits(src[i]);
+}
+
 }  // namespace
 
 void load_floats(const void* src, core::DType dtype, int64_t count, float* dst) {
@@ -40,11 +48,8 @@ void load_floats(const void* src, core::DType dtype, int64_t count, float* dst) 
     case core::DType::F32:
       std::memcpy(dst, src, static_cast<std::size_t>(count) * sizeof(float));
       return;
-    case core::DType::BF16: {
-      const auto* bits = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < count; ++i) dst[i] = bf16_bits_to_float(bits[i]);
-      return;
-    }
+    case core::DType::BF16:
+      return load_bf16(static_cast<const uint16_t*>(src), count, dst);
     case core::DType::F16: {
       const auto* bits = static_cast<const uint16_t*>(src);
       if (has_f16c()) return load_f16_f16c(bits, count, dst);
@@ -62,11 +67,8 @@ void store_floats(const float* src, core::DType dtype, int64_t count, void* dst)
     case core::DType::F32:
       std::memcpy(dst, src, static_cast<std::size_t>(count) * sizeof(float));
       return;
-    case core::DType::BF16: {
-      auto* bits = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < count; ++i) bits[i] = float_to_bf16_bits(src[i]);
-      return;
-    }
+    case core::DType::BF16:
+      return store_bf16(src, count, static_cast<uint16_t*>(dst));
     case core::DType::F16: {
       auto* bits = static_cast<uint16_t*>(dst);
       if (has_f16c()) return store_f16_f16c(src, count, bits);

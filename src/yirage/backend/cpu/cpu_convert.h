@@ -6,6 +6,14 @@
 
 #include "yirage/core/dtype.h"
 
+// Compiles a function for AVX-512 (x86-64-v4), AVX2 + FMA (x86-64-v3) and the baseline, the
+// best chosen when the program loads: loops written in plain C++ are vectorised for each.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define YR_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define YR_CPU_CLONES
+#endif
+
 namespace yirage::backend::cpu {
 
 /// bfloat16 bits -> float (exact).

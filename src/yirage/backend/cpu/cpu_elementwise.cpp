@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "yirage/backend/cpu/cpu_convert.h"
+#include "yirage/backend/cpu/cpu_math.h"
 #include "yirage/backend/cpu/cpu_ops.h"
 #include "yirage/core/error.h"
 #include "yirage/core/thread_pool.h"
@@ -24,14 +25,14 @@ char* byte_at_mut(const core::Tensor& t, int64_t element) {
 }
 
 // Applies unary `op` to `count` floats in place.
-void apply_unary(ir::OpKind op, float s, float* v, int64_t count) {
+YR_CPU_CLONES void apply_unary(ir::OpKind op, float s, float* v, int64_t count) {
   using ir::OpKind;
   switch (op) {
     case OpKind::Exp:
-      for (int64_t i = 0; i < count; ++i) v[i] = std::exp(v[i]);
+      for (int64_t i = 0; i < count; ++i) v[i] = exp_approx(v[i]);
       return;
     case OpKind::Silu:
-      for (int64_t i = 0; i < count; ++i) v[i] = v[i] / (1.0f + std::exp(-v[i]));
+      for (int64_t i = 0; i < count; ++i) v[i] = v[i] / (1.0f + exp_approx(-v[i]));
       return;
     case OpKind::Gelu:
       for (int64_t i = 0; i < count; ++i)
@@ -41,7 +42,7 @@ void apply_unary(ir::OpKind op, float s, float* v, int64_t count) {
       for (int64_t i = 0; i < count; ++i) v[i] = v[i] > 0.0f ? v[i] : 0.0f;
       return;
     case OpKind::Sigmoid:
-      for (int64_t i = 0; i < count; ++i) v[i] = 1.0f / (1.0f + std::exp(-v[i]));
+      for (int64_t i = 0; i < count; ++i) v[i] = 1.0f / (1.0f + exp_approx(-v[i]));
       return;
     case OpKind::Sqrt:
       for (int64_t i = 0; i < count; ++i) v[i] = std::sqrt(v[i]);
@@ -69,7 +70,7 @@ void apply_unary(ir::OpKind op, float s, float* v, int64_t count) {
 
 // a[i] = a[i] op b[i * b_step] for `count` floats (b_step 0 broadcasts one value).
 template <int64_t BStep>
-void apply_binary_step(ir::OpKind op, float* a, const float* b, int64_t count) {
+YR_CPU_CLONES void apply_binary_step(ir::OpKind op, float* a, const float* b, int64_t count) {
   using ir::OpKind;
   switch (op) {
     case OpKind::Add:

@@ -32,24 +32,28 @@ enum class GemmPath : uint8_t {
   Avx2,        ///< AVX2 + FMA (+ F16C), 6x16 f32 register tile
   Avx512,      ///< AVX-512F, 6x64 f32 register tile; bf16/f16 widened to f32
   Avx512Bf16,  ///< AVX512-BF16 dot products (bf16 only; other dtypes take Avx512)
+  Amx,         ///< AMX-BF16 tiles, 32x32 blocks (bf16 only; other dtypes take Avx512)
 };
 
-/// "scalar", "avx2", "avx512", "avx512-bf16" or "auto".
+/// "scalar", "avx2", "avx512", "avx512-bf16", "amx" or "auto".
 std::string_view gemm_path_name(GemmPath path);
 /// The paths this CPU can run, Scalar first.
 std::vector<GemmPath> available_gemm_paths();
-/// The path Auto resolves to for `dtype` on this CPU.
+/// The path Auto resolves to for `dtype` on this CPU: the widest of Avx512, Avx2, Scalar
+/// (Avx512Bf16 is no faster than Avx512 where measured, so it is taken only when asked for).
 GemmPath best_gemm_path(core::DType dtype);
 
 /// Computes `args` with `path` (a UserError when this CPU lacks it), spread over the global
-/// thread pool. When a path has been forced with force_gemm_path, Auto means that path.
+/// thread pool. Auto means the forced path (force_gemm_path) when there is one, else Amx for
+/// bf16 products of at least 32 rows where AMX is usable, else best_gemm_path.
 void gemm(const GemmArgs& args, GemmPath path = GemmPath::Auto);
 
 /// Makes every later Auto GEMM of this process take `path` (Auto: back to the best path); for
 /// tests and benchmarks that exercise one instruction set through whole graphs.
 void force_gemm_path(GemmPath path);
 
-/// A plain triple loop in f32 with the same rounding on store; the baseline of benchmarks.
+/// A plain single-threaded loop (rows of C accumulated in f32 over rows of B) with the same
+/// rounding on store; the baseline of benchmarks.
 void naive_gemm(const GemmArgs& args);
 
 }  // namespace yirage::backend::cpu

@@ -13,7 +13,6 @@ namespace {
 
 constexpr int kRows = 6;
 constexpr int kCols = 16;
-constexpr int64_t kPrefetchRows = 12;
 
 template <core::DType B>
 YR_AVX2 inline __m256 load8(const void* row, int offset) {
@@ -44,8 +43,7 @@ YR_AVX2 void tile(const TileArgs& t) {
   const int64_t row_bytes = t.ldb * bytes;
   for (int64_t p = 0; p < t.k; ++p) {
     const char* row = b + p * row_bytes;
-    _mm_prefetch(row + kPrefetchRows * row_bytes, _MM_HINT_T0);
-    if constexpr (bytes == 4) _mm_prefetch(row + kPrefetchRows * row_bytes + 32, _MM_HINT_T0);
+    if (t.prefetch != 0) _mm_prefetch(row + t.prefetch, _MM_HINT_T0);
     const __m256 b0 = load8<B>(row, 0), b1 = load8<B>(row, 8);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
@@ -56,7 +54,7 @@ YR_AVX2 void tile(const TileArgs& t) {
   }
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
-    float* c = t.c + r * kCols;
+    float* c = t.c + r * t.ldc;
     if (t.accumulate) {
       acc[r][0] = _mm256_add_ps(_mm256_loadu_ps(c), acc[r][0]);
       acc[r][1] = _mm256_add_ps(_mm256_loadu_ps(c + 8), acc[r][1]);

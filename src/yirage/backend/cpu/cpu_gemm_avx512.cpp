@@ -16,7 +16,6 @@ namespace {
 
 constexpr int kRows = 6;
 constexpr int kCols = 64;
-constexpr int64_t kPrefetchRows = 12;  // software prefetch distance along k, in rows of B
 
 // 16 consecutive elements of B as f32.
 template <core::DType B>
@@ -54,9 +53,10 @@ YR_AVX512 void tile_f32(const TileArgs& t) {
   const int64_t row_bytes = t.ldb * element_bytes<B>();
   for (int64_t p = 0; p < t.k; ++p) {
     const char* row = b + p * row_bytes;
-    const char* ahead = row + kPrefetchRows * row_bytes;
-    for (int64_t line = 0; line < kCols * element_bytes<B>(); line += 64)
-      _mm_prefetch(ahead + line, _MM_HINT_T0);
+    if (t.prefetch != 0) {
+      for (int64_t line = 0; line < kCols * element_bytes<B>(); line += 64)
+        _mm_prefetch(row + t.prefetch + line, _MM_HINT_T0);
+    }
     const __m512 b0 = load16<B>(row, 0), b1 = load16<B>(row, 16);
     const __m512 b2 = load16<B>(row, 32), b3 = load16<B>(row, 48);
 #pragma GCC unroll 6
@@ -72,7 +72,7 @@ YR_AVX512 void tile_f32(const TileArgs& t) {
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
-      float* c = t.c + r * kCols + j * 16;
+      float* c = t.c + r * t.ldc + j * 16;
       const __m512 sum = t.accumulate ? _mm512_add_ps(_mm512_loadu_ps(c), acc[r][j]) : acc[r][j];
       _mm512_storeu_ps(c, sum);
     }
@@ -127,7 +127,34 @@ YR_AVX512_BF16 inline uint32_t pair_at(const uint16_t* a, int64_t p, bool single
   return word;
 }
 
-template <int R>
+// Stores rows p and p+1 (p+1 may be absent) of a 64-column tile as the four pair vectors the
+// kernel multiplies, so that panels reused by many row tiles are interleaved once.
+YR_AVX512_BF16 void pack_pairs(const void* b, int64_t ldb, int64_t depth, int64_t cols,
+                               void* panel) {
+  const auto* rows = static_cast<const uint16_t*>(b);
+  auto* out = static_cast<uint16_t*>(panel);
+  const auto first = static_cast<__mmask32>(cols >= 32 ? 0xffffffffu : (1u << cols) - 1u);
+  const auto second = static_cast<__mmask32>(cols >= 64   ? 0xffffffffu
+                                             : cols <= 32 ? 0u
+                                                          : (1u << (cols - 32)) - 1u);
+  for (int64_t p = 0; p < depth; p += 2) {
+    const uint16_t* row0 = rows + p * ldb;
+    const bool single = p + 1 == depth;
+    const __m512i r0a = _mm512_maskz_loadu_epi16(first, row0);
+    const __m512i r0b = _mm512_maskz_loadu_epi16(second, row0 + 32);
+    const __m512i r1a =
+        single ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi16(first, row0 + ldb);
+    const __m512i r1b =
+        single ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi16(second, row0 + ldb + 32);
+    uint16_t* q = out + (p / 2) * 128;
+    _mm512_storeu_si512(q, _mm512_unpacklo_epi16(r0a, r1a));
+    _mm512_storeu_si512(q + 32, _mm512_unpackhi_epi16(r0a, r1a));
+    _mm512_storeu_si512(q + 64, _mm512_unpacklo_epi16(r0b, r1b));
+    _mm512_storeu_si512(q + 96, _mm512_unpackhi_epi16(r0b, r1b));
+  }
+}
+
+template <int R, bool Paired>
 YR_AVX512_BF16 void tile_bf16(const TileArgs& t) {
   __m512 acc[R][4];
 #pragma GCC unroll 6
@@ -139,20 +166,31 @@ YR_AVX512_BF16 void tile_bf16(const TileArgs& t) {
   const auto* b = static_cast<const uint16_t*>(t.b);
   for (int64_t p = 0; p < t.k; p += 2) {
     const bool single = p + 1 == t.k;
-    const uint16_t* row0 = b + p * t.ldb;
-    const uint16_t* ahead = row0 + kPrefetchRows * t.ldb;
-    _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead) + 64, _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead + t.ldb), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead + t.ldb) + 64, _MM_HINT_T0);
-    const __m512i r0a = _mm512_loadu_si512(row0);
-    const __m512i r0b = _mm512_loadu_si512(row0 + 32);
-    const __m512i r1a = single ? _mm512_setzero_si512() : _mm512_loadu_si512(row0 + t.ldb);
-    const __m512i r1b = single ? _mm512_setzero_si512() : _mm512_loadu_si512(row0 + t.ldb + 32);
-    const __m512bh q0 = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(r0a, r1a));
-    const __m512bh q1 = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(r0a, r1a));
-    const __m512bh q2 = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(r0b, r1b));
-    const __m512bh q3 = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(r0b, r1b));
+    __m512bh q0, q1, q2, q3;
+    if constexpr (Paired) {
+      const uint16_t* q = b + (p / 2) * 128;
+      q0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(q));
+      q1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(q + 32));
+      q2 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(q + 64));
+      q3 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(q + 96));
+    } else {
+      const uint16_t* row0 = b + p * t.ldb;
+      if (t.prefetch != 0) {
+        const char* ahead = reinterpret_cast<const char*>(row0) + t.prefetch;
+        _mm_prefetch(ahead, _MM_HINT_T0);
+        _mm_prefetch(ahead + 64, _MM_HINT_T0);
+        _mm_prefetch(ahead + 2 * t.ldb, _MM_HINT_T0);
+        _mm_prefetch(ahead + 2 * t.ldb + 64, _MM_HINT_T0);
+      }
+      const __m512i r0a = _mm512_loadu_si512(row0);
+      const __m512i r0b = _mm512_loadu_si512(row0 + 32);
+      const __m512i r1a = single ? _mm512_setzero_si512() : _mm512_loadu_si512(row0 + t.ldb);
+      const __m512i r1b = single ? _mm512_setzero_si512() : _mm512_loadu_si512(row0 + t.ldb + 32);
+      q0 = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(r0a, r1a));
+      q1 = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(r0a, r1a));
+      q2 = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(r0b, r1b));
+      q3 = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(r0b, r1b));
+    }
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const __m512bh x = reinterpret_cast<__m512bh>(
@@ -173,7 +211,7 @@ YR_AVX512_BF16 void tile_bf16(const TileArgs& t) {
 #pragma GCC unroll 2
     for (int g = 0; g < 2; ++g) {
       const __m512 lo = acc[r][2 * g], hi = acc[r][2 * g + 1];
-      float* c = t.c + r * kCols + g * 32;
+      float* c = t.c + r * t.ldc + g * 32;
       __m512 v0 = _mm512_permutex2var_ps(lo, first, hi);
       __m512 v1 = _mm512_permutex2var_ps(lo, second, hi);
       if (t.accumulate) {
@@ -191,17 +229,17 @@ void tile_avx512_bf16(const TileArgs& t) {
                     "avx512-bf16 gemm of " << core::dtype_name(t.b_dtype));
   switch (t.rows) {
     case 1:
-      return tile_bf16<1>(t);
+      return t.paired ? tile_bf16<1, true>(t) : tile_bf16<1, false>(t);
     case 2:
-      return tile_bf16<2>(t);
+      return t.paired ? tile_bf16<2, true>(t) : tile_bf16<2, false>(t);
     case 3:
-      return tile_bf16<3>(t);
+      return t.paired ? tile_bf16<3, true>(t) : tile_bf16<3, false>(t);
     case 4:
-      return tile_bf16<4>(t);
+      return t.paired ? tile_bf16<4, true>(t) : tile_bf16<4, false>(t);
     case 5:
-      return tile_bf16<5>(t);
+      return t.paired ? tile_bf16<5, true>(t) : tile_bf16<5, false>(t);
     case 6:
-      return tile_bf16<6>(t);
+      return t.paired ? tile_bf16<6, true>(t) : tile_bf16<6, false>(t);
     default:
       break;
   }
@@ -215,7 +253,7 @@ GemmKernel avx512_gemm_kernel() {
 }
 
 GemmKernel avx512_bf16_gemm_kernel() {
-  return {kRows, kCols, true, &tile_avx512_bf16};
+  return {kRows, kCols, true, &tile_avx512_bf16, &pack_pairs};
 }
 
 }  // namespace yirage::backend::cpu

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "yirage/backend/cpu/cpu_convert.h"
+#include "yirage/backend/cpu/cpu_math.h"
 #include "yirage/backend/cpu/cpu_ops.h"
 #include "yirage/core/error.h"
 #include "yirage/core/thread_pool.h"
@@ -47,7 +48,7 @@ float* scratch(int64_t count) {
 
 // Sum of `count` floats over 16 interleaved partial sums (vectorisable, and more accurate than
 // one running sum).
-float sum_of(const float* v, int64_t count) {
+YR_CPU_CLONES float sum_of(const float* v, int64_t count) {
   float partial[16] = {};
   int64_t i = 0;
   for (; i + 16 <= count; i += 16) {
@@ -61,7 +62,7 @@ float sum_of(const float* v, int64_t count) {
 }
 
 // Sum of squares of `count` floats, as sum_of.
-float sum_of_squares(const float* v, int64_t count) {
+YR_CPU_CLONES float sum_of_squares(const float* v, int64_t count) {
   float partial[16] = {};
   int64_t i = 0;
   for (; i + 16 <= count; i += 16) {
@@ -72,6 +73,29 @@ float sum_of_squares(const float* v, int64_t count) {
     for (int j = 0; j < width; ++j) partial[j] += partial[j + width];
   }
   return partial[0];
+}
+
+// values[k, i] = e^(values[k, i] - peak[i]); total[i] += values[k, i], over `extent` rows of
+// `width` columns.
+YR_CPU_CLONES void exponentiate(float* values, int64_t extent, int64_t width, const float* peak,
+                                float* total) {
+  if (width == 1) {
+    float partial[16] = {};
+    for (int64_t k = 0; k < extent; ++k) {
+      const float v = exp_approx(values[k] - peak[0]);
+      values[k] = v;
+      partial[k % 16] += v;
+    }
+    for (float p : partial) total[0] += p;
+    return;
+  }
+  for (int64_t k = 0; k < extent; ++k) {
+    for (int64_t i = 0; i < width; ++i) {
+      const float v = exp_approx(values[k * width + i] - peak[i]);
+      values[k * width + i] = v;
+      total[i] += v;
+    }
+  }
 }
 
 int64_t grain_for(int64_t work_per_item) {
@@ -153,13 +177,7 @@ void softmax_op(const ir::Node& node, const core::Tensor& x, const core::Tensor&
           for (int64_t k = 0; k < e.extent; ++k) {
             for (int64_t i = 0; i < width; ++i) peak[i] = std::max(peak[i], values[k * width + i]);
           }
-          for (int64_t k = 0; k < e.extent; ++k) {
-            for (int64_t i = 0; i < width; ++i) {
-              const float v = std::exp(values[k * width + i] - peak[i]);
-              values[k * width + i] = v;
-              total[i] += v;
-            }
-          }
+          exponentiate(values, e.extent, width, peak, total);
           for (int64_t i = 0; i < width; ++i) total[i] = 1.0f / total[i];
           for (int64_t k = 0; k < e.extent; ++k) {
             for (int64_t i = 0; i < width; ++i) values[k * width + i] *= total[i];
