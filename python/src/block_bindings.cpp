@@ -97,7 +97,7 @@ const char* phase_name(ir::Phase phase) {
     case ir::Phase::AfterLoop:
       return "after_loop";
   }
-  YR_INTERNAL_CHECK(false, "unhandled phase");
+  YR_INTERNAL_ERROR("unhandled phase");
 }
 
 std::string tile_repr(const BlockTensor& self) {

@@ -33,7 +33,7 @@ dl::dtype dlpack_dtype(core::DType dtype) {
     case core::DType::I64:
       return nb::dtype<int64_t>();
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
+  YR_INTERNAL_ERROR("unhandled dtype " << static_cast<int>(dtype));
 }
 
 // The yirage dtype whose DLPack code is `given`, if any.

@@ -151,7 +151,7 @@ void bind_op_table(nb::module_& m) {
               case ir::OpCategory::Reduce:
                 return "reduce";
             }
-            YR_INTERNAL_CHECK(false, "unhandled op category");
+            YR_INTERNAL_ERROR("unhandled op category");
           },
           "'structural', 'unary', 'binary' or 'reduce'.")
       .def_ro("arity", &ir::OpInfo::arity, "Number of inputs; -1 for variadic.")

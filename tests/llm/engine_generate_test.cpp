@@ -177,5 +177,55 @@ TEST(EngineGenerate, KvCacheBudget) {
   EXPECT_EQ(engine->kv_cache().free_blocks(), engine->kv_cache().num_blocks());
 }
 
+// A tokenizer whose vocabulary is smaller than the model's embedding (as Qwen3's 151,669 tokens
+// against 151,936 rows): each id decodes to one letter, ids past the vocabulary are errors.
+class ShortTokenizer final : public Tokenizer {
+ public:
+  explicit ShortTokenizer(int64_t size) : size_(size) {}
+  std::vector<int64_t> encode(std::string_view text, bool) const override {
+    std::vector<int64_t> ids;
+    for (char c : text) ids.push_back(static_cast<unsigned char>(c) % size_);
+    return ids;
+  }
+  std::string decode(const std::vector<int64_t>& ids, bool skip) const override {
+    return decode_bytes(ids, skip);
+  }
+  std::string decode_bytes(const std::vector<int64_t>& ids, bool) const override {
+    std::string text;
+    for (int64_t id : ids) text += id_to_token(id);
+    return text;
+  }
+  int64_t vocab_size() const override { return size_; }
+  std::optional<int64_t> token_to_id(std::string_view) const override { return std::nullopt; }
+  std::string id_to_token(int64_t id) const override {
+    YR_USER_CHECK(id >= 0 && id < size_, "token id " << id << " is out of range");
+    return std::string(1, static_cast<char>('a' + id % 26));
+  }
+  bool is_special(int64_t) const override { return false; }
+  const std::string& chat_template() const override { return template_; }
+
+ private:
+  int64_t size_;
+  std::string template_;
+};
+
+TEST(EngineGenerate, PaddingRowsPastTheTokenizerAreNeverSampled) {
+  static const auto config = tiny_config();
+  static const auto weights = tiny_weights(config, 21);
+  ModelOptions model_options;
+  model_options.backend = "reference";
+  auto model = std::make_shared<Qwen3Model>(config, testing::lookup_in(weights), model_options);
+  const int64_t known = config.vocab_size / 2;
+  Engine engine(model, std::make_shared<ShortTokenizer>(known), GenerationDefaults{}, {});
+  SamplingParams params;
+  params.temperature = 50.0;  // nearly uniform over all rows: half of them are padding
+  params.max_tokens = 48;  // inside the tiny model's context
+  params.ignore_eos = true;
+  params.seed = 3;
+  const auto outputs = engine.generate({{{1, 2, 3}, params}});
+  ASSERT_EQ(outputs[0].token_ids.size(), 48U);
+  for (int64_t token : outputs[0].token_ids) EXPECT_LT(token, known);
+}
+
 }  // namespace
 }  // namespace yirage::llm

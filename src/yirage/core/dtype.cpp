@@ -139,7 +139,7 @@ double load_as_double(const void* data, DType dtype, std::size_t index) {
     case DType::I64:
       return static_cast<double>(static_cast<const int64_t*>(data)[index]);
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
+  YR_INTERNAL_ERROR("unhandled dtype " << static_cast<int>(dtype));
 }
 
 void store_from_double(void* data, DType dtype, std::size_t index, double value) {
@@ -160,7 +160,7 @@ void store_from_double(void* data, DType dtype, std::size_t index, double value)
       static_cast<int64_t*>(data)[index] = saturating_cast<int64_t>(value);
       return;
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
+  YR_INTERNAL_ERROR("unhandled dtype " << static_cast<int>(dtype));
 }
 
 }  // namespace yirage::core

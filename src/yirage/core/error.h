@@ -64,6 +64,16 @@ const char* short_file(const char* path);
     if (!(cond)) YR_USER_ERROR(msg); \
   } while (0)
 
+/// Throws an InternalError for a state that must not be reached, with the streamed message `msg`,
+/// file and line.
+#define YR_INTERNAL_ERROR(msg)                                                                   \
+  do {                                                                                           \
+    std::ostringstream yr_error_stream_;                                                         \
+    yr_error_stream_ << msg;                                                                     \
+    throw ::yirage::core::InternalError("unreachable", yr_error_stream_.str(),                   \
+                                        ::yirage::core::detail::short_file(__FILE__), __LINE__); \
+  } while (0)
+
 /// Throws an InternalError naming `cond`, the streamed message `msg`, file and line unless `cond`
 /// holds.
 #define YR_INTERNAL_CHECK(cond, msg)                                                               \

@@ -128,7 +128,7 @@ std::string_view block_node_kind_name(BlockNodeKind kind) {
     case BlockNodeKind::ReduceToDimx:
       return "reduce_to_dimx";
   }
-  YR_INTERNAL_CHECK(false, "unhandled block node kind");
+  YR_INTERNAL_ERROR("unhandled block node kind");
 }
 
 std::string_view phase_name(Phase phase) {
@@ -140,7 +140,7 @@ std::string_view phase_name(Phase phase) {
     case Phase::AfterLoop:
       return "after_loop";
   }
-  YR_INTERNAL_CHECK(false, "unhandled phase");
+  YR_INTERNAL_ERROR("unhandled phase");
 }
 
 // The structure of a block graph: its launch shape, inputs with their maps, every node reached

@@ -98,7 +98,7 @@ std::string_view attr_type_name(AttrType type) {
     case AttrType::Ints:
       return "ints";
   }
-  YR_INTERNAL_CHECK(false, "unhandled attribute type");
+  YR_INTERNAL_ERROR("unhandled attribute type");
 }
 
 Attrs& Attrs::set(const std::string& name, AttrValue value) {

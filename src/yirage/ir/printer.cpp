@@ -123,7 +123,7 @@ std::string_view phase_name(Phase phase) {
     case Phase::Invariant:
       return "invariant";
   }
-  YR_INTERNAL_CHECK(false, "unhandled phase");
+  YR_INTERNAL_ERROR("unhandled phase");
 }
 
 // "#N" for the tile of block node N ("#N:k" for output k of a node with several).
@@ -158,7 +158,7 @@ BlockNodeText describe(const BlockGraph& block, const BlockNode& node) {
     case BlockNodeKind::ReduceToDimx:
       return {"reduce_to_dimx", {"dim=" + std::to_string(node.attrs.get_int("dim"))}};
   }
-  YR_INTERNAL_CHECK(false, "unhandled block node kind");
+  YR_INTERNAL_ERROR("unhandled block node kind");
 }
 
 // The kernel-level tensor block input `input_index` of customized `node` reads.

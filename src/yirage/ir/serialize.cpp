@@ -84,7 +84,7 @@ OrderedJson attr_to_json(const AttrValue& value) {
     case AttrType::Ints:
       return std::get<std::vector<int64_t>>(value);
   }
-  YR_INTERNAL_CHECK(false, "unhandled attribute type");
+  YR_INTERNAL_ERROR("unhandled attribute type");
 }
 
 OrderedJson ref_to_json(TensorRef ref) {
@@ -140,7 +140,7 @@ OrderedJson block_node_to_json(const BlockNode& node, std::size_t index) {
               {"attrs", attrs_to_json(node.attrs, reduce_to_dimx_attributes(),
                                       "block node " + std::to_string(index))}};
   }
-  YR_INTERNAL_CHECK(false, "unhandled block node kind");
+  YR_INTERNAL_ERROR("unhandled block node kind");
 }
 
 OrderedJson block_graph_to_json(const BlockGraph& block) {
@@ -290,7 +290,7 @@ AttrValue read_attr(const Json& value, AttrType type, const std::string& path) {
     case AttrType::Ints:
       return read_ints(value, path);
   }
-  YR_INTERNAL_CHECK(false, "unhandled attribute type");
+  YR_INTERNAL_ERROR("unhandled attribute type");
 }
 
 // Reads the attributes of an `owner` node declared by `specs`. Declared ones are read with their
@@ -357,7 +357,7 @@ std::string block_node_name(const BlockNode& node) {
     case BlockNodeKind::ReduceToDimx:
       return "reduce_to_dimx";
   }
-  YR_INTERNAL_CHECK(false, "unhandled block node kind");
+  YR_INTERNAL_ERROR("unhandled block node kind");
 }
 
 // Reads the operands of node `index` of `block`: earlier block nodes only.

@@ -287,7 +287,7 @@ std::vector<TensorType> infer_output_types(OpKind op, const std::vector<TensorTy
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "no shape rule for " << info.name);
+  YR_INTERNAL_ERROR("no shape rule for " << info.name);
 }
 
 }  // namespace yirage::ir

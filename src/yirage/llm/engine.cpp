@@ -208,12 +208,15 @@ std::vector<GenerationOutput> Engine::generate(const std::vector<GenerationReque
       }
       const core::Tensor logits = model_->forward(cache_, batch);
       const int64_t vocab = logits.dim(1);
+      // Embedding rows past the tokenizer's vocabulary are padding: they are never sampled.
+      const int64_t sampled =
+          tokenizer_ ? std::min<int64_t>(vocab, tokenizer_->vocab_size()) : vocab;
       std::vector<Running> still;
       for (std::size_t b = 0; b < running.size(); ++b) {
         Running& r = running[b];
         r.cached = static_cast<int64_t>(r.ids.size());
         const std::span<const float> row(logits.data_as<float>() + static_cast<int64_t>(b) * vocab,
-                                         static_cast<std::size_t>(vocab));
+                                         static_cast<std::size_t>(sampled));
         const int64_t token = r.sampler->sample(row, r.ids);
         r.ids.push_back(token);
         GenerationOutput& out = outputs[r.index];

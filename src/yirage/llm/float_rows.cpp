@@ -27,7 +27,7 @@ void load_floats(const void* source, core::DType dtype, float* destination, int6
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "load_floats: " << core::dtype_name(dtype) << " is not a float type");
+  YR_INTERNAL_ERROR("load_floats: " << core::dtype_name(dtype) << " is not a float type");
 }
 
 void store_floats(const float* source, core::DType dtype, void* destination, int64_t count) {
@@ -48,7 +48,7 @@ void store_floats(const float* source, core::DType dtype, void* destination, int
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "store_floats: " << core::dtype_name(dtype) << " is not a float type");
+  YR_INTERNAL_ERROR("store_floats: " << core::dtype_name(dtype) << " is not a float type");
 }
 
 }  // namespace yirage::llm

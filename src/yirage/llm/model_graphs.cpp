@@ -19,7 +19,7 @@ std::string_view step_graph_name(StepGraph graph) {
     case StepGraph::LmHead:
       return "lm_head";
   }
-  YR_INTERNAL_CHECK(false, "unknown step graph " << static_cast<int>(graph));
+  YR_INTERNAL_ERROR("unknown step graph " << static_cast<int>(graph));
 }
 
 ir::KernelGraph build_step_graph(StepGraph graph, const Qwen3Config& config, int64_t tokens,

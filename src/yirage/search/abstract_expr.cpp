@@ -149,7 +149,7 @@ class Abstractor {
       default:
         break;
     }
-    YR_INTERNAL_CHECK(false, "no abstract expression for " << ir::op_name(op));
+    YR_INTERNAL_ERROR("no abstract expression for " << ir::op_name(op));
   }
 
   ExprPool& pool_;
@@ -179,7 +179,7 @@ int expr_arity(ExprKind kind) {
     case ExprKind::Gather:
       return 2;
   }
-  YR_INTERNAL_CHECK(false, "unknown expression kind " << static_cast<int>(kind));
+  YR_INTERNAL_ERROR("unknown expression kind " << static_cast<int>(kind));
 }
 
 const char* expr_kind_name(ExprKind kind) {
@@ -217,7 +217,7 @@ const char* expr_kind_name(ExprKind kind) {
     case ExprKind::Gather:
       return "gather";
   }
-  YR_INTERNAL_CHECK(false, "unknown expression kind " << static_cast<int>(kind));
+  YR_INTERNAL_ERROR("unknown expression kind " << static_cast<int>(kind));
 }
 
 double round_constant(double value) {

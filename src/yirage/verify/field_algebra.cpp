@@ -135,7 +135,7 @@ FieldValue FieldAlgebra::unary(ir::OpKind op, Value x, double s) const {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "not a unary op: " << ir::op_name(op));
+  YR_INTERNAL_ERROR("not a unary op: " << ir::op_name(op));
 }
 
 FieldValue FieldAlgebra::binary(ir::OpKind op, Value x, Value y) const {
@@ -154,7 +154,7 @@ FieldValue FieldAlgebra::binary(ir::OpKind op, Value x, Value y) const {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "not a binary op: " << ir::op_name(op));
+  YR_INTERNAL_ERROR("not a binary op: " << ir::op_name(op));
 }
 
 FieldValue FieldAlgebra::reduce_init(ir::OpKind op) const {
@@ -173,7 +173,7 @@ FieldValue FieldAlgebra::reduce_step(ir::OpKind op, Value acc, Value x) const {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "not a reduction: " << ir::op_name(op));
+  YR_INTERNAL_ERROR("not a reduction: " << ir::op_name(op));
 }
 
 FieldValue FieldAlgebra::reduce_finish(ir::OpKind op, Value acc, int64_t n) const {

@@ -115,7 +115,7 @@ double float_error_bound(core::DType dtype) {
     case core::DType::I64:
       return 0.0;
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype");
+  YR_INTERNAL_ERROR("unhandled dtype");
 }
 
 VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& candidate,

@@ -59,7 +59,7 @@ void load_floats(const void* src, core::DType dtype, int64_t count, float* dst) 
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "load_floats: " << core::dtype_name(dtype) << " is not a float dtype");
+  YR_INTERNAL_ERROR("load_floats: " << core::dtype_name(dtype) << " is not a float dtype");
 }
 
 void store_floats(const float* src, core::DType dtype, int64_t count, void* dst) {
@@ -78,7 +78,7 @@ void store_floats(const float* src, core::DType dtype, int64_t count, void* dst)
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "store_floats: " << core::dtype_name(dtype) << " is not a float dtype");
+  YR_INTERNAL_ERROR("store_floats: " << core::dtype_name(dtype) << " is not a float dtype");
 }
 
 float load_float(const void* src, core::DType dtype, int64_t index) {
@@ -91,7 +91,7 @@ float load_float(const void* src, core::DType dtype, int64_t index) {
 int64_t load_index(const void* src, core::DType dtype, int64_t index) {
   if (dtype == core::DType::I32) return static_cast<const int32_t*>(src)[index];
   if (dtype == core::DType::I64) return static_cast<const int64_t*>(src)[index];
-  YR_INTERNAL_CHECK(false, "load_index: " << core::dtype_name(dtype) << " is not an integer dtype");
+  YR_INTERNAL_ERROR("load_index: " << core::dtype_name(dtype) << " is not an integer dtype");
 }
 
 }  // namespace yirage::backend::cpu

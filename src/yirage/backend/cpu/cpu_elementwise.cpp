@@ -65,7 +65,7 @@ YR_CPU_CLONES void apply_unary(ir::OpKind op, float s, float* v, int64_t count) 
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "not a unary op: " << ir::op_name(op));
+  YR_INTERNAL_ERROR("not a unary op: " << ir::op_name(op));
 }
 
 // a[i] = a[i] op b[i * b_step] for `count` floats (b_step 0 broadcasts one value).
@@ -91,7 +91,7 @@ YR_CPU_CLONES void apply_binary_step(ir::OpKind op, float* a, const float* b, in
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "not a binary op: " << ir::op_name(op));
+  YR_INTERNAL_ERROR("not a binary op: " << ir::op_name(op));
 }
 
 // A broadcast iteration space with adjacent dims merged where every operand allows it.

@@ -80,7 +80,7 @@ GemmKernel kernel_for(GemmPath path, core::DType dtype) {
     case GemmPath::Auto:
       break;
   }
-  YR_INTERNAL_CHECK(false, "gemm path auto is resolved before choosing a kernel");
+  YR_INTERNAL_ERROR("gemm path auto is resolved before choosing a kernel");
 }
 
 // A per-thread buffer of at least `bytes` bytes, 64-byte aligned.

@@ -82,7 +82,7 @@ void tile_rows(const TileArgs& t) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "avx2 gemm tile of " << t.rows << " rows");
+  YR_INTERNAL_ERROR("avx2 gemm tile of " << t.rows << " rows");
 }
 
 void tile_avx2(const TileArgs& t) {
@@ -96,7 +96,7 @@ void tile_avx2(const TileArgs& t) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "avx2 gemm of " << core::dtype_name(t.b_dtype));
+  YR_INTERNAL_ERROR("avx2 gemm of " << core::dtype_name(t.b_dtype));
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ void tile_f32_rows(const TileArgs& t) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "avx512 gemm tile of " << t.rows << " rows");
+  YR_INTERNAL_ERROR("avx512 gemm tile of " << t.rows << " rows");
 }
 
 void tile_avx512(const TileArgs& t) {
@@ -111,7 +111,7 @@ void tile_avx512(const TileArgs& t) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "avx512 gemm of " << core::dtype_name(t.b_dtype));
+  YR_INTERNAL_ERROR("avx512 gemm of " << core::dtype_name(t.b_dtype));
 }
 
 // --- bf16 dot products ---
@@ -243,7 +243,7 @@ void tile_avx512_bf16(const TileArgs& t) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "avx512-bf16 gemm tile of " << t.rows << " rows");
+  YR_INTERNAL_ERROR("avx512-bf16 gemm tile of " << t.rows << " rows");
 }
 
 }  // namespace

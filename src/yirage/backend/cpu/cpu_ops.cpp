@@ -38,7 +38,7 @@ void run_op(const ir::Node& node, const TensorList& inputs, const TensorList& ou
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "the cpu backend has no unfused kernel for " << ir::op_name(node.op));
+  YR_INTERNAL_ERROR("the cpu backend has no unfused kernel for " << ir::op_name(node.op));
 }
 
 }  // namespace yirage::backend::cpu

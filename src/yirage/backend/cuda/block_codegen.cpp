@@ -324,7 +324,7 @@ class Emitter {
       default:
         break;
     }
-    YR_INTERNAL_CHECK(false, "no CUDA block codegen for " << ir::op_name(node.op));
+    YR_INTERNAL_ERROR("no CUDA block codegen for " << ir::op_name(node.op));
   }
 
   void emit_matmul(std::size_t n) {

@@ -90,7 +90,7 @@ std::string storage_type(core::DType dtype) {
     case core::DType::I64:
       return "long long";
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype");
+  YR_INTERNAL_ERROR("unhandled dtype");
 }
 
 std::string dtype_tag(core::DType dtype) {
@@ -106,7 +106,7 @@ std::string dtype_tag(core::DType dtype) {
     case core::DType::I64:
       return "i64";
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype");
+  YR_INTERNAL_ERROR("unhandled dtype");
 }
 
 std::string float_literal(double value) {
@@ -145,7 +145,7 @@ std::string unary_expression(ir::OpKind op, const std::string& x, double s) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "not a unary op: " << ir::op_name(op));
+  YR_INTERNAL_ERROR("not a unary op: " << ir::op_name(op));
 }
 
 std::string binary_expression(ir::OpKind op, const std::string& x, const std::string& y) {
@@ -165,7 +165,7 @@ std::string binary_expression(ir::OpKind op, const std::string& x, const std::st
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "not a binary op: " << ir::op_name(op));
+  YR_INTERNAL_ERROR("not a binary op: " << ir::op_name(op));
 }
 
 }  // namespace yirage::backend::cuda

@@ -131,10 +131,10 @@ Program compile_program(const NvrtcApi& api, const std::string& source, const st
   if (log_size > 0) api.get_log(program, log.data());
   if (status != 0) {
     api.destroy_program(&program);
-    YR_INTERNAL_CHECK(false, "NVRTC failed to compile a generated kernel for "
-                                 << arch << ": " << api.get_error_string(status) << "\n"
-                                 << log << "\nsource:\n"
-                                 << with_line_numbers(source));
+    YR_INTERNAL_ERROR("NVRTC failed to compile a generated kernel for "
+                      << arch << ": " << api.get_error_string(status) << "\n"
+                      << log << "\nsource:\n"
+                      << with_line_numbers(source));
   }
   return program;
 }

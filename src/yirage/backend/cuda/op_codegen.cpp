@@ -413,7 +413,7 @@ KernelSource generate_op_kernel(const ir::Node& node, const std::vector<TensorTy
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "no CUDA kernel generator for " << ir::op_name(node.op));
+  YR_INTERNAL_ERROR("no CUDA kernel generator for " << ir::op_name(node.op));
 }
 
 }  // namespace yirage::backend::cuda

@@ -164,10 +164,10 @@ void dnnl_matmul(const core::Tensor& a, const core::Tensor& b, const core::Tenso
         {{DNNL_ARG_SRC, a_memory}, {DNNL_ARG_WEIGHTS, b_memory}, {DNNL_ARG_DST, c_memory}});
     context.stream().wait();
   } catch (const dnnl::error& error) {
-    YR_INTERNAL_CHECK(false, "oneDNN matmul " << core::shape_to_string(a.shape()) << " @ "
-                                              << core::shape_to_string(b.shape()) << " of "
-                                              << core::dtype_name(a.dtype())
-                                              << " failed: " << error.what());
+    YR_INTERNAL_ERROR("oneDNN matmul " << core::shape_to_string(a.shape()) << " @ "
+                                       << core::shape_to_string(b.shape()) << " of "
+                                       << core::dtype_name(a.dtype())
+                                       << " failed: " << error.what());
   }
 }
 
@@ -182,7 +182,7 @@ std::string dnnl_description() {
 }
 
 void dnnl_matmul(const core::Tensor&, const core::Tensor&, const core::Tensor&) {
-  YR_INTERNAL_CHECK(false, "oneDNN matmul called in a build without oneDNN");
+  YR_INTERNAL_ERROR("oneDNN matmul called in a build without oneDNN");
 }
 
 #endif

@@ -241,7 +241,7 @@ class BlockInterpreter {
         return;
       }
     }
-    YR_INTERNAL_CHECK(false, "unhandled accumulator");
+    YR_INTERNAL_ERROR("unhandled accumulator");
   }
 
   Tensor finish(const ir::BlockNode& node, Accumulator state, int64_t iterations) const {

@@ -114,7 +114,7 @@ class Interpreter {
       default:
         break;
     }
-    YR_INTERNAL_CHECK(false, "the interpreter has no kernel for " << ir::op_name(node.op));
+    YR_INTERNAL_ERROR("the interpreter has no kernel for " << ir::op_name(node.op));
   }
 
   /// The algebra in use.

@@ -39,7 +39,7 @@ struct RealAlgebra {
         break;
     }
     (void)s;
-    YR_INTERNAL_CHECK(false, "not a unary op: " << ir::op_name(op));
+    YR_INTERNAL_ERROR("not a unary op: " << ir::op_name(op));
   }
   /// Element-wise binary op `op`, from ops.def.
   Value binary(ir::OpKind op, double x, double y) const {
@@ -52,7 +52,7 @@ struct RealAlgebra {
       default:
         break;
     }
-    YR_INTERNAL_CHECK(false, "not a binary op: " << ir::op_name(op));
+    YR_INTERNAL_ERROR("not a binary op: " << ir::op_name(op));
   }
   /// Initial accumulator of reduction `op`, from ops.def.
   Value reduce_init(ir::OpKind op) const {
@@ -65,7 +65,7 @@ struct RealAlgebra {
       default:
         break;
     }
-    YR_INTERNAL_CHECK(false, "not a reduction: " << ir::op_name(op));
+    YR_INTERNAL_ERROR("not a reduction: " << ir::op_name(op));
   }
   /// Accumulator of reduction `op` after element `x`, from ops.def.
   Value reduce_step(ir::OpKind op, double acc, double x) const {
@@ -78,7 +78,7 @@ struct RealAlgebra {
       default:
         break;
     }
-    YR_INTERNAL_CHECK(false, "not a reduction: " << ir::op_name(op));
+    YR_INTERNAL_ERROR("not a reduction: " << ir::op_name(op));
   }
   /// Result of reduction `op` over `n` elements, from ops.def.
   Value reduce_finish(ir::OpKind op, double acc, int64_t n) const {
@@ -92,7 +92,7 @@ struct RealAlgebra {
         break;
     }
     (void)n;
-    YR_INTERNAL_CHECK(false, "not a reduction: " << ir::op_name(op));
+    YR_INTERNAL_ERROR("not a reduction: " << ir::op_name(op));
   }
 
   /// a + b.

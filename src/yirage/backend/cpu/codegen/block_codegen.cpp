@@ -385,7 +385,7 @@ class Generator {
       case AccumKind::RescaledSum:
         break;
     }
-    YR_INTERNAL_CHECK(false, "no fused store for accumulator " << ir::accum_name(dest.accum));
+    YR_INTERNAL_ERROR("no fused store for accumulator " << ir::accum_name(dest.accum));
   }
 
   // Copies a box of `box` extents at `offsets` between a global tensor of `global` extents and a

@@ -82,7 +82,7 @@ const char* storage_type(DType dtype) {
     case DType::I64:
       return "int64_t";
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
+  YR_INTERNAL_ERROR("unhandled dtype " << static_cast<int>(dtype));
 }
 
 std::string load_expr(DType dtype, const std::string& value) {
@@ -97,7 +97,7 @@ std::string load_expr(DType dtype, const std::string& value) {
     case DType::I64:
       return "static_cast<float>(" + value + ")";
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
+  YR_INTERNAL_ERROR("unhandled dtype " << static_cast<int>(dtype));
 }
 
 std::string store_expr(DType dtype, const std::string& value) {
@@ -113,7 +113,7 @@ std::string store_expr(DType dtype, const std::string& value) {
     case DType::I64:
       return "yr_f32_to_i64(" + value + ")";
   }
-  YR_INTERNAL_CHECK(false, "unhandled dtype " << static_cast<int>(dtype));
+  YR_INTERNAL_ERROR("unhandled dtype " << static_cast<int>(dtype));
 }
 
 std::string unary_expr(OpKind op, const std::string& x, double scalar) {
@@ -144,7 +144,7 @@ std::string unary_expr(OpKind op, const std::string& x, double scalar) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "no f32 expression for unary op " << ir::op_name(op));
+  YR_INTERNAL_ERROR("no f32 expression for unary op " << ir::op_name(op));
 }
 
 std::string binary_expr(OpKind op, const std::string& x, const std::string& y) {
@@ -162,7 +162,7 @@ std::string binary_expr(OpKind op, const std::string& x, const std::string& y) {
     default:
       break;
   }
-  YR_INTERNAL_CHECK(false, "no f32 expression for binary op " << ir::op_name(op));
+  YR_INTERNAL_ERROR("no f32 expression for binary op " << ir::op_name(op));
 }
 
 }  // namespace yirage::backend::cpu::codegen
