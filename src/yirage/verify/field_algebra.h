@@ -24,6 +24,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "yirage/ir/op.h"
 #include "yirage/verify/finite_field.h"
@@ -45,7 +47,7 @@ class FieldAlgebra {
   using Value = FieldValue;
 
   /// The algebra of `pair` with oracles drawn from `seed`.
-  FieldAlgebra(const FieldPair& pair, uint64_t seed) : pair_(pair), seed_(seed) {}
+  FieldAlgebra(const FieldPair& pair, uint64_t seed);
 
   /// The field pair in use.
   const FieldPair& pair() const { return pair_; }
@@ -83,28 +85,25 @@ class FieldAlgebra {
     return {mod_sub(x.a, y.a, pair_.p), mod_sub(x.b, y.b, pair_.q)};
   }
   /// x * y.
-  Value mul(Value x, Value y) const {
-    return {mod_mul(x.a, y.a, pair_.p), mod_mul(x.b, y.b, pair_.q)};
-  }
+  Value mul(Value x, Value y) const { return {p_.mul(x.a, y.a), q_.mul(x.b, y.b)}; }
   /// x / y by modular inverses.
-  Value div(Value x, Value y) const {
-    return mul(x, {mod_inverse(y.a, pair_.p), mod_inverse(y.b, pair_.q)});
-  }
+  Value div(Value x, Value y) const { return mul(x, {p_.inverse(y.a), q_.inverse(y.b)}); }
   /// g^(x.b) in Z_p.
   Value exp(Value x) const;
   /// An uninterpreted function of x.
   Value sqrt(Value x) const;
   /// 1 / sqrt(x).
-  Value rsqrt(Value x) const { return div(constant(1.0), sqrt(x)); }
+  Value rsqrt(Value x) const { return div(one(), sqrt(x)); }
   /// The total order used by max.
   bool greater(Value x, Value y) const { return x.a > y.a; }
   /// The smallest element of that order.
   Value lowest() const { return {0, 0}; }
   /// exp(from - to).
   Value rescale(Value from, Value to) const { return exp(sub(from, to)); }
-  /// row[j] += sum_p a_row[p] * b[p * n + j] for j < n, reducing once per 15 products.
-  void multiply_accumulate(Value* row, const Value* a_row, const Value* b, int64_t k,
-                           int64_t n) const;
+  /// out[i * stride + j] += sum_p a[i * k + p] * b[p * stride + j] for i < m, j < n: blocked,
+  /// with sums of products reduced once per 15 steps; the interpreter's matmul fast path.
+  void matmul_accumulate(Value* out, const Value* a, const Value* b, int64_t m, int64_t k,
+                         int64_t n, int64_t stride) const;
   /// The rotary cosine table, an uninterpreted function of its arguments.
   Value rope_cos(int64_t position, int64_t i, int64_t d, double theta) const;
   /// The rotary sine table, an uninterpreted function of its arguments.
@@ -116,8 +115,14 @@ class FieldAlgebra {
   /// Completes a p-component with the oracle's q-component.
   Value with_oracle_exponent(uint64_t tag, uint64_t a) const;
 
+  /// The multiplicative identity.
+  static Value one() { return {1, 1}; }
+
   FieldPair pair_;
   uint64_t seed_;
+  Modulus p_, q_;
+  /// g^(d * 256^w) mod p at [w * 256 + d], w < 8: exp as eight table products.
+  std::shared_ptr<const std::vector<uint64_t>> powers_;
 };
 
 }  // namespace yirage::verify

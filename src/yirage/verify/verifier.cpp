@@ -54,7 +54,8 @@ std::vector<int> match_outputs(const Matrix& possible) {
 
 // Runs one finite-field trial and narrows `possible` to the pairs whose values agree.
 void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candidate,
-                 const std::vector<int64_t>& bounds, int trial, uint64_t seed, Matrix& possible) {
+                 const std::vector<int64_t>& bounds, int trial, uint64_t seed,
+                 const std::function<bool()>& stop, Matrix& possible) {
   std::mt19937_64 generator(seed ^ (0x5851f42d4c957f2dull * static_cast<uint64_t>(trial + 1)));
   const FieldAlgebra algebra(kFieldPairs[trial % 2], generator());
   std::vector<FieldTensor> inputs;
@@ -69,8 +70,9 @@ void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candid
     }
     inputs.push_back(std::move(tensor));
   }
-  const auto expected = backend::reference::run_kernel_graph(algebra, reference, inputs);
-  const auto actual = backend::reference::run_kernel_graph(algebra, candidate, std::move(inputs));
+  const auto expected = backend::reference::run_kernel_graph(algebra, reference, inputs, stop);
+  const auto actual =
+      backend::reference::run_kernel_graph(algebra, candidate, std::move(inputs), stop);
   // Outputs are compared on their Z_p components: the Z_q component exists to feed exp, and
   // after a non-ring op it is an oracle value, not a function of the real result.
   const auto same_values = [](const FieldTensor& x, const FieldTensor& y) {
@@ -123,11 +125,36 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
   YR_USER_CHECK(options.trials >= 2, "verify: trials " << options.trials
                                                        << " is too few; expected at least 2 "
                                                           "independent finite-field trials");
+  YR_USER_CHECK(options.time_limit_seconds >= 0.0,
+                "verify: time limit " << options.time_limit_seconds
+                                      << " s is negative; expected 0 (none) or a positive limit");
   const auto start = std::chrono::steady_clock::now();
   VerifyResult result;
   const auto finish = [&](VerifyResult& r) -> VerifyResult {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
+  };
+  const auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(options.time_limit_seconds));
+  const auto cancelled = [&] {
+    return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed);
+  };
+  const auto late = [&] {
+    return options.time_limit_seconds > 0.0 && std::chrono::steady_clock::now() >= deadline;
+  };
+  const std::function<bool()> stop = [&] { return cancelled() || late(); };
+  // Not equivalent: stopped before the checks were done.
+  const auto stopped = [&](VerifyResult& r) -> VerifyResult {
+    r.equivalent = false;
+    if (cancelled()) {
+      r.reason = "not verified: cancelled";
+    } else {
+      std::ostringstream reason;
+      reason << "not verified: the time limit of " << options.time_limit_seconds
+             << " s was reached";
+      r.reason = reason.str();
+    }
+    return finish(r);
   };
   const auto reference_inputs = reference.input_types();
   const auto candidate_inputs = candidate.input_types();
@@ -157,8 +184,15 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
 
   const auto field_method = [&] { return "finite-field x" + std::to_string(result.trials); };
   for (int trial = 0; trial < options.trials; ++trial) {
+    if (stop()) {
+      result.method = field_method();
+      return stopped(result);
+    }
     try {
-      field_trial(reference, candidate, bounds, trial, options.seed, possible);
+      field_trial(reference, candidate, bounds, trial, options.seed, stop, possible);
+    } catch (const backend::reference::Stopped&) {
+      result.method = field_method();
+      return stopped(result);
     } catch (const core::UserError& error) {
       result.trials = trial + 1;
       result.reason =
@@ -190,8 +224,10 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
   if (options.float_check) {
     result.method += " + float64";
     auto& engine = backend::get_backend("reference");
+    if (stop()) return stopped(result);
     const auto inputs = backend::random_inputs(reference, options.seed ^ 0xf10a7ull);
     const auto expected = engine.run(reference, inputs);
+    if (stop()) return stopped(result);
     const auto actual = engine.run(candidate, inputs);
     for (std::size_t i = 0; i < n; ++i) {
       const core::Tensor& produced = actual[result.output_permutation[i]];

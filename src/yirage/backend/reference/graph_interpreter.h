@@ -8,13 +8,14 @@
 namespace yirage::backend::reference {
 
 /// Runs `graph` over an Algebra on one tensor per graph input; returns the outputs in marked
-/// order. Intermediate values are freed after their last use.
+/// order. Intermediate values are freed after their last use. When `stop` is given, it is
+/// called between nodes, blocks and matmul blocks, and Stopped is thrown once it returns true.
 template <typename Algebra>
 std::vector<Values<typename Algebra::Value>> run_kernel_graph(
     const Algebra& algebra, const ir::KernelGraph& graph,
-    std::vector<Values<typename Algebra::Value>> inputs) {
+    std::vector<Values<typename Algebra::Value>> inputs, std::function<bool()> stop = {}) {
   using Tensor = Values<typename Algebra::Value>;
-  const Interpreter<Algebra> ops(algebra);
+  const Interpreter<Algebra> ops(algebra, std::move(stop));
   const BlockInterpreter<Algebra> blocks(ops);
   const auto& nodes = graph.nodes();
   YR_INTERNAL_CHECK(
@@ -33,6 +34,7 @@ std::vector<Values<typename Algebra::Value>> run_kernel_graph(
       values[index].push_back(std::move(inputs[next_input++]));
       continue;
     }
+    ops.check_stop();
     std::vector<const Tensor*> operands;
     for (const auto& operand : node.inputs)
       operands.push_back(&values[operand.node][operand.output]);
