@@ -36,8 +36,8 @@ uint64_t double_bits(double value) {
 
 }  // namespace
 
-FieldAlgebra::FieldAlgebra(const FieldPair& pair, uint64_t seed)
-    : pair_(pair), seed_(seed), p_(pair.p), q_(pair.q) {
+FieldAlgebra::FieldAlgebra(const FieldPair& pair, uint64_t seed, bool exponents)
+    : pair_(pair), seed_(seed), exponents_(exponents), p_(pair.p), q_(pair.q) {
   auto powers = std::make_shared<std::vector<uint64_t>>(8 * 256);
   uint64_t base = pair.g % pair.p;  // g^(256^w)
   for (std::size_t w = 0; w < 8; ++w) {
@@ -65,7 +65,7 @@ int64_t FieldAlgebra::index(Value v) const {
 
 FieldValue FieldAlgebra::oracle(uint64_t tag, uint64_t x, uint64_t y) const {
   const uint64_t h = splitmix(seed_ ^ splitmix(tag ^ splitmix(x ^ splitmix(y))));
-  return {h % pair_.p, splitmix(h) % pair_.q};
+  return {p_.reduce(h), q_.reduce(splitmix(h))};
 }
 
 FieldValue FieldAlgebra::with_oracle_exponent(uint64_t tag, uint64_t a) const {
@@ -113,7 +113,7 @@ void FieldAlgebra::matmul_accumulate(Value* out, const Value* a, const Value* b,
         const Value* row = out + (i0 + r) * stride + j0;
         for (int64_t j = 0; j < columns; ++j) {
           sum_a[r][j] = row[j].a;
-          sum_b[r][j] = row[j].b;
+          sum_b[r][j] = exponents_ ? row[j].b : 0;
         }
       }
       for (int64_t start = 0; start < k; start += kBatch) {
@@ -124,16 +124,21 @@ void FieldAlgebra::matmul_accumulate(Value* out, const Value* a, const Value* b,
             const Value x = a[(i0 + r) * k + p];
             uint128_t* row_a = sum_a[r];
             uint128_t* row_b = sum_b[r];
-            for (int64_t j = 0; j < columns; ++j) {
-              row_a[j] += static_cast<uint128_t>(x.a) * b_row[j].a;
-              row_b[j] += static_cast<uint128_t>(x.b) * b_row[j].b;
+            if (exponents_) {
+              for (int64_t j = 0; j < columns; ++j) {
+                row_a[j] += static_cast<uint128_t>(x.a) * b_row[j].a;
+                row_b[j] += static_cast<uint128_t>(x.b) * b_row[j].b;
+              }
+            } else {
+              for (int64_t j = 0; j < columns; ++j)
+                row_a[j] += static_cast<uint128_t>(x.a) * b_row[j].a;
             }
           }
         }
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t j = 0; j < columns; ++j) {
             sum_a[r][j] = p_.reduce(sum_a[r][j]);
-            sum_b[r][j] = q_.reduce(sum_b[r][j]);
+            sum_b[r][j] = exponents_ ? q_.reduce(sum_b[r][j]) : 0;
           }
         }
       }

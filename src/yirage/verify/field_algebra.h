@@ -17,6 +17,10 @@
 //    accept a wrong one.
 //  - outputs are compared on their Z_p components only (verifier.cpp): downstream of a non-ring
 //    op the Z_q component is an oracle value that two equal computations need not share.
+//  - only exp (and the ops made of it: sigmoid, silu, softmax, rescaled sums) reads a Z_q
+//    component into a Z_p one, so a check whose graphs have none may leave the Z_q components
+//    of matmul results at zero (FieldAlgebra's `exponents` flag): the Z_p results, the only
+//    ones compared, are the same.
 //  - max (reductions, softmax, accumulators) picks the largest p-component: a total order, so
 //    max is associative and commutative and any split of a max gives the same element. Softmax
 //    and online softmax are invariant to the value subtracted, so their results do not depend
@@ -46,14 +50,15 @@ class FieldAlgebra {
   /// A value of this algebra.
   using Value = FieldValue;
 
-  /// The algebra of `pair` with oracles drawn from `seed`.
-  FieldAlgebra(const FieldPair& pair, uint64_t seed);
+  /// The algebra of `pair` with oracles drawn from `seed`; without `exponents`, matmuls leave
+  /// the Z_q components of their results at zero (for graphs without exp, see above).
+  FieldAlgebra(const FieldPair& pair, uint64_t seed, bool exponents = true);
 
   /// The field pair in use.
   const FieldPair& pair() const { return pair_; }
   /// A uniformly random element from a 64-bit random word pair.
   Value random(uint64_t word_a, uint64_t word_b) const {
-    return {word_a % pair_.p, word_b % pair_.q};
+    return {p_.reduce(word_a), q_.reduce(word_b)};
   }
 
   /// The exact image of the double `c`.
@@ -120,6 +125,7 @@ class FieldAlgebra {
 
   FieldPair pair_;
   uint64_t seed_;
+  bool exponents_;
   Modulus p_, q_;
   /// g^(d * 256^w) mod p at [w * 256 + d], w < 8: exp as eight table products.
   std::shared_ptr<const std::vector<uint64_t>> powers_;

@@ -12,6 +12,7 @@
 #include "yirage/backend/reference/graph_interpreter.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
+#include "yirage/ir/block_graph.h"
 #include "yirage/ir/index_bounds.h"
 #include "yirage/verify/field_algebra.h"
 
@@ -52,18 +53,41 @@ std::vector<int> match_outputs(const Matrix& possible) {
   return column_of;
 }
 
+// True when `graph` has an op that reads the exponent (Z_q) component of a value into its
+// Z_p component: exp and the ops built on it (field_algebra.h).
+bool uses_exponents(const ir::KernelGraph& graph) {
+  const auto exponential = [](ir::OpKind op) {
+    return op == ir::OpKind::Exp || op == ir::OpKind::Sigmoid || op == ir::OpKind::Silu ||
+           op == ir::OpKind::Softmax;
+  };
+  for (const auto& node : graph.nodes()) {
+    if (exponential(node.op)) return true;
+    if (node.op != ir::OpKind::Customized || node.block_graph == nullptr) continue;
+    for (const auto& block_node : node.block_graph->nodes()) {
+      if (block_node.kind == ir::BlockNodeKind::Op && exponential(block_node.op)) return true;
+      if (block_node.kind == ir::BlockNodeKind::Accumulate &&
+          block_node.accum == ir::AccumKind::RescaledSum)
+        return true;
+    }
+  }
+  return false;
+}
+
 // Runs one finite-field trial and narrows `possible` to the pairs whose values agree.
 void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candidate,
                  const std::vector<int64_t>& bounds, int trial, uint64_t seed,
                  const std::function<bool()>& stop, Matrix& possible) {
   std::mt19937_64 generator(seed ^ (0x5851f42d4c957f2dull * static_cast<uint64_t>(trial + 1)));
-  const FieldAlgebra algebra(kFieldPairs[trial % 2], generator());
+  const FieldAlgebra algebra(kFieldPairs[trial % 2], generator(),
+                             uses_exponents(reference) || uses_exponents(candidate));
   std::vector<FieldTensor> inputs;
   const auto types = reference.input_types();
   for (std::size_t k = 0; k < types.size(); ++k) {
     const auto count = static_cast<std::size_t>(core::shape_numel(types[k].shape));
     FieldTensor tensor{types[k].shape, std::vector<FieldValue>(count)};
-    for (auto& value : tensor.data) {
+    for (std::size_t e = 0; e < tensor.data.size(); ++e) {
+      if (e % 65536 == 0 && stop && stop()) throw backend::reference::Stopped();
+      auto& value = tensor.data[e];
       value = bounds[k] > 0 ? algebra.from_index(static_cast<int64_t>(
                                   generator() % static_cast<uint64_t>(bounds[k])))
                             : algebra.random(generator(), generator());
