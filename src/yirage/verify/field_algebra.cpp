@@ -34,6 +34,59 @@ uint64_t double_bits(double value) {
   return bits;
 }
 
+// Blocking of FieldAlgebra::matmul_accumulate: products summed between reductions, rows and
+// columns of a block.
+constexpr int64_t kBatch = 15, kRows = 16, kColumns = 32;
+
+// sum_a[r][j] (and sum_b[r][j] when kExponents) += a[r * k + p] * b[p * stride + j] over p in
+// [start, stop), for r < rows and j < columns: two rows at a time, summed in registers.
+template <bool kExponents>
+void accumulate_batch(uint128_t (*sum_a)[kColumns], uint128_t (*sum_b)[kColumns],
+                      const FieldValue* a, int64_t k, const FieldValue* b, int64_t stride,
+                      int64_t rows, int64_t columns, int64_t start, int64_t stop) {
+  int64_t r = 0;
+  for (; r + 1 < rows; r += 2) {
+    const FieldValue* a0 = a + r * k;
+    const FieldValue* a1 = a0 + k;
+    for (int64_t j = 0; j < columns; ++j) {
+      uint128_t s0a = sum_a[r][j], s1a = sum_a[r + 1][j], s0b = 0, s1b = 0;
+      if constexpr (kExponents) {
+        s0b = sum_b[r][j];
+        s1b = sum_b[r + 1][j];
+      }
+      for (int64_t p = start; p < stop; ++p) {
+        const FieldValue y = b[p * stride + j];
+        s0a += static_cast<uint128_t>(a0[p].a) * y.a;
+        s1a += static_cast<uint128_t>(a1[p].a) * y.a;
+        if constexpr (kExponents) {
+          s0b += static_cast<uint128_t>(a0[p].b) * y.b;
+          s1b += static_cast<uint128_t>(a1[p].b) * y.b;
+        }
+      }
+      sum_a[r][j] = s0a;
+      sum_a[r + 1][j] = s1a;
+      if constexpr (kExponents) {
+        sum_b[r][j] = s0b;
+        sum_b[r + 1][j] = s1b;
+      }
+    }
+  }
+  for (; r < rows; ++r) {
+    const FieldValue* a0 = a + r * k;
+    for (int64_t j = 0; j < columns; ++j) {
+      uint128_t s0a = sum_a[r][j], s0b = 0;
+      if constexpr (kExponents) s0b = sum_b[r][j];
+      for (int64_t p = start; p < stop; ++p) {
+        const FieldValue y = b[p * stride + j];
+        s0a += static_cast<uint128_t>(a0[p].a) * y.a;
+        if constexpr (kExponents) s0b += static_cast<uint128_t>(a0[p].b) * y.b;
+      }
+      sum_a[r][j] = s0a;
+      if constexpr (kExponents) sum_b[r][j] = s0b;
+    }
+  }
+}
+
 }  // namespace
 
 FieldAlgebra::FieldAlgebra(const FieldPair& pair, uint64_t seed, bool exponents)
@@ -100,10 +153,8 @@ FieldValue FieldAlgebra::rope_sin(int64_t position, int64_t i, int64_t d, double
 void FieldAlgebra::matmul_accumulate(Value* out, const Value* a, const Value* b, int64_t m,
                                      int64_t k, int64_t n, int64_t stride) const {
   // Products of residues below 2^62 are below 2^124: fifteen of them and a residue fit in 128
-  // bits, so the sums are reduced once per 15 steps instead of once per product. Blocks of
-  // kRows rows and kColumns columns keep their sums in L1 while each row of b is read once
-  // per block of rows.
-  constexpr int64_t kBatch = 15, kRows = 4, kColumns = 128;
+  // bits, so the sums are reduced once per 15 steps instead of once per product. A block of
+  // kRows rows and kColumns columns keeps its sums, and the 15 rows of b of a step, in L1.
   uint128_t sum_a[kRows][kColumns], sum_b[kRows][kColumns];
   for (int64_t i0 = 0; i0 < m; i0 += kRows) {
     const int64_t rows = std::min(kRows, m - i0);
@@ -118,22 +169,14 @@ void FieldAlgebra::matmul_accumulate(Value* out, const Value* a, const Value* b,
       }
       for (int64_t start = 0; start < k; start += kBatch) {
         const int64_t stop = std::min(k, start + kBatch);
-        for (int64_t p = start; p < stop; ++p) {
-          const Value* b_row = b + p * stride + j0;
-          for (int64_t r = 0; r < rows; ++r) {
-            const Value x = a[(i0 + r) * k + p];
-            uint128_t* row_a = sum_a[r];
-            uint128_t* row_b = sum_b[r];
-            if (exponents_) {
-              for (int64_t j = 0; j < columns; ++j) {
-                row_a[j] += static_cast<uint128_t>(x.a) * b_row[j].a;
-                row_b[j] += static_cast<uint128_t>(x.b) * b_row[j].b;
-              }
-            } else {
-              for (int64_t j = 0; j < columns; ++j)
-                row_a[j] += static_cast<uint128_t>(x.a) * b_row[j].a;
-            }
-          }
+        const Value* a_block = a + i0 * k;
+        const Value* b_block = b + j0;
+        if (exponents_) {
+          accumulate_batch<true>(sum_a, sum_b, a_block, k, b_block, stride, rows, columns, start,
+                                 stop);
+        } else {
+          accumulate_batch<false>(sum_a, sum_b, a_block, k, b_block, stride, rows, columns, start,
+                                  stop);
         }
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t j = 0; j < columns; ++j) {

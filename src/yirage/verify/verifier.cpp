@@ -95,8 +95,7 @@ void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candid
     inputs.push_back(std::move(tensor));
   }
   const auto expected = backend::reference::run_kernel_graph(algebra, reference, inputs, stop);
-  const auto actual =
-      backend::reference::run_kernel_graph(algebra, candidate, std::move(inputs), stop);
+  const auto actual = backend::reference::run_kernel_graph(algebra, candidate, inputs, stop);
   // Outputs are compared on their Z_p components: the Z_q component exists to feed exp, and
   // after a non-ring op it is an oracle value, not a function of the real result.
   const auto same_values = [](const FieldTensor& x, const FieldTensor& y) {
