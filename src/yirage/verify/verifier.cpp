@@ -10,7 +10,8 @@
 
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/reference/graph_interpreter.h"
-#include "yirage/backend/registry.h"
+#include "yirage/backend/reference/real_algebra.h"
+#include "yirage/backend/reference/tensor_io.h"
 #include "yirage/core/error.h"
 #include "yirage/ir/block_graph.h"
 #include "yirage/ir/index_bounds.h"
@@ -247,12 +248,29 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
   result.method = field_method();
   if (options.float_check) {
     result.method += " + float64";
-    auto& engine = backend::get_backend("reference");
     if (stop()) return stopped(result);
-    const auto inputs = backend::random_inputs(reference, options.seed ^ 0xf10a7ull);
-    const auto expected = engine.run(reference, inputs);
-    if (stop()) return stopped(result);
-    const auto actual = engine.run(candidate, inputs);
+    // What the reference backend computes, with the inputs converted to float64 once for both
+    // graphs and the runs stoppable.
+    std::vector<backend::reference::Buffer> inputs;
+    for (const auto& tensor : backend::random_inputs(reference, options.seed ^ 0xf10a7ull))
+      inputs.push_back(backend::reference::buffer_from_tensor(tensor));
+    const auto run = [&](const ir::KernelGraph& graph) {
+      const auto values = backend::reference::run_kernel_graph(backend::reference::RealAlgebra{},
+                                                               graph, inputs, stop);
+      std::vector<core::Tensor> outputs;
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        outputs.push_back(backend::reference::tensor_from_buffer(
+            values[i], graph.type(graph.outputs()[i]).dtype));
+      }
+      return outputs;
+    };
+    std::vector<core::Tensor> expected, actual;
+    try {
+      expected = run(reference);
+      actual = run(candidate);
+    } catch (const backend::reference::Stopped&) {
+      return stopped(result);
+    }
     for (std::size_t i = 0; i < n; ++i) {
       const core::Tensor& produced = actual[result.output_permutation[i]];
       const double error = relative_error(expected[i], produced);
