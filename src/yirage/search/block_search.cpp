@@ -470,8 +470,8 @@ class FrameSearch {
     } catch (const core::UserError&) {
       return false;
     }
-    const verify::VerifyResult verdict =
-        verify::verify(*target_.graph, program, {2, state_.options->seed, true});
+    const verify::VerifyResult verdict = verify::verify(
+        *target_.graph, program, {2, state_.options->seed, true, state_.options->cancel});
     if (!verdict.equivalent) {
       state_.rejected.fetch_add(1, std::memory_order_relaxed);
       return false;

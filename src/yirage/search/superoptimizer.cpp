@@ -135,8 +135,8 @@ int64_t derive(const Target& target, const std::vector<Frame>& frames, const Sea
   for (std::size_t i = 0; i < candidates.size() && i < kMaxAttempts && verified < wanted; ++i) {
     if (state.should_stop()) break;
     ++report.derived;
-    const verify::VerifyResult verdict =
-        verify::verify(*target.graph, candidates[i].second, {2, options.seed, true});
+    const verify::VerifyResult verdict = verify::verify(*target.graph, candidates[i].second,
+                                                        {2, options.seed, true, options.cancel});
     if (!verdict.equivalent) {
       state.rejected.fetch_add(1, std::memory_order_relaxed);
       continue;

@@ -17,6 +17,10 @@
 //    accept a wrong one.
 //  - outputs are compared on their Z_p components only (verifier.cpp): downstream of a non-ring
 //    op the Z_q component is an oracle value that two equal computations need not share.
+//  - only exp (and the ops made of it: sigmoid, silu, softmax, rescaled sums) reads a Z_q
+//    component into a Z_p one, so a check whose graphs have none may leave the Z_q components
+//    of matmul results at zero (FieldAlgebra's `exponents` flag): the Z_p results, the only
+//    ones compared, are the same.
 //  - max (reductions, softmax, accumulators) picks the largest p-component: a total order, so
 //    max is associative and commutative and any split of a max gives the same element. Softmax
 //    and online softmax are invariant to the value subtracted, so their results do not depend
@@ -24,6 +28,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "yirage/ir/op.h"
 #include "yirage/verify/finite_field.h"
@@ -44,14 +50,15 @@ class FieldAlgebra {
   /// A value of this algebra.
   using Value = FieldValue;
 
-  /// The algebra of `pair` with oracles drawn from `seed`.
-  FieldAlgebra(const FieldPair& pair, uint64_t seed) : pair_(pair), seed_(seed) {}
+  /// The algebra of `pair` with oracles drawn from `seed`; without `exponents`, matmuls leave
+  /// the Z_q components of their results at zero (for graphs without exp, see above).
+  FieldAlgebra(const FieldPair& pair, uint64_t seed, bool exponents = true);
 
   /// The field pair in use.
   const FieldPair& pair() const { return pair_; }
   /// A uniformly random element from a 64-bit random word pair.
   Value random(uint64_t word_a, uint64_t word_b) const {
-    return {word_a % pair_.p, word_b % pair_.q};
+    return {p_.reduce(word_a), q_.reduce(word_b)};
   }
 
   /// The exact image of the double `c`.
@@ -83,28 +90,25 @@ class FieldAlgebra {
     return {mod_sub(x.a, y.a, pair_.p), mod_sub(x.b, y.b, pair_.q)};
   }
   /// x * y.
-  Value mul(Value x, Value y) const {
-    return {mod_mul(x.a, y.a, pair_.p), mod_mul(x.b, y.b, pair_.q)};
-  }
+  Value mul(Value x, Value y) const { return {p_.mul(x.a, y.a), q_.mul(x.b, y.b)}; }
   /// x / y by modular inverses.
-  Value div(Value x, Value y) const {
-    return mul(x, {mod_inverse(y.a, pair_.p), mod_inverse(y.b, pair_.q)});
-  }
+  Value div(Value x, Value y) const { return mul(x, {p_.inverse(y.a), q_.inverse(y.b)}); }
   /// g^(x.b) in Z_p.
   Value exp(Value x) const;
   /// An uninterpreted function of x.
   Value sqrt(Value x) const;
   /// 1 / sqrt(x).
-  Value rsqrt(Value x) const { return div(constant(1.0), sqrt(x)); }
+  Value rsqrt(Value x) const { return div(one(), sqrt(x)); }
   /// The total order used by max.
   bool greater(Value x, Value y) const { return x.a > y.a; }
   /// The smallest element of that order.
   Value lowest() const { return {0, 0}; }
   /// exp(from - to).
   Value rescale(Value from, Value to) const { return exp(sub(from, to)); }
-  /// row[j] += sum_p a_row[p] * b[p * n + j] for j < n, reducing once per 15 products.
-  void multiply_accumulate(Value* row, const Value* a_row, const Value* b, int64_t k,
-                           int64_t n) const;
+  /// out[i * stride + j] += sum_p a[i * k + p] * b[p * stride + j] for i < m, j < n: blocked,
+  /// with sums of products reduced once per 15 steps; the interpreter's matmul fast path.
+  void matmul_accumulate(Value* out, const Value* a, const Value* b, int64_t m, int64_t k,
+                         int64_t n, int64_t stride) const;
   /// The rotary cosine table, an uninterpreted function of its arguments.
   Value rope_cos(int64_t position, int64_t i, int64_t d, double theta) const;
   /// The rotary sine table, an uninterpreted function of its arguments.
@@ -116,8 +120,15 @@ class FieldAlgebra {
   /// Completes a p-component with the oracle's q-component.
   Value with_oracle_exponent(uint64_t tag, uint64_t a) const;
 
+  /// The multiplicative identity.
+  static Value one() { return {1, 1}; }
+
   FieldPair pair_;
   uint64_t seed_;
+  bool exponents_;
+  Modulus p_, q_;
+  /// g^(d * 256^w) mod p at [w * 256 + d], w < 8: exp as eight table products.
+  std::shared_ptr<const std::vector<uint64_t>> powers_;
 };
 
 }  // namespace yirage::verify

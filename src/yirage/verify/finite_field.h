@@ -40,6 +40,38 @@ __extension__ typedef unsigned __int128 uint128_t;
 inline uint64_t mod_mul(uint64_t a, uint64_t b, uint64_t m) {
   return static_cast<uint64_t>(static_cast<uint128_t>(a) * b % m);
 }
+
+/// Reduction modulo a fixed m, fast for the moduli of kFieldPairs: when m = 2^k - c with
+/// 60 <= k <= 63 and c < 2^16, a 128-bit x folds as (x >> k) * c + (x mod 2^k) twice and one
+/// conditional subtraction, instead of a 128-bit division. Other moduli take the division.
+/// Every result is the canonical residue, the same as the `%` of mod_mul.
+class Modulus {
+ public:
+  /// Reduction modulo `m` (1 <= m < 2^63).
+  explicit Modulus(uint64_t m);
+  /// The modulus.
+  uint64_t value() const { return m_; }
+  /// x mod m for any 128-bit x.
+  uint64_t reduce(uint128_t x) const {
+    if (shift_ == 0) return static_cast<uint64_t>(x % m_);
+    const uint128_t mask = (static_cast<uint128_t>(1) << shift_) - 1;
+    const uint128_t once = (x >> shift_) * c_ + (x & mask);  // below 2^84 + 2^k
+    const uint64_t twice =
+        static_cast<uint64_t>((once >> shift_) * c_ + (once & mask));  // below 2^k + 2^41
+    return twice >= m_ ? twice - m_ : twice;
+  }
+  /// (a * b) mod m for a, b < 2^64.
+  uint64_t mul(uint64_t a, uint64_t b) const { return reduce(static_cast<uint128_t>(a) * b); }
+  /// base^exponent mod m.
+  uint64_t pow(uint64_t base, uint64_t exponent) const;
+  /// The inverse of a mod m for prime m (0 maps to 0), as mod_inverse.
+  uint64_t inverse(uint64_t a) const;
+
+ private:
+  uint64_t m_;
+  unsigned shift_ = 0;  // k when m = 2^k - c qualifies, else 0 (divide)
+  uint64_t c_ = 0;
+};
 /// base^exponent mod m.
 uint64_t mod_pow(uint64_t base, uint64_t exponent, uint64_t m);
 /// The inverse of a mod prime m (0 maps to 0: the check treats a division by zero as a

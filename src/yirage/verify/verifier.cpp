@@ -10,8 +10,10 @@
 
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/reference/graph_interpreter.h"
-#include "yirage/backend/registry.h"
+#include "yirage/backend/reference/real_algebra.h"
+#include "yirage/backend/reference/tensor_io.h"
 #include "yirage/core/error.h"
+#include "yirage/ir/block_graph.h"
 #include "yirage/ir/index_bounds.h"
 #include "yirage/verify/field_algebra.h"
 
@@ -52,25 +54,49 @@ std::vector<int> match_outputs(const Matrix& possible) {
   return column_of;
 }
 
+// True when `graph` has an op that reads the exponent (Z_q) component of a value into its
+// Z_p component: exp and the ops built on it (field_algebra.h).
+bool uses_exponents(const ir::KernelGraph& graph) {
+  const auto exponential = [](ir::OpKind op) {
+    return op == ir::OpKind::Exp || op == ir::OpKind::Sigmoid || op == ir::OpKind::Silu ||
+           op == ir::OpKind::Softmax;
+  };
+  for (const auto& node : graph.nodes()) {
+    if (exponential(node.op)) return true;
+    if (node.op != ir::OpKind::Customized || node.block_graph == nullptr) continue;
+    for (const auto& block_node : node.block_graph->nodes()) {
+      if (block_node.kind == ir::BlockNodeKind::Op && exponential(block_node.op)) return true;
+      if (block_node.kind == ir::BlockNodeKind::Accumulate &&
+          block_node.accum == ir::AccumKind::RescaledSum)
+        return true;
+    }
+  }
+  return false;
+}
+
 // Runs one finite-field trial and narrows `possible` to the pairs whose values agree.
 void field_trial(const ir::KernelGraph& reference, const ir::KernelGraph& candidate,
-                 const std::vector<int64_t>& bounds, int trial, uint64_t seed, Matrix& possible) {
+                 const std::vector<int64_t>& bounds, int trial, uint64_t seed,
+                 const std::function<bool()>& stop, Matrix& possible) {
   std::mt19937_64 generator(seed ^ (0x5851f42d4c957f2dull * static_cast<uint64_t>(trial + 1)));
-  const FieldAlgebra algebra(kFieldPairs[trial % 2], generator());
+  const FieldAlgebra algebra(kFieldPairs[trial % 2], generator(),
+                             uses_exponents(reference) || uses_exponents(candidate));
   std::vector<FieldTensor> inputs;
   const auto types = reference.input_types();
   for (std::size_t k = 0; k < types.size(); ++k) {
     const auto count = static_cast<std::size_t>(core::shape_numel(types[k].shape));
     FieldTensor tensor{types[k].shape, std::vector<FieldValue>(count)};
-    for (auto& value : tensor.data) {
+    for (std::size_t e = 0; e < tensor.data.size(); ++e) {
+      if (e % 65536 == 0 && stop && stop()) throw backend::reference::Stopped();
+      auto& value = tensor.data[e];
       value = bounds[k] > 0 ? algebra.from_index(static_cast<int64_t>(
                                   generator() % static_cast<uint64_t>(bounds[k])))
                             : algebra.random(generator(), generator());
     }
     inputs.push_back(std::move(tensor));
   }
-  const auto expected = backend::reference::run_kernel_graph(algebra, reference, inputs);
-  const auto actual = backend::reference::run_kernel_graph(algebra, candidate, std::move(inputs));
+  const auto expected = backend::reference::run_kernel_graph(algebra, reference, inputs, stop);
+  const auto actual = backend::reference::run_kernel_graph(algebra, candidate, inputs, stop);
   // Outputs are compared on their Z_p components: the Z_q component exists to feed exp, and
   // after a non-ring op it is an oracle value, not a function of the real result.
   const auto same_values = [](const FieldTensor& x, const FieldTensor& y) {
@@ -123,11 +149,37 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
   YR_USER_CHECK(options.trials >= 2, "verify: trials " << options.trials
                                                        << " is too few; expected at least 2 "
                                                           "independent finite-field trials");
+  YR_USER_CHECK(options.time_limit_seconds >= 0.0,
+                "verify: time limit " << options.time_limit_seconds
+                                      << " s is negative; expected 0 (none) or a positive limit");
   const auto start = std::chrono::steady_clock::now();
   VerifyResult result;
   const auto finish = [&](VerifyResult& r) -> VerifyResult {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
+  };
+  const auto deadline =
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double>(std::min(options.time_limit_seconds, 1e9)));
+  const auto cancelled = [&] {
+    return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed);
+  };
+  const auto late = [&] {
+    return options.time_limit_seconds > 0.0 && std::chrono::steady_clock::now() >= deadline;
+  };
+  const std::function<bool()> stop = [&] { return cancelled() || late(); };
+  // Not equivalent: stopped before the checks were done.
+  const auto stopped = [&](VerifyResult& r) -> VerifyResult {
+    r.equivalent = false;
+    if (cancelled()) {
+      r.reason = "not verified: cancelled";
+    } else {
+      std::ostringstream reason;
+      reason << "not verified: the time limit of " << options.time_limit_seconds
+             << " s was reached";
+      r.reason = reason.str();
+    }
+    return finish(r);
   };
   const auto reference_inputs = reference.input_types();
   const auto candidate_inputs = candidate.input_types();
@@ -157,8 +209,15 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
 
   const auto field_method = [&] { return "finite-field x" + std::to_string(result.trials); };
   for (int trial = 0; trial < options.trials; ++trial) {
+    if (stop()) {
+      result.method = field_method();
+      return stopped(result);
+    }
     try {
-      field_trial(reference, candidate, bounds, trial, options.seed, possible);
+      field_trial(reference, candidate, bounds, trial, options.seed, stop, possible);
+    } catch (const backend::reference::Stopped&) {
+      result.method = field_method();
+      return stopped(result);
     } catch (const core::UserError& error) {
       result.trials = trial + 1;
       result.reason =
@@ -189,10 +248,29 @@ VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& can
   result.method = field_method();
   if (options.float_check) {
     result.method += " + float64";
-    auto& engine = backend::get_backend("reference");
-    const auto inputs = backend::random_inputs(reference, options.seed ^ 0xf10a7ull);
-    const auto expected = engine.run(reference, inputs);
-    const auto actual = engine.run(candidate, inputs);
+    if (stop()) return stopped(result);
+    // What the reference backend computes, with the inputs converted to float64 once for both
+    // graphs and the runs stoppable.
+    std::vector<backend::reference::Buffer> inputs;
+    for (const auto& tensor : backend::random_inputs(reference, options.seed ^ 0xf10a7ull))
+      inputs.push_back(backend::reference::buffer_from_tensor(tensor));
+    const auto run = [&](const ir::KernelGraph& graph) {
+      const auto values = backend::reference::run_kernel_graph(backend::reference::RealAlgebra{},
+                                                               graph, inputs, stop);
+      std::vector<core::Tensor> outputs;
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        outputs.push_back(backend::reference::tensor_from_buffer(
+            values[i], graph.type(graph.outputs()[i]).dtype));
+      }
+      return outputs;
+    };
+    std::vector<core::Tensor> expected, actual;
+    try {
+      expected = run(reference);
+      actual = run(candidate);
+    } catch (const backend::reference::Stopped&) {
+      return stopped(result);
+    }
     for (std::size_t i = 0; i < n; ++i) {
       const core::Tensor& produced = actual[result.output_permutation[i]];
       const double error = relative_error(expected[i], produced);

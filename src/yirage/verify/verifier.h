@@ -1,6 +1,7 @@
 // Equivalence checking of a candidate program against the graph it replaces.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +15,10 @@ struct VerifyOptions {
   int trials = 2;           ///< finite-field trials (at least 2), alternating the two field pairs
   uint64_t seed = 0;        ///< seeds inputs and oracles; the same seed repeats the check
   bool float_check = true;  ///< also compare float64 results on random non-zero inputs
+  /// When set and it becomes true, the check stops early: not equivalent, reason "cancelled".
+  const std::atomic<bool>* cancel = nullptr;
+  /// When positive, the check stops after this many seconds: not equivalent, reason says so.
+  double time_limit_seconds = 0.0;
 };
 
 /// The verdict, with the evidence.
@@ -37,7 +42,8 @@ double float_error_bound(core::DType dtype);
 /// outputs equal up to a permutation (1) exactly, in `trials` finite-field evaluations on fresh
 /// random inputs (see field_algebra.h for each op's treatment), and (2) within
 /// float_error_bound, in float64 on random non-zero inputs. Bad options are UserErrors; a
-/// mismatch is a result with the reason, not an exception.
+/// mismatch is a result with the reason, not an exception. A check stopped by `cancel` or
+/// `time_limit_seconds` is never equivalent; its reason begins "not verified: ".
 VerifyResult verify(const ir::KernelGraph& reference, const ir::KernelGraph& candidate,
                     const VerifyOptions& options = {});
 

@@ -76,6 +76,7 @@ class BlockInterpreter {
     // Valid output maps give every block a disjoint box of each output: blocks run in parallel.
     core::ThreadPool::global().parallel_for(graph.num_blocks(), 1, [&](int64_t begin, int64_t end) {
       for (int64_t block = begin; block < end; ++block) {
+        ops_.check_stop();
         run_block(graph, kernel_nodes, inputs, block, outputs);
       }
     });
@@ -233,10 +234,15 @@ class BlockInterpreter {
         for (std::size_t j = 0; j < running.size(); ++j) {
           if (algebra_.greater(m->data[j], running[j])) running[j] = m->data[j];
         }
+        // The factors depend on the max's element only: computed once per element of m.
+        std::vector<Value> keep(running.size()), scale(running.size());
+        for (std::size_t j = 0; j < running.size(); ++j) {
+          keep[j] = algebra_.rescale(previous[j], running[j]);
+          scale[j] = algebra_.rescale(m->data[j], running[j]);
+        }
         for (int64_t i = 0; i < static_cast<int64_t>(acc.size()); ++i) {
           const auto j = static_cast<std::size_t>(detail::broadcast_index(i, x.shape, m->shape));
-          acc[i] = algebra_.add(algebra_.mul(acc[i], algebra_.rescale(previous[j], running[j])),
-                                algebra_.mul(x.data[i], algebra_.rescale(m->data[j], running[j])));
+          acc[i] = algebra_.add(algebra_.mul(acc[i], keep[j]), algebra_.mul(x.data[i], scale[j]));
         }
         return;
       }

@@ -10,12 +10,15 @@
 // reduce_step(OpKind, acc, x), reduce_finish(OpKind, acc, n); add, sub, mul, div; exp; sqrt;
 // rsqrt; greater(a, b) (a total order used by max); lowest() (below every value for max);
 // rope_cos / rope_sin(position, pair index, head dim, theta). Optionally
-// multiply_accumulate(row, a_row, b, k, n): row[j] += sum_p a_row[p] * b[p * n + j], a faster
-// matmul inner loop.
+// matmul_accumulate(out, a, b, m, k, n, stride): out[i * stride + j] += sum_p a[i * k + p] *
+// b[p * stride + j] for i < m, j < n, a faster matmul on a block of rows and columns (computing
+// each element as the plain loop would: the same values, bit for bit).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <vector>
 
 #include "yirage/core/error.h"
@@ -29,6 +32,13 @@ template <typename Value>
 struct Values {
   core::Shape shape;        ///< extents
   std::vector<Value> data;  ///< numel(shape) values, row-major
+};
+
+/// Thrown when an interpreter's stop condition holds at a check: the run was abandoned.
+class Stopped : public std::exception {
+ public:
+  /// What happened.
+  const char* what() const noexcept override { return "the interpreter was stopped"; }
 };
 
 namespace detail {
@@ -71,8 +81,16 @@ class Interpreter {
   /// A tensor of Values.
   using Tensor = Values<Value>;
 
-  /// An interpreter computing in `algebra` (kept by reference).
-  explicit Interpreter(const Algebra& algebra) : algebra_(algebra) {}
+  /// An interpreter computing in `algebra` (kept by reference). When `stop` is given, runs
+  /// call it between pieces of work (graph nodes, blocks, matmul blocks) and throw Stopped
+  /// once it returns true.
+  explicit Interpreter(const Algebra& algebra, std::function<bool()> stop = {})
+      : algebra_(algebra), stop_(std::move(stop)) {}
+
+  /// Throws Stopped when the stop condition holds.
+  void check_stop() const {
+    if (stop_ && stop_()) throw Stopped();
+  }
 
   /// A tensor of `shape` filled with `fill`.
   static Tensor make(const core::Shape& shape, Value fill) {
@@ -168,21 +186,40 @@ class Interpreter {
     const auto b_strides = detail::broadcast_strides({b.shape.begin(), b.shape.end() - 2}, batch);
     const int64_t batches = detail::extent_product(batch, 0, batch.size());
     Tensor out = make(shape, algebra_.constant(0.0));
-    core::ThreadPool::global().parallel_for(batches * m, 16, [&](int64_t begin, int64_t end) {
+    // Work items: blocks of rows by chunks of columns of each batch, so that few-row products
+    // (decode shapes) still spread over the pool.
+    constexpr int64_t kRowBlock = 16, kColumnChunk = 256;
+    const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+    const int64_t column_chunks = (n + kColumnChunk - 1) / kColumnChunk;
+    const int64_t items = batches * row_blocks * column_chunks;
+    core::ThreadPool::global().parallel_for(items, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
-        const int64_t bi = item / m, i = item % m;
-        const Value* a_row =
-            a.data.data() + detail::strided_offset(bi, batch, a_strides) * m * k + i * k;
-        const Value* b_mat = b.data.data() + detail::strided_offset(bi, batch, b_strides) * k * n;
-        Value* row = out.data.data() + (bi * m + i) * n;
-        if constexpr (requires { algebra_.multiply_accumulate(row, a_row, b_mat, k, n); }) {
-          algebra_.multiply_accumulate(row, a_row, b_mat, k, n);  // the algebra's fast path
+        check_stop();
+        const int64_t bi = item / (row_blocks * column_chunks);
+        const int64_t i0 = (item / column_chunks) % row_blocks * kRowBlock;
+        const int64_t j0 = item % column_chunks * kColumnChunk;
+        const int64_t rows = std::min(kRowBlock, m - i0);
+        const int64_t columns = std::min(kColumnChunk, n - j0);
+        const Value* a_block =
+            a.data.data() + detail::strided_offset(bi, batch, a_strides) * m * k + i0 * k;
+        const Value* b_block =
+            b.data.data() + detail::strided_offset(bi, batch, b_strides) * k * n + j0;
+        Value* out_block = out.data.data() + (bi * m + i0) * n + j0;
+        if constexpr (requires {
+                        algebra_.matmul_accumulate(out_block, a_block, b_block, rows, k, columns,
+                                                   n);
+                      }) {
+          algebra_.matmul_accumulate(out_block, a_block, b_block, rows, k, columns,
+                                     n);  // the algebra's fast path
         } else {
-          for (int64_t p = 0; p < k; ++p) {
-            const Value a_value = a_row[p];
-            const Value* b_row = b_mat + p * n;
-            for (int64_t j = 0; j < n; ++j)
-              row[j] = algebra_.add(row[j], algebra_.mul(a_value, b_row[j]));
+          for (int64_t i = 0; i < rows; ++i) {
+            Value* row = out_block + i * n;
+            for (int64_t p = 0; p < k; ++p) {
+              const Value a_value = a_block[i * k + p];
+              const Value* b_row = b_block + p * n;
+              for (int64_t j = 0; j < columns; ++j)
+                row[j] = algebra_.add(row[j], algebra_.mul(a_value, b_row[j]));
+            }
           }
         }
       }
@@ -322,6 +359,7 @@ class Interpreter {
   }
 
   const Algebra& algebra_;
+  std::function<bool()> stop_;
 };
 
 }  // namespace yirage::backend::reference

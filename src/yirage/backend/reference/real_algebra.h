@@ -136,6 +136,27 @@ struct RealAlgebra {
   Value rescale(Value from, Value to) const {
     return from == lowest() ? 0.0 : std::exp(from - to);
   }
+  /// out[i * stride + j] += a[i * k + p] * b[p * stride + j], p ascending, for i < m, j < n:
+  /// the plain loop's additions in its order, blocked so that each row of b is read once per
+  /// four rows of out.
+  void matmul_accumulate(double* out, const double* a, const double* b, int64_t m, int64_t k,
+                         int64_t n, int64_t stride) const {
+    constexpr int64_t kRows = 4, kColumns = 512;
+    for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+      const int64_t rows = m - i0 < kRows ? m - i0 : kRows;
+      for (int64_t j0 = 0; j0 < n; j0 += kColumns) {
+        const int64_t columns = n - j0 < kColumns ? n - j0 : kColumns;
+        for (int64_t p = 0; p < k; ++p) {
+          const double* b_row = b + p * stride + j0;
+          for (int64_t r = 0; r < rows; ++r) {
+            const double x = a[(i0 + r) * k + p];
+            double* row = out + (i0 + r) * stride + j0;
+            for (int64_t j = 0; j < columns; ++j) row[j] += x * b_row[j];
+          }
+        }
+      }
+    }
+  }
   /// cos(position * theta^(-2i/d)), the NeoX rotary angle of pair i.
   Value rope_cos(int64_t position, int64_t i, int64_t d, double theta) const {
     return std::cos(rope_angle(position, i, d, theta));

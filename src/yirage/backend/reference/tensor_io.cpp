@@ -1,5 +1,7 @@
 #include "yirage/backend/reference/tensor_io.h"
 
+#include "yirage/core/thread_pool.h"
+
 namespace yirage::backend::reference {
 
 Buffer buffer_from_tensor(const core::Tensor& tensor) {
@@ -9,10 +11,12 @@ Buffer buffer_from_tensor(const core::Tensor& tensor) {
   const int64_t count = tensor.numel();
   Buffer buffer{tensor.shape(), std::vector<double>(static_cast<std::size_t>(count))};
   if (tensor.is_contiguous()) {
-    for (int64_t i = 0; i < count; ++i) {
-      buffer.data[i] =
-          core::load_as_double(tensor.data(), tensor.dtype(), static_cast<std::size_t>(i));
-    }
+    const void* data = tensor.data();
+    const core::DType dtype = tensor.dtype();
+    core::ThreadPool::global().parallel_for(count, 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        buffer.data[i] = core::load_as_double(data, dtype, static_cast<std::size_t>(i));
+    });
   } else {
     for (int64_t i = 0; i < count; ++i) buffer.data[i] = tensor.get(i);
   }
