@@ -219,7 +219,7 @@ TEST(EngineGenerate, PaddingRowsPastTheTokenizerAreNeverSampled) {
   Engine engine(model, std::make_shared<ShortTokenizer>(known), GenerationDefaults{}, {});
   SamplingParams params;
   params.temperature = 50.0;  // nearly uniform over all rows: half of them are padding
-  params.max_tokens = 48;  // inside the tiny model's context
+  params.max_tokens = 48;     // inside the tiny model's context
   params.ignore_eos = true;
   params.seed = 3;
   const auto outputs = engine.generate({{{1, 2, 3}, params}});
