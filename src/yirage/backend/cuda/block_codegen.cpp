@@ -27,20 +27,6 @@ std::string lnum(int64_t value) {
   return std::to_string(value) + "LL";
 }
 
-int64_t product(const Shape& shape, std::size_t begin, std::size_t end) {
-  int64_t result = 1;
-  for (std::size_t i = begin; i < end; ++i) result *= shape[i];
-  return result;
-}
-
-std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& target) {
-  std::vector<int64_t> strides(target.size(), 0);
-  const auto own = core::contiguous_strides(shape);
-  const std::size_t skip = target.size() - shape.size();
-  for (std::size_t i = 0; i < shape.size(); ++i) strides[skip + i] = shape[i] == 1 ? 0 : own[i];
-  return strides;
-}
-
 class Emitter {
  public:
   Emitter(const ir::BlockGraph& graph) : g_(graph) {}

@@ -168,4 +168,18 @@ std::string binary_expression(ir::OpKind op, const std::string& x, const std::st
   YR_INTERNAL_ERROR("not a binary op: " << ir::op_name(op));
 }
 
+int64_t product(const core::Shape& shape, std::size_t begin, std::size_t end) {
+  int64_t result = 1;
+  for (std::size_t i = begin; i < end; ++i) result *= shape[i];
+  return result;
+}
+
+std::vector<int64_t> broadcast_strides(const core::Shape& shape, const core::Shape& target) {
+  std::vector<int64_t> strides(target.size(), 0);
+  const auto own = core::contiguous_strides(shape);
+  const std::size_t skip = target.size() - shape.size();
+  for (std::size_t i = 0; i < shape.size(); ++i) strides[skip + i] = shape[i] == 1 ? 0 : own[i];
+  return strides;
+}
+
 }  // namespace yirage::backend::cuda

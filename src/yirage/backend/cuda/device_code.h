@@ -1,10 +1,14 @@
 // Pieces shared by every generated CUDA kernel: the prelude of device helpers (dtype loads and
-// stores without CUDA headers, block reductions) and the CUDA spelling of ops of the table.
+// stores without CUDA headers, block reductions), the CUDA spelling of ops of the table, and the
+// shape arithmetic the generators share.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "yirage/core/dtype.h"
+#include "yirage/core/tensor.h"
 #include "yirage/ir/op.h"
 
 namespace yirage::backend::cuda {
@@ -22,5 +26,9 @@ std::string unary_expression(ir::OpKind op, const std::string& x, double s);
 std::string binary_expression(ir::OpKind op, const std::string& x, const std::string& y);
 /// A float literal that reads back exactly (e.g. "1.000000000e-06f").
 std::string float_literal(double value);
+/// Product of the extents shape[begin, end).
+int64_t product(const core::Shape& shape, std::size_t begin, std::size_t end);
+/// Element strides of `shape` right-aligned against `target`, 0 on broadcast dims.
+std::vector<int64_t> broadcast_strides(const core::Shape& shape, const core::Shape& target);
 
 }  // namespace yirage::backend::cuda

@@ -20,21 +20,6 @@ std::string num(int64_t value) {
   return std::to_string(value) + "LL";
 }
 
-int64_t product(const Shape& shape, std::size_t begin, std::size_t end) {
-  int64_t result = 1;
-  for (std::size_t i = begin; i < end; ++i) result *= shape[i];
-  return result;
-}
-
-// Element strides of `shape` right-aligned against `target`, 0 on broadcast dims.
-std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& target) {
-  std::vector<int64_t> strides(target.size(), 0);
-  const auto own = core::contiguous_strides(shape);
-  const std::size_t skip = target.size() - shape.size();
-  for (std::size_t i = 0; i < shape.size(); ++i) strides[skip + i] = shape[i] == 1 ? 0 : own[i];
-  return strides;
-}
-
 // extern "C" __global__ signature: operands, outputs, extra parameters.
 std::string signature(const std::vector<TensorType>& inputs, const std::vector<TensorType>& outputs,
                       const std::string& extra = "") {
