@@ -11,6 +11,7 @@
 //
 // Changing anything here changes every fingerprint and so invalidates caches kept on disk.
 #include "yirage/ir/fingerprint.h"
+#include "yirage/core/hash.h"
 
 #include <bit>
 #include <cstring>
@@ -22,12 +23,7 @@ namespace yirage::ir {
 
 namespace {
 
-// The splitmix64 finalizer: a bijection on 64-bit words with full avalanche.
-constexpr uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using core::mix64;
 
 // An order-sensitive accumulator of 64-bit words.
 class Hasher {

@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "yirage/core/error.h"
+#include "yirage/core/hash.h"
 #include "yirage/core/thread_pool.h"
 #include "yirage/llm/checkpoint.h"
 
@@ -32,14 +33,7 @@ constexpr int64_t kImEnd = 151645;
 // The vocabulary (embedding rows) of every Qwen3 model, the tokenizer's ids and padding.
 constexpr int64_t kQwen3Vocab = 151936;
 
-uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+using core::mix64;
 
 // How the uniform values of a weight are scaled: amplitude and offset.
 struct WeightScale {

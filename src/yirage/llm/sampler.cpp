@@ -1,6 +1,7 @@
 // Token sampling in Hugging Face's processor order: repetition penalty, then temperature,
 // top-k, top-p and min-p, then one draw from a counter-based generator.
 #include "yirage/llm/sampler.h"
+#include "yirage/core/hash.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,14 +20,7 @@ constexpr double kGreedyTemperature = 1e-5;
 constexpr std::size_t kTopPBuckets = 4096;
 constexpr double kTopPBucketsPerNat = 64.0;
 
-uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+using core::mix64;
 
 // Draw number `counter` of the stream `seed`: uniform in [0, 1) with 53 random bits.
 double uniform01(uint64_t seed, uint64_t counter) {

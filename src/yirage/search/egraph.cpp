@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "yirage/core/error.h"
+#include "yirage/core/hash.h"
 
 namespace yirage::search {
 
@@ -19,9 +20,7 @@ std::size_t EGraph::ENodeHash::operator()(const ENode& n) const {
   uint64_t h = static_cast<uint64_t>(n.value) * 0x9e3779b97f4a7c15ULL;
   h ^= (static_cast<uint64_t>(static_cast<uint32_t>(n.a)) << 32 | static_cast<uint32_t>(n.b)) +
        static_cast<uint64_t>(n.kind);
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  return static_cast<std::size_t>(h ^ (h >> 31));
+  return static_cast<std::size_t>(core::mix64(h));
 }
 
 EGraph::EGraph(const ExprPool& pool, const std::vector<ExprId>& roots) : pool_(pool) {

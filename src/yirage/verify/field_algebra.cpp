@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "yirage/core/error.h"
+#include "yirage/core/hash.h"
 
 namespace yirage::verify {
 
@@ -22,10 +23,7 @@ enum : uint64_t {
 };
 
 uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
+  return core::mix64(x + 0x9e3779b97f4a7c15ull);
 }
 
 uint64_t double_bits(double value) {
