@@ -159,8 +159,7 @@ std::string compute_unavailable_reason() {
     return "built without cuDNN's headers (cudnn_graph.h); install cuDNN 9 and rebuild";
   const std::string cuda_reason = cuda::cuda_unavailable_reason();
   if (!cuda_reason.empty()) return "CUDA is not available: " + cuda_reason;
-  if (!loaded().ok) return loaded().why;
-  return ensure_handle();
+  return loaded().ok ? "" : loaded().why;
 }
 
 }  // namespace
@@ -192,7 +191,14 @@ std::string cudnn_unavailable_reason() {
 void* cudnn_handle() {
   const std::string reason = cudnn_unavailable_reason();
   YR_USER_CHECK(reason.empty(), "the cudnn backend is not available: " << reason);
+  const std::string failed = ensure_handle();
+  YR_USER_CHECK(failed.empty(), "the cudnn backend cannot run: " << failed);
   return handle_state().handle;
+}
+
+std::mutex& handle_mutex() {
+  static std::mutex* mutex = new std::mutex();
+  return *mutex;
 }
 
 std::string cudnn_status_text(int status) {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace yirage::backend::cudnn {
@@ -36,12 +37,16 @@ const CudnnApi* cudnn_api(std::string* why = nullptr);
 /// The version of the loaded library, e.g. "9.10.2", and the file it came from.
 std::string cudnn_description();
 
-/// Why the cudnn backend cannot run here (no cuDNN headers in the build, no CUDA, no libcudnn,
-/// no handle), or empty when it can.
+/// Why the cudnn backend cannot run here (no cuDNN headers in the build, no CUDA, no libcudnn
+/// 9), or empty when it can. Cheap after the first call; creates no handle.
 std::string cudnn_unavailable_reason();
 
-/// The process-wide handle, bound to the CUDA backend's stream (UserError when unavailable).
+/// The process-wide handle, created on first use and bound to the CUDA backend's stream
+/// (UserError when unavailable or when cuDNN cannot create it).
 void* cudnn_handle();
+
+/// Serializes use of the handle (cuDNN handles are not thread-safe).
+std::mutex& handle_mutex();
 
 /// cuDNN's name for `status`.
 std::string cudnn_status_text(int status);

@@ -246,6 +246,7 @@ std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape& s, std::string* 
                   " and " + std::to_string(s.d_v));
   if (s.h_q % s.h_kv != 0) return refuse("query heads are not a multiple of key/value heads");
   void* handle = cudnn_handle();
+  std::lock_guard<std::mutex> handle_lock(handle_mutex());
   cuda::Runtime& runtime = cuda::Runtime::get();
   runtime.make_current();
   std::shared_ptr<SdpaPlan> plan(new SdpaPlan());
@@ -326,7 +327,8 @@ SdpaPlan::~SdpaPlan() {
 }
 
 void SdpaPlan::execute(const void* q, const void* k, const void* v, const void* mask, void* o) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  void* handle = cudnn_handle();
+  std::lock_guard<std::mutex> lock(handle_mutex());
   const std::vector<const void*> pointers = {q, k, v, o, mask};
   if (pack_ == nullptr || pointers != pack_pointers_) {
     std::vector<int64_t> uids = {kQ, kK, kV, kO, kScale};
@@ -350,7 +352,7 @@ void SdpaPlan::execute(const void* q, const void* k, const void* v, const void* 
     pack_pointers_ = pointers;
   }
   cuda::Runtime::get().make_current();
-  const int status = Descriptor::api().execute(cudnn_handle(), plan_, pack_);
+  const int status = Descriptor::api().execute(handle, plan_, pack_);
   YR_USER_CHECK(status == 0, "cudnnBackendExecute failed: " << cudnn_status_text(status));
 }
 

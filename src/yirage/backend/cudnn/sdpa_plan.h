@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -46,7 +45,6 @@ class SdpaPlan {
   std::size_t workspace_bytes_ = 0;
   std::shared_ptr<void> workspace_;
   float scale_ = 1.0f;
-  std::mutex mutex_;
   void* pack_ = nullptr;                    // the variant pack of the last call
   std::vector<const void*> pack_pointers_;  // the addresses it holds
 };
