@@ -245,7 +245,12 @@ std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape& s, std::string* 
     return refuse("head dims must be multiples of 8 up to 256; got " + std::to_string(s.d_qk) +
                   " and " + std::to_string(s.d_v));
   if (s.h_q % s.h_kv != 0) return refuse("query heads are not a multiple of key/value heads");
-  void* handle = cudnn_handle();
+  void* handle = nullptr;
+  try {
+    handle = cudnn_handle();
+  } catch (const core::UserError& error) {
+    return refuse(error.what());
+  }
   std::lock_guard<std::mutex> handle_lock(handle_mutex());
   cuda::Runtime& runtime = cuda::Runtime::get();
   runtime.make_current();
