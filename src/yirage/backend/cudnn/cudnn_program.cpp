@@ -27,6 +27,8 @@ using ir::TensorRef;
 // Largest relative L2 difference between cuDNN's attention and the generated kernels' on random
 // inputs for the plan to be used (both round to 16-bit floats; a layout fault gives about 1).
 constexpr double kAttentionCheckTolerance = 0.05;
+// Engine configurations tried (in the heuristics' order) before an attention falls back.
+constexpr int kAttentionAttempts = 3;
 
 std::mutex counters_mutex;
 Counters process_counters;
@@ -191,27 +193,35 @@ CudnnProgram::CudnnProgram(const KernelGraph& graph) : graph_(graph) {
               transpose.transpose(transpose.input(type.shape, type.dtype), rank - 2, rank - 1));
           step->key_transpose = cuda::program_for(runtime, transpose);
         }
-        step->attention = SdpaPlan::build(*shape, &why);
-      }
-      if (step->attention) {
-        // Checked once on random inputs against the generated kernels: a plan that disagrees
-        // is never used.
-        try {
-          std::vector<Tensor> operands;
-          for (const Tensor& input : random_inputs(alone, 29))
-            operands.push_back(runtime.to_device(input));
-          const Tensor want = runtime.to_host(step->program->run(operands)[0]);
-          const Tensor got = runtime.to_host(run_fused_attention(
-              runtime, step->attention, step->key_transpose, step->output_type, operands));
-          const double error = relative_error(got, want);
-          if (!(error <= kAttentionCheckTolerance)) {
-            why = "cuDNN's fused attention differed from the generated kernels (relative error " +
-                  std::to_string(error) + ")";
+        // Each plan is checked once on random inputs against the generated kernels; one that
+        // disagrees or fails is never used, and the next engine configuration is tried.
+        std::vector<Tensor> operands;
+        Tensor want;
+        for (int attempt = 0; attempt < kAttentionAttempts && !step->attention; ++attempt) {
+          std::string refused;
+          step->attention = SdpaPlan::build(*shape, &refused, attempt);
+          if (!step->attention) {
+            if (attempt == 0) why = refused;
+            break;
+          }
+          if (operands.empty()) {
+            for (const Tensor& input : random_inputs(alone, 29))
+              operands.push_back(runtime.to_device(input));
+            want = runtime.to_host(step->program->run(operands)[0]);
+          }
+          try {
+            const Tensor got = runtime.to_host(run_fused_attention(
+                runtime, step->attention, step->key_transpose, step->output_type, operands));
+            const double error = relative_error(got, want);
+            if (!(error <= kAttentionCheckTolerance)) {
+              why = "cuDNN's fused attention differed from the generated kernels (relative error " +
+                    std::to_string(error) + ")";
+              step->attention.reset();
+            }
+          } catch (const core::UserError& error) {
+            why = std::string("cuDNN's fused attention failed to run: ") + error.what();
             step->attention.reset();
           }
-        } catch (const core::UserError& error) {
-          why = std::string("cuDNN's fused attention failed to run: ") + error.what();
-          step->attention.reset();
         }
       }
       count_attention(step->attention != nullptr, why);

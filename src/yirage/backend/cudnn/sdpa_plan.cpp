@@ -234,7 +234,7 @@ std::string SdpaPlan::check_operations(const AttentionShape& shape) {
   return "";
 }
 
-std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape& s, std::string* why) {
+std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape& s, std::string* why, int skip) {
   const auto refuse = [&](const std::string& reason) -> std::shared_ptr<SdpaPlan> {
     if (why != nullptr) *why = reason;
     return nullptr;
@@ -275,6 +275,7 @@ std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape& s, std::string* 
 
   const CudnnApi& api = Descriptor::api();
   std::string last_error = "the heuristics offered no engine configuration";
+  int finalized = 0;  // plans that finalized, counted against `skip`
   for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
     try {
       Descriptor heuristics(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
@@ -307,6 +308,10 @@ std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape& s, std::string* 
               .finalize();
         } catch (const core::UserError& error) {
           last_error = error.what();
+          continue;
+        }
+        if (finalized++ < skip) {
+          last_error = "every engine configuration was tried";
           continue;
         }
         int64_t workspace = 0, returned = 0;
@@ -369,7 +374,7 @@ std::string SdpaPlan::check_operations(const AttentionShape&) {
   return "built without cuDNN's headers";
 }
 
-std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape&, std::string* why) {
+std::shared_ptr<SdpaPlan> SdpaPlan::build(const AttentionShape&, std::string* why, int) {
   if (why != nullptr) *why = "built without cuDNN's headers";
   return nullptr;
 }

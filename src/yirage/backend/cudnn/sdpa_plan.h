@@ -16,9 +16,10 @@ namespace yirage::backend::cudnn {
 class SdpaPlan {
  public:
   /// Builds the operation graph, asks cuDNN's heuristics for engine configurations and keeps the
-  /// first that finalizes. nullptr, with the reason in `why`, when none does (or the shape is
-  /// outside what the engines take).
-  static std::shared_ptr<SdpaPlan> build(const AttentionShape& shape, std::string* why);
+  /// first that finalizes after skipping `skip` that do. nullptr, with the reason in `why`, when
+  /// none is left (or the shape is outside what the engines take).
+  static std::shared_ptr<SdpaPlan> build(const AttentionShape& shape, std::string* why,
+                                         int skip = 0);
   /// Builds the attention's tensor and operation descriptors alone, which needs no device:
   /// empty when cuDNN accepts them all, else its complaint (or why cuDNN is not loaded).
   static std::string check_operations(const AttentionShape& shape);
