@@ -1,0 +1,238 @@
+// The attention schedule for block graphs: which graphs it takes, the shape of what it
+// generates, and that every kernel it generates compiles (NVRTC and ptxas, sm_80 and sm_90; no
+// GPU needed). Results are checked on a GPU by the conformance suite and the CUDA backend tests:
+//   build-gpu/tests/yirage_tests --gtest_filter='CudaBackend*:CudaAttention*:*Conformance*'
+//   build-gpu/src/cli/yirage bench cuda-kernels --only gqa --json /tmp/gqa.json
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "yirage/backend/cuda/attention_pattern.h"
+#include "yirage/backend/cuda/attention_schedule.h"
+#include "yirage/backend/cuda/block_codegen.h"
+#include "yirage/backend/cuda/device_code.h"
+#include "yirage/backend/cuda/nvrtc.h"
+#include "yirage/ir/block_graph.h"
+#include "yirage/workloads/workloads.h"
+
+namespace yirage::backend::cuda {
+namespace {
+
+using core::DType;
+using workloads::Tiling;
+using workloads::Workload;
+
+constexpr int kSm80Shared = 166912;
+constexpr int kSm90Shared = 232448;
+
+// Every attention workload the benchmarks and tests build: the standard set, the benchmark
+// tilings and the small test shapes, in bf16 and f16.
+std::vector<Workload> attention_workloads() {
+  std::vector<Workload> list;
+  for (auto& w : workloads::standard_workloads()) {
+    if (w.name == "gqa_decode" || w.name == "qk_norm_attention") list.push_back(std::move(w));
+  }
+  for (DType dtype : {DType::BF16, DType::F16}) {
+    for (bool norm : {false, true}) {
+      for (Tiling t : {Tiling{16, 4}, Tiling{32, 2}, Tiling{8, 8}, Tiling{64, 0}})
+        list.push_back(workloads::attention_decode(8, 4, 4096, 128, dtype, norm, t));
+      for (Tiling t : {Tiling{16, 4}, Tiling{32, 4}, Tiling{64, 2}, Tiling{8, 8}, Tiling{4, 16}})
+        list.push_back(workloads::attention_decode(16, 256, 4096, 64, dtype, norm, t));
+      list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, norm, {1, 0}));
+      list.push_back(workloads::attention_decode(2, 40, 256, 64, dtype, norm, {1, 0}));
+      list.push_back(workloads::attention_decode(1, 96, 512, 32, dtype, norm, {2, 0}));
+      list.push_back(workloads::attention_decode(2, 4, 96, 16, dtype, norm, {2, 3}));
+    }
+  }
+  return list;
+}
+
+std::vector<const ir::BlockGraph*> block_graphs(const ir::KernelGraph& graph) {
+  std::vector<const ir::BlockGraph*> result;
+  for (const auto& node : graph.nodes()) {
+    if (node.op == ir::OpKind::Customized) result.push_back(node.block_graph.get());
+  }
+  return result;
+}
+
+TEST(CudaAttention, ScheduleTakesEveryAttentionWorkloadAndItsCombine) {
+  for (const Workload& w : attention_workloads()) {
+    const auto graphs = block_graphs(w.fused);
+    ASSERT_FALSE(graphs.empty()) << w.shape;
+    const auto loop = match_attention(*graphs[0]);
+    ASSERT_TRUE(loop.has_value()) << w.name << " " << w.shape;
+    EXPECT_EQ(loop->partial, graphs.size() == 2) << w.shape;
+    EXPECT_EQ(loop->q_gain >= 0, w.name == "qk_norm_attention");
+    EXPECT_EQ(loop->k_gain >= 0, w.name == "qk_norm_attention");
+    EXPECT_NEAR(loop->scale, 1.0 / std::sqrt(static_cast<double>(loop->head_dim)), 1e-12);
+    const BlockKernel kernel = generate_block_kernel(*graphs[0], kSm90Shared);
+    EXPECT_NE(kernel.kernel.source.find("attention schedule: flash"), std::string::npos) << w.shape;
+    EXPECT_EQ(kernel.scratch_bytes, 0u);
+    EXPECT_LE(kernel.kernel.shared_bytes, kSm90Shared);
+    if (graphs.size() == 2) {
+      EXPECT_TRUE(match_combine(*graphs[1]).has_value()) << w.shape;
+      const std::string combine = generate_block_kernel(*graphs[1], kSm90Shared).kernel.source;
+      EXPECT_NE(combine.find("attention schedule: split-KV combine"), std::string::npos);
+    }
+  }
+}
+
+TEST(CudaAttention, OtherGraphsKeepTheGenericPath) {
+  std::vector<Workload> others;
+  others.push_back(workloads::rms_norm_matmul(4, 256, 512, DType::BF16));
+  others.push_back(workloads::gated_mlp(4, 256, 384, DType::BF16));
+  others.push_back(workloads::lora(4, 256, 512, 16, DType::BF16));
+  for (const Workload& w : others) {
+    for (const ir::BlockGraph* graph : block_graphs(w.fused)) {
+      EXPECT_FALSE(match_attention(*graph).has_value()) << w.name;
+      EXPECT_FALSE(match_combine(*graph).has_value()) << w.name;
+      EXPECT_FALSE(try_generate_attention_kernel(*graph, kSm90Shared).has_value()) << w.name;
+    }
+  }
+  // f32 attention (no bf16/f16 tensor-core path) and head dims that are not a multiple of 16
+  // loop through the generic kernel; their split-KV combine still takes the schedule.
+  for (const Workload& w : {workloads::attention_decode(2, 3, 96, 32, DType::F32, false, {2, 4}),
+                            workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, {2, 4})}) {
+    const auto graphs = block_graphs(w.fused);
+    ASSERT_EQ(graphs.size(), 2u);
+    EXPECT_FALSE(try_generate_attention_kernel(*graphs[0], kSm90Shared).has_value()) << w.shape;
+    const std::string combine = generate_block_kernel(*graphs[1], kSm90Shared).kernel.source;
+    EXPECT_NE(combine.find("split-KV combine"), std::string::npos) << w.shape;
+  }
+  // Too little shared memory for even a two-stage pipeline: the generic kernel.
+  const Workload w = workloads::attention_decode(2, 4, 256, 128, DType::BF16, false, {1, 0});
+  const ir::BlockGraph& graph = *block_graphs(w.fused)[0];
+  EXPECT_FALSE(try_generate_attention_kernel(graph, 8192).has_value());
+  EXPECT_EQ(generate_block_kernel(graph, 8192).kernel.source.find("attention schedule"),
+            std::string::npos);
+}
+
+TEST(CudaAttention, AnExtraOpInTheLoopIsNotAttention) {
+  // The workload's loop with the exp replaced by exp followed by a square: no longer softmax.
+  auto b = std::make_shared<ir::BlockGraph>(ir::Dim3{2, 1, 1}, ir::Dim3{128, 1, 1}, 4, 64);
+  const ir::TensorRef q = b->input({{2, 4, 64}, DType::BF16}, {0, -1, -1}, -1);
+  const ir::TensorRef k = b->input({{2, 256, 64}, DType::BF16}, {0, -1, -1}, 1);
+  const ir::TensorRef v = b->input({{2, 256, 64}, DType::BF16}, {0, -1, -1}, 1);
+  ir::Attrs transpose;
+  transpose.set("dim0", int64_t{1}).set("dim1", int64_t{2});
+  ir::Attrs reduce;
+  reduce.set("dim", int64_t{2}).set("keepdim", true);
+  const auto kt = b->add_op(ir::OpKind::Transpose, {k}, transpose)[0];
+  const auto s = b->add_op(ir::OpKind::Matmul, {q, kt}, {})[0];
+  const auto m = b->add_op(ir::OpKind::Max, {s}, reduce)[0];
+  const auto sub = b->add_op(ir::OpKind::Sub, {s, m}, {})[0];
+  const auto e = b->add_op(ir::OpKind::Square, {b->add_op(ir::OpKind::Exp, {sub}, {})[0]}, {})[0];
+  const auto sum =
+      b->accumulate(ir::AccumKind::RescaledSum, b->add_op(ir::OpKind::Sum, {e}, reduce)[0], m);
+  const auto out =
+      b->accumulate(ir::AccumKind::RescaledSum, b->add_op(ir::OpKind::Matmul, {e, v}, {})[0], m);
+  b->output(b->add_op(ir::OpKind::Div, {out, sum}, {})[0], {0, -1, -1});
+  EXPECT_FALSE(match_attention(*b).has_value());
+  EXPECT_EQ(generate_block_kernel(*b, kSm90Shared).kernel.source.find("attention schedule"),
+            std::string::npos);
+}
+
+TEST(CudaAttention, LaunchShapesFollowTheHeadsSplitsAndQueryRows) {
+  {  // decode: 4 query rows of a KV head in one 16-row tile, 4 warps splitting the KV tiles
+    const Workload w = workloads::attention_decode(8, 4, 4096, 128, DType::BF16, false, {32, 2});
+    const auto graphs = block_graphs(w.fused);
+    const BlockKernel loop = generate_block_kernel(*graphs[0], kSm90Shared);
+    EXPECT_EQ(loop.kernel.grid, (std::array<unsigned, 3>{8, 32, 1}));
+    EXPECT_EQ(loop.kernel.block, (std::array<unsigned, 3>{128, 1, 1}));
+    EXPECT_NE(loop.kernel.source.find("WK = 4"), std::string::npos);
+    // 16 query rows of Q, two stages of 64 K and V rows (128 KV rows per block), bf16.
+    EXPECT_EQ(loop.kernel.shared_bytes, 16 * 128 * 2 + 2 * (2 * 64 * 128 * 2));
+    const BlockKernel combine = generate_block_kernel(*graphs[1], kSm90Shared);
+    // 8 heads x 4 rows x 16 chunks of 8, 32 lanes (one per split) each.
+    EXPECT_EQ(combine.kernel.grid[0], 8u * 4 * 16 * 32 / 256);
+    EXPECT_NE(combine.kernel.source.find("uint4"), std::string::npos);
+  }
+  {  // Mirage GQA: 256 query rows in blocks of 64 (4 warps of 16 rows), 3 stages
+    const Workload w = workloads::attention_decode(2, 256, 4096, 64, DType::BF16, true, {16, 4});
+    const BlockKernel loop = generate_block_kernel(*block_graphs(w.fused)[0], kSm90Shared);
+    EXPECT_EQ(loop.kernel.grid, (std::array<unsigned, 3>{2, 16, 4}));
+    EXPECT_EQ(loop.kernel.shared_bytes, 64 * 64 * 2 + 3 * (2 * 64 * 64 * 2));
+  }
+}
+
+TEST(CudaAttention, GeneratedSourceHasThePipelineTensorCoresAndOnlineSoftmax) {
+  const Workload w = workloads::attention_decode(2, 256, 4096, 64, DType::BF16, true, {16, 4});
+  const std::string source =
+      generate_block_kernel(*block_graphs(w.fused)[0], kSm90Shared).kernel.source;
+  for (const char* piece :
+       {"cp.async.cg.shared.global", "cp.async.wait_group", "ldmatrix.sync.aligned.m8n8.x4",
+        ".trans.shared.b16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+        "cvt.rn.bf16x2.f32", "ex2.approx", "__shfl_xor_sync", "c ^ (r & SWZ)",
+        "yr_store_bf16(out2"}) {
+    EXPECT_NE(source.find(piece), std::string::npos) << piece;
+  }
+  // QK-norm: the query rows through rsqrt of their mean square, the K rows' factors per column.
+  EXPECT_NE(source.find("yr_warp_sum(squares)"), std::string::npos);
+  EXPECT_NE(source.find("rsqrtf(ka /"), std::string::npos);
+  const Workload f16 = workloads::attention_decode(2, 4, 256, 64, DType::F16, false, {1, 0});
+  const std::string half =
+      generate_block_kernel(*block_graphs(f16.fused)[0], kSm90Shared).kernel.source;
+  EXPECT_NE(half.find("ya_mma_f16(sc"), std::string::npos);
+  EXPECT_NE(half.find("acc / sum"), std::string::npos);
+  EXPECT_EQ(half.find("rsqrtf"), std::string::npos);
+}
+
+// Attention kernels in one source: the prelude once, entry points renamed.
+std::string merged_sources(const std::vector<Workload>& list, int shared_limit, int* count) {
+  const std::string& prelude = device_prelude();
+  std::string merged = prelude;
+  *count = 0;
+  for (const Workload& w : list) {
+    for (const ir::BlockGraph* graph : block_graphs(w.fused)) {
+      std::string source = generate_block_kernel(*graph, shared_limit).kernel.source;
+      EXPECT_EQ(source.compare(0, prelude.size(), prelude), 0);
+      source = source.substr(prelude.size());
+      const auto at = source.find("yr_kernel(");
+      EXPECT_NE(at, std::string::npos);
+      source.replace(at, 10, "yr_kernel_" + std::to_string((*count)++) + "(");
+      merged += source;
+    }
+  }
+  return merged;
+}
+
+TEST(CudaAttention, EveryKernelCompilesForSm80AndSm90) {
+  std::string why;
+  if (!nvrtc_available(&why)) GTEST_SKIP() << why;
+  // The front end for every kernel; machine code (ptxas checks the inline PTX: cp.async,
+  // ldmatrix, mma) for one kernel of each kind: bf16 and f16, QK-norm, decode and many-row
+  // tiles, the combine in bf16 and f32.
+  std::vector<Workload> all;
+  for (DType dtype : {DType::BF16, DType::F16}) {
+    for (bool norm : {false, true}) {
+      all.push_back(workloads::attention_decode(8, 4, 4096, 128, dtype, norm, {16, 4}));
+      all.push_back(workloads::attention_decode(16, 256, 4096, 64, dtype, norm, {16, 4}));
+      all.push_back(workloads::attention_decode(2, 40, 256, 64, dtype, norm, {1, 0}));
+      all.push_back(workloads::attention_decode(1, 96, 512, 32, dtype, norm, {2, 0}));
+      all.push_back(workloads::attention_decode(2, 4, 96, 16, dtype, norm, {2, 3}));
+    }
+  }
+  std::vector<Workload> some;
+  some.push_back(workloads::attention_decode(8, 4, 4096, 128, DType::BF16, true, {16, 4}));
+  some.push_back(workloads::attention_decode(2, 40, 256, 64, DType::F16, false, {1, 0}));
+  some.push_back(workloads::attention_decode(2, 3, 96, 24, DType::F32, false, {2, 4}));
+  for (const auto& [arch, shared] : {std::pair{"80", kSm80Shared}, {"90", kSm90Shared}}) {
+    int kernels = 0;
+    EXPECT_GT(
+        compile_cuda_ptx(merged_sources(all, shared, &kernels), std::string("compute_") + arch),
+        10000u);
+    EXPECT_EQ(kernels, 36);
+    EXPECT_GT(compile_cuda(merged_sources(some, shared, &kernels), std::string("sm_") + arch)
+                  .cubin.size(),
+              10000u);
+    EXPECT_EQ(kernels, 5);
+  }
+}
+
+}  // namespace
+}  // namespace yirage::backend::cuda
