@@ -18,6 +18,7 @@
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/cuda/nvrtc.h"
 #include "yirage/ir/block_graph.h"
+#include "yirage/search/lowering.h"
 #include "yirage/workloads/workloads.h"
 
 namespace yirage::backend::cuda {
@@ -79,6 +80,39 @@ TEST(CudaAttention, ScheduleTakesEveryAttentionWorkloadAndItsCombine) {
       const std::string combine = generate_block_kernel(*graphs[1], kSm90Shared).kernel.source;
       EXPECT_NE(combine.find("attention schedule: split-KV combine"), std::string::npos);
     }
+  }
+}
+
+TEST(CudaAttention, ScheduleTakesTheSearchsLoweredAttentionAndItsSplit) {
+  for (bool norm : {false, true}) {
+    const Workload w = workloads::attention_decode(4, 8, 512, 64, DType::BF16, norm);
+    search::Frame frame;
+    frame.grid = {4, 1, 1};
+    frame.forloop = 8;
+    frame.imaps = {{0, -1, -1}, {0, -1, -1}, {0, -1, -1}};
+    frame.fmaps = {-1, 1, 1};
+    if (norm) {
+      frame.imaps.push_back({-1, -1, -1});
+      frame.imaps.push_back({-1, -1, -1});
+      frame.fmaps.push_back(-1);
+      frame.fmaps.push_back(-1);
+    }
+    const auto one = search::lower_to_frame(w.naive, frame);
+    ASSERT_TRUE(one.has_value());
+    const auto loop = match_attention(*block_graphs(*one).at(0));
+    ASSERT_TRUE(loop.has_value());
+    EXPECT_FALSE(loop->partial);
+    EXPECT_EQ(loop->q_gain >= 0, norm);
+    const auto split = search::split_reduction(*one, 4);
+    ASSERT_TRUE(split.has_value());
+    const auto graphs = block_graphs(*split);
+    ASSERT_EQ(graphs.size(), 2u);
+    const auto partial = match_attention(*graphs[0]);
+    ASSERT_TRUE(partial.has_value());
+    EXPECT_TRUE(partial->partial);
+    EXPECT_EQ(partial->splits, 4);
+    EXPECT_EQ(partial->kv_block, 128);
+    EXPECT_TRUE(match_combine(*graphs[1]).has_value());
   }
 }
 
