@@ -142,6 +142,7 @@ struct Plan {
   int kv_warps = 1;   // warps splitting each KV tile
   int tile = 64;      // KV rows per pipeline stage
   int stages = 3;     // pipeline depth
+  int buffers = 3;    // stage buffers in shared memory (fewer when the range has fewer tiles)
   int64_t row_blocks = 1;
   int shared = 0;  // bytes of dynamic shared memory
 };
@@ -169,12 +170,16 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
   const int64_t block_rows = 16 * plan.row_warps;
   const int64_t q_bytes = block_rows * d * 2;
   const int64_t merge_bytes = plan.kv_warps * block_rows * (d + 6) * 4;
+  // Three stages (two tiles in flight while one is used) where there are two tiles or more;
+  // buffers only for the stages a short range uses.
   for (int stages : {3, 2}) {
-    if (stages == 3 && tiles < 3) continue;
+    if (stages == 3 && tiles < 2) continue;
+    const int64_t buffers = std::min<int64_t>(stages, tiles);
     const int64_t stage_bytes = 2 * plan.tile * d * 2;
-    const int64_t bytes = q_bytes + std::max(stages * stage_bytes, merge_bytes);
+    const int64_t bytes = q_bytes + std::max(buffers * stage_bytes, merge_bytes);
     if (bytes <= shared_limit) {
       plan.stages = stages;
+      plan.buffers = static_cast<int>(buffers);
       plan.shared = static_cast<int>(bytes);
       return plan;
     }
@@ -200,6 +205,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       {"HD", num(d)},
       {"BN", num(plan.tile)},
       {"STAGES", num(plan.stages)},
+      {"BUFFERS", num(plan.buffers)},
       {"ROWW", num(plan.row_warps)},
       {"KVW", num(plan.kv_warps)},
       {"ROWS", num(p.rows)},
@@ -223,12 +229,12 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
           params(graph) + ") {\n";
   text += fill(
       R"(  // attention schedule: flash loop ($STAGES-stage cp.async, ldmatrix, mma.sync m16n8k16 $HALF)
-  constexpr int D = $HD, DC = D / 8, BN = $BN, NS = $STAGES, WR = $ROWW, WK = $KVW;
+  constexpr int D = $HD, DC = D / 8, BN = $BN, NS = $STAGES, NB = $BUFFERS, WR = $ROWW, WK = $KVW;
   constexpr int WN = BN / WK, BM = 16 * WR, M = $ROWS, TILES = $TILES, NT = $THREADS, SWZ = $SWZ;
   extern __shared__ float4 yr_smem[];
   unsigned short* Qs = reinterpret_cast<unsigned short*>(yr_smem);
   unsigned short* Ks = Qs + BM * D;
-  unsigned short* Vs = Ks + NS * BN * D;
+  unsigned short* Vs = Ks + NB * BN * D;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wr = warp / WK, wk = warp % WK, g = lane >> 2, t4 = lane & 3;
   const int row0 = blockIdx.z * BM;
