@@ -48,6 +48,8 @@ std::vector<Workload> attention_workloads() {
       list.push_back(workloads::attention_decode(2, 40, 256, 64, dtype, norm, {1, 0}));
       list.push_back(workloads::attention_decode(1, 96, 512, 32, dtype, norm, {2, 0}));
       list.push_back(workloads::attention_decode(2, 4, 96, 16, dtype, norm, {2, 3}));
+      // The conformance suite's shape: a head dim padded to 32 in shared memory.
+      list.push_back(workloads::attention_decode(2, 3, 96, 24, dtype, norm, {2, 4}));
     }
   }
   return list;
@@ -128,10 +130,13 @@ TEST(CudaAttention, OtherGraphsKeepTheGenericPath) {
       EXPECT_FALSE(try_generate_attention_kernel(*graph, kSm90Shared).has_value()) << w.name;
     }
   }
-  // f32 attention (no bf16/f16 tensor-core path) and head dims that are not a multiple of 16
-  // loop through the generic kernel; their split-KV combine still takes the schedule.
-  for (const Workload& w : {workloads::attention_decode(2, 3, 96, 32, DType::F32, false, {2, 4}),
-                            workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, {2, 4})}) {
+  // f32 attention (no bf16/f16 tensor-core path), head dims that are not a multiple of 8 and
+  // KV ranges that are not a multiple of 16 loop through the generic kernel; their split-KV
+  // combine still takes the schedule.
+  for (const Workload& w :
+       {workloads::attention_decode(2, 3, 96, 32, DType::F32, false, {2, 4}),
+        workloads::attention_decode(2, 3, 96, 20, DType::BF16, true, {2, 4}),
+        workloads::attention_decode(2, 3, 120, 32, DType::BF16, true, {2, 5})}) {
     const auto graphs = block_graphs(w.fused);
     ASSERT_EQ(graphs.size(), 2u);
     EXPECT_FALSE(try_generate_attention_kernel(*graphs[0], kSm90Shared).has_value()) << w.shape;
@@ -249,19 +254,21 @@ TEST(CudaAttention, KernelsOfEveryKindCompileToMachineCodeForSm80AndSm90) {
   if (!nvrtc_available(&why)) GTEST_SKIP() << why;
   // Machine code, so that ptxas checks the inline PTX (cp.async, ldmatrix, mma): bf16 decode
   // with QK-norm and its bf16 combine, f16 many-row tiles in one kernel, D = 32 and D = 16
-  // tiles, the combine of f32 partials. (The standard workloads' kernels go through the front
-  // end in CudaCodegen.EveryTestGraphCompilesThroughNvrtcForSm80AndSm90.)
+  // tiles, the combine of f32 partials, D = 24 padded to 32 with QK-norm. (The standard workloads'
+  // kernels go through the front end in
+  // CudaCodegen.EveryTestGraphCompilesThroughNvrtcForSm80AndSm90.)
   std::vector<Workload> some;
   some.push_back(workloads::attention_decode(8, 4, 4096, 128, DType::BF16, true, {16, 4}));
   some.push_back(workloads::attention_decode(2, 40, 256, 64, DType::F16, false, {1, 0}));
   some.push_back(workloads::attention_decode(1, 96, 512, 32, DType::BF16, false, {1, 0}));
   some.push_back(workloads::attention_decode(2, 4, 96, 16, DType::F16, true, {1, 3}));
   some.push_back(workloads::attention_decode(2, 3, 96, 24, DType::F32, false, {2, 4}));
+  some.push_back(workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, {2, 4}));
   for (const auto& [arch, shared] : {std::pair{"sm_80", kSm80Shared}, {"sm_90", kSm90Shared}}) {
     int kernels = 0;
     EXPECT_GT(compile_cuda(merged_sources(some, shared, &kernels), arch).cubin.size(), 10000u)
         << arch;
-    EXPECT_EQ(kernels, 7);
+    EXPECT_EQ(kernels, 9);
   }
 }
 

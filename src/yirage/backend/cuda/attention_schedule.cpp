@@ -148,15 +148,17 @@ struct Plan {
 };
 
 std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) {
-  const int64_t d = p.head_dim;
-  if (d % 16 != 0 || d > 128 || p.kv_block % 16 != 0) return std::nullopt;
+  // Head dims a multiple of 8 (16-byte rows), padded with zeros to a multiple of 16 in
+  // shared memory (the mma's k and the ldmatrix pairs).
+  if (p.head_dim % 8 != 0 || p.head_dim > 128 || p.kv_block % 16 != 0) return std::nullopt;
+  const int64_t d = (p.head_dim + 15) / 16 * 16;
   Plan plan;
   const int64_t row_tiles = (p.rows + 15) / 16;
   plan.row_warps = row_tiles >= 4 ? 4 : (row_tiles >= 2 ? 2 : 1);
   plan.row_blocks = (row_tiles + plan.row_warps - 1) / plan.row_warps;
   bool found = false;
-  for (int kv_warps = kWarps / plan.row_warps; kv_warps >= 1 && !found; kv_warps /= 2) {
-    for (int tile : {64, 32, 16}) {
+  for (int kv_warps = kWarps / plan.row_warps; kv_warps >= 1 && !found; --kv_warps) {
+    for (int tile : {64, 48, 32, 16}) {
       if (p.kv_block % tile == 0 && tile % (16 * kv_warps) == 0) {
         plan.kv_warps = kv_warps;
         plan.tile = tile;
@@ -196,13 +198,21 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
                              const Plan& plan) {
   const bool bf16 = p.dtype == DType::BF16;
   const std::string half = bf16 ? "bf16" : "f16";
-  const int64_t d = p.head_dim;
+  const int64_t d = p.head_dim, padded = (d + 15) / 16 * 16;
   const int threads = 32 * plan.row_warps * plan.kv_warps;
-  const int swizzle = (d / 8) % 8 == 0 ? 7 : ((d / 8) % 4 == 0 ? 3 : ((d / 8) % 2 == 0 ? 1 : 0));
+  const int64_t chunks = padded / 8;
+  const int swizzle = chunks % 8 == 0 ? 7 : (chunks % 4 == 0 ? 3 : 1);
   const std::string in = "in", out = "out";
   std::vector<std::pair<std::string, std::string>> values = {
       {"THREADS", num(threads)},
       {"HD", num(d)},
+      {"HK", num(padded)},
+      {"PADDING", padded == d
+                      ? ""
+                      : "  // The padding chunk of every K and V row stays zero.\n"
+                        "  for (int r = tid; r < 2 * NB * BN; r += NT)\n"
+                        "    *reinterpret_cast<uint4*>(Ks + r * DK + ((DC ^ (r & SWZ)) << 3)) = "
+                        "uint4{0u, 0u, 0u, 0u};"},
       {"BN", num(plan.tile)},
       {"STAGES", num(plan.stages)},
       {"BUFFERS", num(plan.buffers)},
@@ -229,12 +239,14 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
           params(graph) + ") {\n";
   text += fill(
       R"(  // attention schedule: flash loop ($STAGES-stage cp.async, ldmatrix, mma.sync m16n8k16 $HALF)
-  constexpr int D = $HD, DC = D / 8, BN = $BN, NS = $STAGES, NB = $BUFFERS, WR = $ROWW, WK = $KVW;
+  // D: head dim (row length in global memory); DK: rows in shared memory, zero-padded to 16.
+  constexpr int D = $HD, DK = $HK, DC = D / 8, BN = $BN, NS = $STAGES, NB = $BUFFERS;
+  constexpr int WR = $ROWW, WK = $KVW;
   constexpr int WN = BN / WK, BM = 16 * WR, M = $ROWS, TILES = $TILES, NT = $THREADS, SWZ = $SWZ;
   extern __shared__ float4 yr_smem[];
   unsigned short* Qs = reinterpret_cast<unsigned short*>(yr_smem);
-  unsigned short* Ks = Qs + BM * D;
-  unsigned short* Vs = Ks + NB * BN * D;
+  unsigned short* Ks = Qs + BM * DK;
+  unsigned short* Vs = Ks + NB * BN * DK;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wr = warp / WK, wk = warp % WK, g = lane >> 2, t4 = lane & 3;
   const int row0 = blockIdx.z * BM;
@@ -246,14 +258,14 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   auto load_tile = [&](int tile, int stage) {
     const unsigned short* ks = k + (long long)tile * BN * D;
     const unsigned short* vs = v + (long long)tile * BN * D;
-    const unsigned kd = ya_smem_addr(Ks + stage * BN * D);
-    const unsigned vd = ya_smem_addr(Vs + stage * BN * D);
+    const unsigned kd = ya_smem_addr(Ks + stage * BN * DK);
+    const unsigned vd = ya_smem_addr(Vs + stage * BN * DK);
 #pragma unroll
     for (int j = 0; j < (BN * DC + NT - 1) / NT; ++j) {
       const int i = tid + j * NT;
       if (BN * DC % NT == 0 || i < BN * DC) {
         const int r = i / DC, c = i % DC;
-        const unsigned at = (unsigned)(r * D + ((c ^ (r & SWZ)) << 3)) * 2u;
+        const unsigned at = (unsigned)(r * DK + ((c ^ (r & SWZ)) << 3)) * 2u;
         ya_cp_async16(kd + at, ks + r * D + c * 8);
         ya_cp_async16(vd + at, vs + r * D + c * 8);
       }
@@ -264,14 +276,15 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
     if (s < TILES) load_tile(s, s);
     ya_cp_commit();
   }
+$PADDING
   // The query rows, normalised and rounded to $HALF, into shared memory (zero rows as padding).
   for (int r = warp; r < BM; r += NT / 32) {
-    unsigned short* dst = Qs + r * D;
+    unsigned short* dst = Qs + r * DK;
     const int row = row0 + r;
-    float x[(D + 31) / 32];
+    float x[(DK + 31) / 32];
     float squares = 0.0f;
 #pragma unroll
-    for (int j = 0; j < (D + 31) / 32; ++j) {
+    for (int j = 0; j < (DK + 31) / 32; ++j) {
       const int e = lane + 32 * j;
       x[j] = (row < M && e < D) ? yr_load_$HALF(q, (long long)row * D + e) : 0.0f;
       squares += x[j] * x[j];
@@ -283,32 +296,32 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
     text += "    const float qn = rsqrtf(yr_warp_sum(squares) / " +
             float_literal(static_cast<double>(d)) + " + " + float_literal(p.q_eps) + ");\n";
   }
-  text += "#pragma unroll\n    for (int j = 0; j < (D + 31) / 32; ++j) {\n";
-  text +=
-      "      const int e = lane + 32 * j;\n      if (e >= D) continue;\n      float y = x[j];\n";
+  text += "#pragma unroll\n    for (int j = 0; j < (DK + 31) / 32; ++j) {\n";
+  text += "      const int e = lane + 32 * j;\n      if (e >= DK) continue;\n";
+  text += "      float y = 0.0f;\n      if (e < D) {\n        y = x[j];\n";
   if (p.q_gain >= 0) {
     const DType gain = graph.inputs()[static_cast<std::size_t>(p.q_gain)].dtensor.dtype;
-    text += "      y *= qn * yr_load_" + dtype_tag(gain) + "(in" + num(p.q_gain) + ", e);\n";
+    text += "        y *= qn * yr_load_" + dtype_tag(gain) + "(in" + num(p.q_gain) + ", e);\n";
   }
   if (p.k_gain >= 0) {
     // The K gain multiplies the contracted dim: folded into the query.
     const DType gain = graph.inputs()[static_cast<std::size_t>(p.k_gain)].dtensor.dtype;
-    text += "      y *= yr_load_" + dtype_tag(gain) + "(in" + num(p.k_gain) + ", e);\n";
+    text += "        y *= yr_load_" + dtype_tag(gain) + "(in" + num(p.k_gain) + ", e);\n";
   }
-  text += "      dst[e] = yr_f32_to_" + half + "(y);\n    }\n  }\n";
+  text += "      }\n      dst[e] = yr_f32_to_" + half + "(y);\n    }\n  }\n";
   text += fill(R"(  __syncthreads();
-  unsigned qa[D / 16][4];
+  unsigned qa[DK / 16][4];
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    const unsigned short* at = Qs + (16 * wr + g) * D + 16 * kk + 2 * t4;
+  for (int kk = 0; kk < DK / 16; ++kk) {
+    const unsigned short* at = Qs + (16 * wr + g) * DK + 16 * kk + 2 * t4;
     qa[kk][0] = *reinterpret_cast<const unsigned*>(at);
-    qa[kk][1] = *reinterpret_cast<const unsigned*>(at + 8 * D);
+    qa[kk][1] = *reinterpret_cast<const unsigned*>(at + 8 * DK);
     qa[kk][2] = *reinterpret_cast<const unsigned*>(at + 8);
-    qa[kk][3] = *reinterpret_cast<const unsigned*>(at + 8 * D + 8);
+    qa[kk][3] = *reinterpret_cast<const unsigned*>(at + 8 * DK + 8);
   }
-  float o[D / 8][4];
+  float o[DK / 8][4];
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  for (int n = 0; n < DK / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   float mrow[2] = {-YR_INF, -YR_INF}, lrow[2] = {0.0f, 0.0f};
   for (int tile = 0; tile < TILES; ++tile) {
     ya_cp_wait<NS - 2>();
@@ -316,8 +329,8 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
     if (tile + NS - 1 < TILES) load_tile(tile + NS - 1, (tile + NS - 1) % NS);
     ya_cp_commit();
     const int stage = tile % NS;
-    const unsigned kb = ya_smem_addr(Ks + stage * BN * D);
-    const unsigned vb = ya_smem_addr(Vs + stage * BN * D);
+    const unsigned kb = ya_smem_addr(Ks + stage * BN * DK);
+    const unsigned vb = ya_smem_addr(Vs + stage * BN * DK);
     // S = Q K^T over this warp's WN rows of the tile.
     float sc[WN / 8][4];
 #pragma unroll
@@ -329,10 +342,10 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
                values);
   if (p.k_gain >= 0) text += "      float ka = 0.0f, kb2 = 0.0f;\n";
   text += fill(R"(#pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
+      for (int kk = 0; kk < DK / 16; ++kk) {
         const int c = 2 * kk + ((lane >> 3) & 1);
         unsigned b0, b1, b2, b3;
-        ya_ldsm_x4(kb + (unsigned)(r * D + ((c ^ (r & SWZ)) << 3)) * 2u, b0, b1, b2, b3);
+        ya_ldsm_x4(kb + (unsigned)(r * DK + ((c ^ (r & SWZ)) << 3)) * 2u, b0, b1, b2, b3);
         ya_mma_$HALF(sc[2 * j], qa[kk], b0, b1);
         ya_mma_$HALF(sc[2 * j + 1], qa[kk], b2, b3);
 )",
@@ -402,7 +415,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
     lrow[0] = lrow[0] * a0 + l0;
     lrow[1] = lrow[1] * a1 + l1;
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
+    for (int n = 0; n < DK / 8; ++n) {
       o[n][0] *= a0;
       o[n][1] *= a0;
       o[n][2] *= a1;
@@ -417,10 +430,11 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
                               ya_pack_$HALF(sc[2 * kj + 1][2], sc[2 * kj + 1][3])};
       const int r = wk * WN + 16 * kj + (lane & 7) + (((lane >> 3) & 1) << 3);
 #pragma unroll
-      for (int jd = 0; jd < D / 16; ++jd) {
+      for (int jd = 0; jd < DK / 16; ++jd) {
         const int c = 2 * jd + (lane >> 4);
         unsigned b0, b1, b2, b3;
-        ya_ldsm_x4_trans(vb + (unsigned)(r * D + ((c ^ (r & SWZ)) << 3)) * 2u, b0, b1, b2, b3);
+        ya_ldsm_x4_trans(vb + (unsigned)(r * DK + ((c ^ (r & SWZ)) << 3)) * 2u, b0, b1, b2,
+                         b3);
         ya_mma_$HALF(o[2 * jd], pa, b0, b1);
         ya_mma_$HALF(o[2 * jd + 1], pa, b2, b3);
       }
@@ -433,7 +447,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   lrow[1] += __shfl_xor_sync(0xffffffffu, lrow[1], 2);
   __syncthreads();
   // Every warp's (max, sum, O) into shared memory (over the K/V stages), merged per row.
-  constexpr int DP = D + 4;
+  constexpr int DP = DK + 4;
   float* Fo = reinterpret_cast<float*>(Ks);
   float* Fm = Fo + WK * BM * DP;
   float* Fl = Fm + WK * BM;
@@ -441,7 +455,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
     const int r = 16 * wr + g;
     float* fo = Fo + (wk * BM + r) * DP + 2 * t4;
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
+    for (int n = 0; n < DK / 8; ++n) {
       fo[8 * n] = o[n][0];
       fo[8 * n + 1] = o[n][1];
       fo[8 * DP + 8 * n] = o[n][2];
