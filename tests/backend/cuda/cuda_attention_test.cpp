@@ -50,6 +50,9 @@ std::vector<Workload> attention_workloads() {
       list.push_back(workloads::attention_decode(2, 4, 96, 16, dtype, norm, {2, 3}));
       // The conformance suite's shape: a head dim padded to 32 in shared memory.
       list.push_back(workloads::attention_decode(2, 3, 96, 24, dtype, norm, {2, 4}));
+      list.push_back(workloads::attention_decode(2, 3, 60, 24, dtype, norm, {1, 5}));
+      // KV ranges that are no multiple of 16: the last tile's rows past the range masked.
+      list.push_back(workloads::attention_decode(2, 4, 200, 64, dtype, norm, {2, 0}));
     }
   }
   return list;
@@ -130,13 +133,10 @@ TEST(CudaAttention, OtherGraphsKeepTheGenericPath) {
       EXPECT_FALSE(try_generate_attention_kernel(*graph, kSm90Shared).has_value()) << w.name;
     }
   }
-  // f32 attention (no bf16/f16 tensor-core path), head dims that are not a multiple of 8 and
-  // KV ranges that are not a multiple of 16 loop through the generic kernel; their split-KV
-  // combine still takes the schedule.
-  for (const Workload& w :
-       {workloads::attention_decode(2, 3, 96, 32, DType::F32, false, {2, 4}),
-        workloads::attention_decode(2, 3, 96, 20, DType::BF16, true, {2, 4}),
-        workloads::attention_decode(2, 3, 120, 32, DType::BF16, true, {2, 5})}) {
+  // f32 attention (no bf16/f16 tensor-core path) and head dims that are not a multiple of 8
+  // loop through the generic kernel; their split-KV combine still takes the schedule.
+  for (const Workload& w : {workloads::attention_decode(2, 3, 96, 32, DType::F32, false, {2, 4}),
+                            workloads::attention_decode(2, 3, 96, 20, DType::BF16, true, {2, 4})}) {
     const auto graphs = block_graphs(w.fused);
     ASSERT_EQ(graphs.size(), 2u);
     EXPECT_FALSE(try_generate_attention_kernel(*graphs[0], kSm90Shared).has_value()) << w.shape;
@@ -208,6 +208,22 @@ TEST(CudaAttention, LaunchShapesFollowTheHeadsSplitsAndQueryRows) {
   }
 }
 
+TEST(CudaAttention, MaskedKvTilesZeroFillAndMaskOnlyWhenTheRangeNeedsIt) {
+  const Workload ragged = workloads::attention_decode(2, 4, 200, 64, DType::BF16, false, {2, 0});
+  const std::string masked =
+      generate_block_kernel(*block_graphs(ragged.fused)[0], kSm90Shared).kernel.source;
+  EXPECT_NE(masked.find("KV = 100"), std::string::npos);
+  EXPECT_NE(masked.find("TILES = 2"), std::string::npos);
+  EXPECT_NE(masked.find("ya_cp_async16_zfill(kd + at"), std::string::npos);
+  EXPECT_NE(masked.find(">= KV) sc[n][i] = -YR_INF"), std::string::npos);
+  EXPECT_NE(masked.find("mx0 == -YR_INF ? 0.0f : mx0"), std::string::npos);
+  const Workload even = workloads::attention_decode(2, 4, 256, 64, DType::BF16, false, {2, 0});
+  const std::string plain =
+      generate_block_kernel(*block_graphs(even.fused)[0], kSm90Shared).kernel.source;
+  EXPECT_EQ(plain.find("ya_cp_async16_zfill(kd"), std::string::npos);
+  EXPECT_EQ(plain.find(">= KV)"), std::string::npos);
+}
+
 TEST(CudaAttention, GeneratedSourceHasThePipelineTensorCoresAndOnlineSoftmax) {
   const Workload w = workloads::attention_decode(2, 256, 4096, 64, DType::BF16, true, {16, 4});
   const std::string source =
@@ -254,8 +270,8 @@ TEST(CudaAttention, KernelsOfEveryKindCompileToMachineCodeForSm80AndSm90) {
   if (!nvrtc_available(&why)) GTEST_SKIP() << why;
   // Machine code, so that ptxas checks the inline PTX (cp.async, ldmatrix, mma): bf16 decode
   // with QK-norm and its bf16 combine, f16 many-row tiles in one kernel, D = 32 and D = 16
-  // tiles, the combine of f32 partials, D = 24 padded to 32 with QK-norm. (The standard workloads'
-  // kernels go through the front end in
+  // tiles, the combine of f32 partials, D = 24 padded to 32 with QK-norm, a masked KV tile. (The
+  // standard workloads' kernels go through the front end in
   // CudaCodegen.EveryTestGraphCompilesThroughNvrtcForSm80AndSm90.)
   std::vector<Workload> some;
   some.push_back(workloads::attention_decode(8, 4, 4096, 128, DType::BF16, true, {16, 4}));
@@ -264,11 +280,12 @@ TEST(CudaAttention, KernelsOfEveryKindCompileToMachineCodeForSm80AndSm90) {
   some.push_back(workloads::attention_decode(2, 4, 96, 16, DType::F16, true, {1, 3}));
   some.push_back(workloads::attention_decode(2, 3, 96, 24, DType::F32, false, {2, 4}));
   some.push_back(workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, {2, 4}));
+  some.push_back(workloads::attention_decode(2, 4, 200, 64, DType::BF16, true, {1, 0}));
   for (const auto& [arch, shared] : {std::pair{"sm_80", kSm80Shared}, {"sm_90", kSm90Shared}}) {
     int kernels = 0;
     EXPECT_GT(compile_cuda(merged_sources(some, shared, &kernels), arch).cubin.size(), 10000u)
         << arch;
-    EXPECT_EQ(kernels, 9);
+    EXPECT_EQ(kernels, 10);
   }
 }
 

@@ -95,11 +95,14 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_workload_graphs(DType dtyp
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, false, {4, 0}));
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, true));
   // The attention schedule's other shapes: a pipeline of several KV tiles, head 128, query
-  // rows spread over warps and blocks (padded), QK-norm with several row warps.
+  // rows spread over warps and blocks (padded), QK-norm with several row warps, a KV range
+  // that is no multiple of 16, a head dim padded from 24 to 32.
   list.push_back(workloads::attention_decode(2, 4, 512, 64, dtype, false, {2, 0}));
   list.push_back(workloads::attention_decode(1, 4, 384, 128, dtype, true, {2, 0}));
   list.push_back(workloads::attention_decode(2, 40, 256, 64, dtype, true, {1, 0}));
   list.push_back(workloads::attention_decode(1, 96, 512, 32, dtype, false, {2, 0}));
+  list.push_back(workloads::attention_decode(2, 4, 200, 64, dtype, true, {2, 0}));  // masked
+  list.push_back(workloads::attention_decode(2, 3, 96, 24, dtype, false, {2, 4}));  // padded
   std::vector<std::pair<std::string, KernelGraph>> graphs;
   for (auto& w : list) {
     graphs.emplace_back(w.name + " fused " + w.shape, std::move(w.fused));

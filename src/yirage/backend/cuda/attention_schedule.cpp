@@ -57,6 +57,11 @@ __device__ __forceinline__ unsigned ya_smem_addr(const void* p) {
 __device__ __forceinline__ void ya_cp_async16(unsigned dst, const void* src) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
 }
+// The same with only `bytes` (0 or 16) read, the rest of the 16 zero-filled.
+__device__ __forceinline__ void ya_cp_async16_zfill(unsigned dst, const void* src, unsigned bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
+               : "memory");
+}
 __device__ __forceinline__ void ya_cp_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
@@ -150,7 +155,7 @@ struct Plan {
 std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) {
   // Head dims a multiple of 8 (16-byte rows), padded with zeros to a multiple of 16 in
   // shared memory (the mma's k and the ldmatrix pairs).
-  if (p.head_dim % 8 != 0 || p.head_dim > 128 || p.kv_block % 16 != 0) return std::nullopt;
+  if (p.head_dim % 8 != 0 || p.head_dim > 128) return std::nullopt;
   const int64_t d = (p.head_dim + 15) / 16 * 16;
   Plan plan;
   const int64_t row_tiles = (p.rows + 15) / 16;
@@ -167,8 +172,12 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
       }
     }
   }
-  if (!found) return std::nullopt;
-  const int64_t tiles = p.kv_block / plan.tile;
+  if (!found) {
+    // A KV range that is no multiple of 16: tiles of 64, the rows past the range masked.
+    plan.kv_warps = kWarps / plan.row_warps;
+    plan.tile = 64;
+  }
+  const int64_t tiles = (p.kv_block + plan.tile - 1) / plan.tile;
   const int64_t block_rows = 16 * plan.row_warps;
   const int64_t q_bytes = block_rows * d * 2;
   const int64_t merge_bytes = plan.kv_warps * block_rows * (d + 6) * 4;
@@ -199,6 +208,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   const bool bf16 = p.dtype == DType::BF16;
   const std::string half = bf16 ? "bf16" : "f16";
   const int64_t d = p.head_dim, padded = (d + 15) / 16 * 16;
+  const bool masked = p.kv_block % plan.tile != 0;
   const int threads = 32 * plan.row_warps * plan.kv_warps;
   const int64_t chunks = padded / 8;
   const int swizzle = chunks % 8 == 0 ? 7 : (chunks % 4 == 0 ? 3 : 1);
@@ -219,7 +229,24 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       {"ROWW", num(plan.row_warps)},
       {"KVW", num(plan.kv_warps)},
       {"ROWS", num(p.rows)},
-      {"TILES", num(p.kv_block / plan.tile)},
+      {"TILES", num((p.kv_block + plan.tile - 1) / plan.tile)},
+      {"KV", num(p.kv_block)},
+      {"LOADKV",
+       masked
+           ? "        const bool live = tile * BN + r < KV;\n"
+             "        ya_cp_async16_zfill(kd + at, live ? ks + r * D + c * 8 : k, live ? 16u : "
+             "0u);\n"
+             "        ya_cp_async16_zfill(vd + at, live ? vs + r * D + c * 8 : v, live ? 16u : 0u);"
+           : "        ya_cp_async16(kd + at, ks + r * D + c * 8);\n"
+             "        ya_cp_async16(vd + at, vs + r * D + c * 8);"},
+      {"MASK", masked ? "\n        if (tile * BN + wk * WN + 8 * n + 2 * t4 + (i & 1) >= KV) "
+                        "sc[n][i] = -YR_INF;"
+                      : ""},
+      // Rows with every score so far masked have a max of -inf: exponents taken against 0.
+      {"BASES",
+       masked
+           ? "    const float b0 = mx0 == -YR_INF ? 0.0f : mx0, b1 = mx1 == -YR_INF ? 0.0f : mx1;"
+           : "    const float b0 = mx0, b1 = mx1;"},
       {"SWZ", num(swizzle)},
       {"SCALE2", float_literal(p.scale / std::log(2.0))},
       {"LN2", float_literal(std::log(2.0))},
@@ -243,6 +270,8 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   constexpr int D = $HD, DK = $HK, DC = D / 8, BN = $BN, NS = $STAGES, NB = $BUFFERS;
   constexpr int WR = $ROWW, WK = $KVW;
   constexpr int WN = BN / WK, BM = 16 * WR, M = $ROWS, TILES = $TILES, NT = $THREADS, SWZ = $SWZ;
+  constexpr int KV = $KV;  // KV rows of the block: TILES tiles of BN, the last masked past KV
+  (void)KV;
   extern __shared__ float4 yr_smem[];
   unsigned short* Qs = reinterpret_cast<unsigned short*>(yr_smem);
   unsigned short* Ks = Qs + BM * DK;
@@ -266,8 +295,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       if (BN * DC % NT == 0 || i < BN * DC) {
         const int r = i / DC, c = i % DC;
         const unsigned at = (unsigned)(r * DK + ((c ^ (r & SWZ)) << 3)) * 2u;
-        ya_cp_async16(kd + at, ks + r * D + c * 8);
-        ya_cp_async16(vd + at, vs + r * D + c * 8);
+$LOADKV
       }
     }
   };
@@ -391,7 +419,9 @@ $PADDING
 #pragma unroll
     for (int n = 0; n < WN / 8; ++n) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) sc[n][i] *= $SCALE2;
+      for (int i = 0; i < 4; ++i) {
+        sc[n][i] *= $SCALE2;$MASK
+      }
       mx0 = fmaxf(mx0, fmaxf(sc[n][0], sc[n][1]));
       mx1 = fmaxf(mx1, fmaxf(sc[n][2], sc[n][3]));
     }
@@ -399,16 +429,17 @@ $PADDING
     mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-    const float a0 = ya_exp2(mrow[0] - mx0), a1 = ya_exp2(mrow[1] - mx1);
+$BASES
+    const float a0 = ya_exp2(mrow[0] - b0), a1 = ya_exp2(mrow[1] - b1);
     mrow[0] = mx0;
     mrow[1] = mx1;
     float l0 = 0.0f, l1 = 0.0f;
 #pragma unroll
     for (int n = 0; n < WN / 8; ++n) {
-      sc[n][0] = ya_exp2(sc[n][0] - mx0);
-      sc[n][1] = ya_exp2(sc[n][1] - mx0);
-      sc[n][2] = ya_exp2(sc[n][2] - mx1);
-      sc[n][3] = ya_exp2(sc[n][3] - mx1);
+      sc[n][0] = ya_exp2(sc[n][0] - b0);
+      sc[n][1] = ya_exp2(sc[n][1] - b0);
+      sc[n][2] = ya_exp2(sc[n][2] - b1);
+      sc[n][3] = ya_exp2(sc[n][3] - b1);
       l0 += sc[n][0] + sc[n][1];
       l1 += sc[n][2] + sc[n][3];
     }
