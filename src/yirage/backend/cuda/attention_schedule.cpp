@@ -526,11 +526,19 @@ $BASES
   if (!p.partial) {
     text += store(p.out_o, "(long long)row * D + d", "acc / sum");
   } else {
-    text += store(p.out_o, "(long long)row * D + d", "acc");
+    // The max is stored in its dtype; O and L are rescaled to the stored (rounded) max, so
+    // that the combine's weights exp(X_s - max X) are exact for what this block summed.
+    const DType x_type = outs[static_cast<std::size_t>(p.out_x)].dtensor.dtype;
+    const std::string natural = "mx * " + float_literal(std::log(2.0));
+    std::string rounded = "xn";
+    if (x_type == DType::BF16) rounded = "yr_bf16_to_f32(yr_f32_to_bf16(xn))";
+    if (x_type == DType::F16) rounded = "yr_f16_to_f32(yr_f32_to_f16(xn))";
+    text += "    const float xn = " + natural + ", xr = " + rounded + ", fix = expf(xn - xr);\n";
+    text += store(p.out_o, "(long long)row * D + d", "acc * fix");
     text += "    if (d == 0) {\n  ";
-    text += store(p.out_l, "row", "sum");
+    text += store(p.out_l, "row", "sum * fix");
     text += "  ";
-    text += store(p.out_x, "row", "mx * " + float_literal(std::log(2.0)));
+    text += store(p.out_x, "row", "xr");
     text += "    }\n";
   }
   text += "  }\n}\n";
