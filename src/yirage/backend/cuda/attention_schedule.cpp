@@ -212,7 +212,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   const int threads = 32 * plan.row_warps * plan.kv_warps;
   const int64_t chunks = padded / 8;
   const int swizzle = chunks % 8 == 0 ? 7 : (chunks % 4 == 0 ? 3 : 1);
-  const std::string in = "in", out = "out";
+  const std::string in = "in";
   std::vector<std::pair<std::string, std::string>> values = {
       {"THREADS", num(threads)},
       {"HD", num(d)},
@@ -249,7 +249,6 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
            : "    const float b0 = mx0, b1 = mx1;"},
       {"SWZ", num(swizzle)},
       {"SCALE2", float_literal(p.scale / std::log(2.0))},
-      {"LN2", float_literal(std::log(2.0))},
       {"HALF", half},
       {"QP", in + num(p.q)},
       {"KP", in + num(p.k)},
