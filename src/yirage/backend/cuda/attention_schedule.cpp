@@ -213,6 +213,14 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   const int64_t chunks = padded / 8;
   const int swizzle = chunks % 8 == 0 ? 7 : (chunks % 4 == 0 ? 3 : 1);
   const std::string in = "in";
+  std::string gain_expression = "1.0f";
+  for (int gain : {p.q_gain, p.k_gain}) {
+    if (gain < 0) continue;
+    const std::string load =
+        "yr_load_" + dtype_tag(graph.inputs()[static_cast<std::size_t>(gain)].dtensor.dtype) +
+        "(in" + num(gain) + ", e)";
+    gain_expression = gain_expression == "1.0f" ? load : gain_expression + " * " + load;
+  }
   std::vector<std::pair<std::string, std::string>> values = {
       {"THREADS", num(threads)},
       {"HD", num(d)},
@@ -250,6 +258,17 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       {"SWZ", num(swizzle)},
       {"SCALE2", float_literal(p.scale / std::log(2.0))},
       {"HALF", half},
+      // The query's rms_norm gain, and the K gain (it multiplies the contracted dim: folded
+      // into the query).
+      {"GAIN", gain_expression},
+      {"QNORM", p.q_gain < 0 ? ""
+                             : "    float squares = 0.0f;\n"
+                               "#pragma unroll\n"
+                               "    for (int j = 0; j < EJ; ++j) squares += x[i][j] * x[i][j];\n"
+                               "    const float qn = rsqrtf(yr_warp_sum(squares) / " +
+                                   float_literal(static_cast<double>(d)) + " + " +
+                                   float_literal(p.q_eps) + ");"},
+      {"QSCALE", p.q_gain < 0 ? "" : "qn *"},
       {"QP", in + num(p.q)},
       {"KP", in + num(p.k)},
       {"VP", in + num(p.v)},
@@ -305,37 +324,39 @@ $LOADKV
   }
 $PADDING
   // The query rows, normalised and rounded to $HALF, into shared memory (zero rows as padding).
-  for (int r = warp; r < BM; r += NT / 32) {
-    unsigned short* dst = Qs + r * DK;
-    const int row = row0 + r;
-    float x[(DK + 31) / 32];
-    float squares = 0.0f;
+  // Every load of the warp's rows is issued before any is used: one memory latency, not one
+  // per row.
+  constexpr int NW = NT / 32, RPW = (BM + NW - 1) / NW, EJ = (DK + 31) / 32;
+  float x[RPW][EJ];
 #pragma unroll
-    for (int j = 0; j < (DK + 31) / 32; ++j) {
+  for (int i = 0; i < RPW; ++i) {
+    const int r = warp + i * NW, row = row0 + r;
+#pragma unroll
+    for (int j = 0; j < EJ; ++j) {
       const int e = lane + 32 * j;
-      x[j] = (row < M && e < D) ? yr_load_$HALF(q, (long long)row * D + e) : 0.0f;
-      squares += x[j] * x[j];
+      x[i][j] = (r < BM && row < M && e < D) ? yr_load_$HALF(q, (long long)row * D + e) : 0.0f;
     }
-    (void)squares;
+  }
+  float gain[EJ];
+#pragma unroll
+  for (int j = 0; j < EJ; ++j) {
+    const int e = lane + 32 * j;
+    gain[j] = e < D ? $GAIN : 0.0f;
+  }
+#pragma unroll
+  for (int i = 0; i < RPW; ++i) {
+    const int r = warp + i * NW;
+$QNORM
+    if (r < BM) {
+#pragma unroll
+      for (int j = 0; j < EJ; ++j) {
+        const int e = lane + 32 * j;
+        if (e < DK) Qs[r * DK + e] = yr_f32_to_$HALF(x[i][j] * $QSCALE gain[j]);
+      }
+    }
+  }
 )",
       values);
-  if (p.q_gain >= 0) {
-    text += "    const float qn = rsqrtf(yr_warp_sum(squares) / " +
-            float_literal(static_cast<double>(d)) + " + " + float_literal(p.q_eps) + ");\n";
-  }
-  text += "#pragma unroll\n    for (int j = 0; j < (DK + 31) / 32; ++j) {\n";
-  text += "      const int e = lane + 32 * j;\n      if (e >= DK) continue;\n";
-  text += "      float y = 0.0f;\n      if (e < D) {\n        y = x[j];\n";
-  if (p.q_gain >= 0) {
-    const DType gain = graph.inputs()[static_cast<std::size_t>(p.q_gain)].dtensor.dtype;
-    text += "        y *= qn * yr_load_" + dtype_tag(gain) + "(in" + num(p.q_gain) + ", e);\n";
-  }
-  if (p.k_gain >= 0) {
-    // The K gain multiplies the contracted dim: folded into the query.
-    const DType gain = graph.inputs()[static_cast<std::size_t>(p.k_gain)].dtensor.dtype;
-    text += "        y *= yr_load_" + dtype_tag(gain) + "(in" + num(p.k_gain) + ", e);\n";
-  }
-  text += "      }\n      dst[e] = yr_f32_to_" + half + "(y);\n    }\n  }\n";
   text += fill(R"(  __syncthreads();
   unsigned qa[DK / 16][4];
 #pragma unroll
