@@ -145,6 +145,14 @@ TEST(CudaAttention, OtherGraphsKeepTheGenericPath) {
     const std::string combine = generate_block_kernel(*graphs[1], kSm90Shared).kernel.source;
     EXPECT_NE(combine.find("split-KV combine"), std::string::npos) << w.shape;
   }
+  // More splits than the combine's lanes hold (32 lanes of 4): the generic combine.
+  {
+    const Workload many = workloads::attention_decode(1, 2, 4096, 16, DType::BF16, false, {256, 1});
+    const auto graphs = block_graphs(many.fused);
+    EXPECT_TRUE(match_combine(*graphs[1]).has_value());
+    EXPECT_FALSE(try_generate_attention_kernel(*graphs[1], kSm90Shared).has_value());
+    EXPECT_TRUE(try_generate_attention_kernel(*graphs[0], kSm90Shared).has_value());
+  }
   // Too little shared memory for even a two-stage pipeline: the generic kernel.
   const Workload w = workloads::attention_decode(2, 4, 256, 128, DType::BF16, false, {1, 0});
   const ir::BlockGraph& graph = *block_graphs(w.fused)[0];

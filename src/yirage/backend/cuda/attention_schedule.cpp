@@ -19,6 +19,7 @@ using core::DType;
 
 constexpr int kWarps = 4;
 constexpr int kCombineThreads = 256;
+constexpr int kCombineSplits = 4;  // most splits a lane of the combine holds (32 lanes a row)
 
 std::string num(int64_t value) {
   return std::to_string(value);
@@ -583,7 +584,7 @@ BlockKernel combine_kernel(const ir::BlockGraph& graph, const CombinePattern& p)
   const int64_t groups = p.heads * p.rows * (p.width / vector);
   const int64_t blocks = (groups * lanes + kCombineThreads - 1) / kCombineThreads;
   const std::string o = "in" + num(p.o), l = "in" + num(p.l), x = "in" + num(p.x);
-  const std::vector<std::pair<std::string, std::string>> values = {
+  std::vector<std::pair<std::string, std::string>> values = {
       {"SPLITS", num(p.splits)},
       {"LANES", num(lanes)},
       {"VEC", num(vector)},
@@ -598,9 +599,28 @@ BlockKernel combine_kernel(const ir::BlockGraph& graph, const CombinePattern& p)
   std::string text = device_prelude();
   text += "extern \"C\" __global__ void __launch_bounds__(" + num(kCombineThreads) +
           ") yr_kernel(" + params(graph) + ") {\n";
+  // Each lane's splits (at most kCombineSplits) are loaded, O, L and X together, before the
+  // max over the splits is known: one memory latency.
+  std::string load_o;
+  if (vector == 8) {
+    const std::string convert = p.o_type == DType::BF16 ? "yr_bf16_to_f32" : "yr_f16_to_f32";
+    load_o = "      const uint4 u = *reinterpret_cast<const uint4*>(" + o + " + e);\n" +
+             "      const unsigned word[4] = {u.x, u.y, u.z, u.w};\n" +
+             "#pragma unroll\n      for (int i = 0; i < 4; ++i) {\n" +
+             "        os[k][2 * i] = " + convert + "((unsigned short)(word[i] & 0xffffu));\n" +
+             "        os[k][2 * i + 1] = " + convert + "((unsigned short)(word[i] >> 16));\n" +
+             "      }";
+  } else if (vector == 4) {
+    load_o = "      const float4 u = *reinterpret_cast<const float4*>(" + o + " + e);\n" +
+             "      os[k][0] = u.x;\n      os[k][1] = u.y;\n      os[k][2] = u.z;\n" +
+             "      os[k][3] = u.w;";
+  } else {
+    load_o = "      os[k][0] = yr_load_" + dtype_tag(p.o_type) + "(" + o + ", e);";
+  }
+  values.push_back({"LOADO", load_o});
   text +=
       fill(R"(  // attention schedule: split-KV combine ($LANES lanes per chunk of $VEC, one pass)
-  constexpr int S = $SPLITS, G = $LANES, V = $VEC, M = $ROWS, D = $WIDTH;
+  constexpr int S = $SPLITS, G = $LANES, V = $VEC, M = $ROWS, D = $WIDTH, SPL = (S + G - 1) / G;
   const long long id = (long long)blockIdx.x * $THREADS + threadIdx.x;
   const long long group = id / G;
   const int s0 = (int)(id % G);
@@ -610,38 +630,32 @@ BlockKernel combine_kernel(const ir::BlockGraph& graph, const CombinePattern& p)
   const int r = (int)((at / (D / V)) % M);
   const long long h = at / (D / V) / M;
   const long long first = h * S * M + r;  // the row of split s is first + s * M
+  float xs[SPL], ls[SPL], os[SPL][V];
+#pragma unroll
+  for (int k = 0; k < SPL; ++k) {
+    const int s = s0 + k * G;
+    const long long row = first + (long long)(s < S ? s : 0) * M;
+    const long long e = row * D + (long long)c * V;
+    xs[k] = s < S ? $LOADX row) : -YR_INF;
+    ls[k] = $LOADL row);
+$LOADO
+  }
   float mx = -YR_INF;
-  for (int s = s0; s < S; s += G) mx = fmaxf(mx, $LOADX first + (long long)s * M));
+#pragma unroll
+  for (int k = 0; k < SPL; ++k) mx = fmaxf(mx, xs[k]);
 #pragma unroll
   for (int x = G / 2; x > 0; x >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, x));
   float acc[V];
 #pragma unroll
   for (int i = 0; i < V; ++i) acc[i] = 0.0f;
   float sum = 0.0f;
-  for (int s = s0; s < S; s += G) {
-    const long long row = first + (long long)s * M;
-    const float xm = $LOADX row);
-    const float w = xm == -YR_INF ? 0.0f : expf(xm - mx);
-    sum += w * $LOADL row);
-    const long long e = row * D + (long long)c * V;
-)",
-           values);
-  if (vector == 8) {
-    text += "    const uint4 u = *reinterpret_cast<const uint4*>(" + o + " + e);\n";
-    text += "    const unsigned word[4] = {u.x, u.y, u.z, u.w};\n";
-    text += "#pragma unroll\n    for (int i = 0; i < 4; ++i) {\n";
-    const std::string convert = p.o_type == DType::BF16 ? "yr_bf16_to_f32" : "yr_f16_to_f32";
-    text += "      acc[2 * i] += w * " + convert + "((unsigned short)(word[i] & 0xffffu));\n";
-    text += "      acc[2 * i + 1] += w * " + convert + "((unsigned short)(word[i] >> 16));\n";
-    text += "    }\n";
-  } else if (vector == 4) {
-    text += "    const float4 u = *reinterpret_cast<const float4*>(" + o + " + e);\n";
-    text += "    acc[0] += w * u.x;\n    acc[1] += w * u.y;\n";
-    text += "    acc[2] += w * u.z;\n    acc[3] += w * u.w;\n";
-  } else {
-    text += "    acc[0] += w * yr_load_" + dtype_tag(p.o_type) + "(" + o + ", e);\n";
+#pragma unroll
+  for (int k = 0; k < SPL; ++k) {
+    const float w = xs[k] == -YR_INF ? 0.0f : expf(xs[k] - mx);
+    sum += w * ls[k];
+#pragma unroll
+    for (int i = 0; i < V; ++i) acc[i] += w * os[k][i];
   }
-  text += fill(R"(  }
 #pragma unroll
   for (int x = G / 2; x > 0; x >>= 1) {
     sum += __shfl_xor_sync(0xffffffffu, sum, x);
@@ -655,7 +669,7 @@ BlockKernel combine_kernel(const ir::BlockGraph& graph, const CombinePattern& p)
   }
 }
 )",
-               values);
+           values);
   BlockKernel result;
   result.kernel.source = std::move(text);
   result.kernel.grid = {static_cast<unsigned>(blocks), 1, 1};
@@ -672,7 +686,9 @@ std::optional<BlockKernel> try_generate_attention_kernel(const ir::BlockGraph& g
       return attention_kernel(graph, *pattern, *plan);
     return std::nullopt;
   }
-  if (const auto pattern = match_combine(graph)) return combine_kernel(graph, *pattern);
+  if (const auto pattern = match_combine(graph)) {
+    if (pattern->splits <= 32 * kCombineSplits) return combine_kernel(graph, *pattern);
+  }
   return std::nullopt;
 }
 
