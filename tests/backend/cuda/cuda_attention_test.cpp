@@ -153,6 +153,14 @@ TEST(CudaAttention, OtherGraphsKeepTheGenericPath) {
     EXPECT_FALSE(try_generate_attention_kernel(*graphs[1], kSm90Shared).has_value());
     EXPECT_TRUE(try_generate_attention_kernel(*graphs[0], kSm90Shared).has_value());
   }
+  // A device allowing 64 KB of shared memory per block is older than sm_80 (no cp.async, no
+  // bf16 mma): the generic kernel, though the tiles would fit.
+  {
+    const Workload small = workloads::attention_decode(2, 4, 256, 64, DType::BF16, false, {1, 0});
+    const ir::BlockGraph& graph = *block_graphs(small.fused)[0];
+    EXPECT_FALSE(try_generate_attention_kernel(graph, 65536).has_value());
+    EXPECT_TRUE(try_generate_attention_kernel(graph, 101376).has_value());  // sm_86, sm_89
+  }
   // Too little shared memory for even a two-stage pipeline: the generic kernel.
   const Workload w = workloads::attention_decode(2, 4, 256, 128, DType::BF16, false, {1, 0});
   const ir::BlockGraph& graph = *block_graphs(w.fused)[0];

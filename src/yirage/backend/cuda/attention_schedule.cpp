@@ -18,6 +18,7 @@ namespace {
 using core::DType;
 
 constexpr int kWarps = 4;
+constexpr int kTuringShared = 65536;
 constexpr int kCombineThreads = 256;
 constexpr int kCombineSplits = 4;  // most splits a lane of the combine holds (32 lanes a row)
 
@@ -52,78 +53,87 @@ std::string fill(const std::string& text,
 const std::string& helpers() {
   static const std::string text = R"(#ifndef YR_ATTENTION_HELPERS
 #define YR_ATTENTION_HELPERS
-__device__ __forceinline__ unsigned ya_smem_addr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void ya_cp_async16(unsigned dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
-}
-// The same with only `bytes` (0 or 16) read, the rest of the 16 zero-filled.
-__device__ __forceinline__ void ya_cp_async16_zfill(unsigned dst, const void* src, unsigned bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
-               : "memory");
-}
-__device__ __forceinline__ void ya_cp_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void ya_cp_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-__device__ __forceinline__ void ya_ldsm_x4(unsigned addr, unsigned& r0, unsigned& r1,
-                                           unsigned& r2, unsigned& r3) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(addr)
-               : "memory");
-}
-__device__ __forceinline__ void ya_ldsm_x4_trans(unsigned addr, unsigned& r0, unsigned& r1,
-                                                 unsigned& r2, unsigned& r3) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(addr)
-               : "memory");
-}
-__device__ __forceinline__ void ya_mma_bf16(float* c, const unsigned* a, unsigned b0,
-                                            unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ void ya_mma_f16(float* c, const unsigned* a, unsigned b0,
-                                           unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-// Two floats as one register of two bf16 (f16): `lo` in the low half.
-__device__ __forceinline__ unsigned ya_pack_bf16(float lo, float hi) {
-  unsigned r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-__device__ __forceinline__ unsigned ya_pack_f16(float lo, float hi) {
-  unsigned r;
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-__device__ __forceinline__ float ya_lo_bf16(unsigned w) { return __uint_as_float(w << 16); }
-__device__ __forceinline__ float ya_hi_bf16(unsigned w) { return __uint_as_float(w & 0xffff0000u); }
-__device__ __forceinline__ float ya_lo_f16(unsigned w) {
-  return yr_f16_to_f32((unsigned short)(w & 0xffffu));
-}
-__device__ __forceinline__ float ya_hi_f16(unsigned w) {
-  return yr_f16_to_f32((unsigned short)(w >> 16));
-}
-__device__ __forceinline__ float ya_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#error "the attention schedule needs sm_80 or later: cp.async, mma.sync m16n8k16 on bf16 and f16"
+#endif
+      __device__ __forceinline__ unsigned
+      ya_smem_addr(const void* p) {
+    return static_cast<unsigned>(__cvta_generic_to_shared(p));
+  }
+  __device__ __forceinline__ void ya_cp_async16(unsigned dst, const void* src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
+  }
+  // The same with only `bytes` (0 or 16) read, the rest of the 16 zero-filled.
+  __device__ __forceinline__ void ya_cp_async16_zfill(unsigned dst, const void* src,
+                                                      unsigned bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
+                 : "memory");
+  }
+  __device__ __forceinline__ void ya_cp_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+  }
+  template <int N>
+  __device__ __forceinline__ void ya_cp_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+  }
+  __device__ __forceinline__ void ya_ldsm_x4(unsigned addr, unsigned& r0, unsigned& r1,
+                                             unsigned& r2, unsigned& r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr)
+                 : "memory");
+  }
+  __device__ __forceinline__ void ya_ldsm_x4_trans(unsigned addr, unsigned& r0, unsigned& r1,
+                                                   unsigned& r2, unsigned& r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr)
+                 : "memory");
+  }
+  __device__ __forceinline__ void ya_mma_bf16(float* c, const unsigned* a, unsigned b0,
+                                              unsigned b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  __device__ __forceinline__ void ya_mma_f16(float* c, const unsigned* a, unsigned b0,
+                                             unsigned b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  // Two floats as one register of two bf16 (f16): `lo` in the low half.
+  __device__ __forceinline__ unsigned ya_pack_bf16(float lo, float hi) {
+    unsigned r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+  }
+  __device__ __forceinline__ unsigned ya_pack_f16(float lo, float hi) {
+    unsigned r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+  }
+  __device__ __forceinline__ float ya_lo_bf16(unsigned w) {
+    return __uint_as_float(w << 16);
+  }
+  __device__ __forceinline__ float ya_hi_bf16(unsigned w) {
+    return __uint_as_float(w & 0xffff0000u);
+  }
+  __device__ __forceinline__ float ya_lo_f16(unsigned w) {
+    return yr_f16_to_f32((unsigned short)(w & 0xffffu));
+  }
+  __device__ __forceinline__ float ya_hi_f16(unsigned w) {
+    return yr_f16_to_f32((unsigned short)(w >> 16));
+  }
+  __device__ __forceinline__ float ya_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+  }
 #endif
 )";
   return text;
@@ -681,7 +691,9 @@ $LOADO
 
 std::optional<BlockKernel> try_generate_attention_kernel(const ir::BlockGraph& graph,
                                                          int shared_limit) {
-  if (const auto pattern = match_attention(graph)) {
+  // cp.async and bf16 mma.sync need sm_80 or later; a device allowing 64 KB of shared memory
+  // per block or less is an earlier one (Turing: 64 KB; sm_80 and later: 99 KB or more).
+  if (const auto pattern = match_attention(graph); pattern && shared_limit > kTuringShared) {
     if (const auto plan = plan_attention(*pattern, shared_limit))
       return attention_kernel(graph, *pattern, *plan);
     return std::nullopt;
