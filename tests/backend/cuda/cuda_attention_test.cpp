@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/cuda/cuda_test_graphs.h"
 #include "yirage/backend/cuda/attention_pattern.h"
 #include "yirage/backend/cuda/attention_schedule.h"
 #include "yirage/backend/cuda/block_codegen.h"
@@ -88,6 +89,28 @@ TEST(CudaAttention, ScheduleTakesEveryAttentionWorkloadAndItsCombine) {
       EXPECT_NE(combine.find("attention schedule: split-KV combine"), std::string::npos);
     }
   }
+}
+
+TEST(CudaAttention, ScheduleTakesKStoredByColumns) {
+  for (const auto& [graph, splits] :
+       {std::pair{testing::attention_with_k_by_columns(2, 4, 512, 64, DType::BF16, 2, 4), 2},
+        {testing::attention_with_k_by_columns(2, 20, 200, 24, DType::F16, 1, 5), 1}}) {
+    const auto graphs = block_graphs(graph);
+    ASSERT_EQ(graphs.size(), splits == 1 ? 1u : 2u);
+    const auto loop = match_attention(*graphs[0]);
+    ASSERT_TRUE(loop.has_value());
+    EXPECT_TRUE(loop->k_transposed);
+    EXPECT_EQ(loop->splits, splits);
+    const std::string source = generate_block_kernel(*graphs[0], kSm90Shared).kernel.source;
+    EXPECT_NE(source.find("d * BN + ((kc ^ (d & SWZK)) << 3)"), std::string::npos);
+    if (splits > 1) {
+      EXPECT_TRUE(match_combine(*graphs[1]).has_value());
+    }
+  }
+  // K by columns with a KV range that is no multiple of 8 (no 16-byte runs): the generic path.
+  const auto ragged = testing::attention_with_k_by_columns(1, 4, 36, 32, DType::BF16, 1, 1);
+  EXPECT_TRUE(match_attention(*block_graphs(ragged)[0]).has_value());
+  EXPECT_FALSE(try_generate_attention_kernel(*block_graphs(ragged)[0], kSm90Shared).has_value());
 }
 
 TEST(CudaAttention, ScheduleTakesTheSearchsLoweredAttentionAndItsSplit) {
@@ -265,12 +288,12 @@ TEST(CudaAttention, GeneratedSourceHasThePipelineTensorCoresAndOnlineSoftmax) {
 }
 
 // Attention kernels in one source: the prelude once, entry points renamed.
-std::string merged_sources(const std::vector<Workload>& list, int shared_limit, int* count) {
+std::string merged_sources(const std::vector<ir::KernelGraph>& list, int shared_limit, int* count) {
   const std::string& prelude = device_prelude();
   std::string merged = prelude;
   *count = 0;
-  for (const Workload& w : list) {
-    for (const ir::BlockGraph* graph : block_graphs(w.fused)) {
+  for (const ir::KernelGraph& fused : list) {
+    for (const ir::BlockGraph* graph : block_graphs(fused)) {
       std::string source = generate_block_kernel(*graph, shared_limit).kernel.source;
       EXPECT_EQ(source.compare(0, prelude.size(), prelude), 0);
       source = source.substr(prelude.size());
@@ -288,22 +311,26 @@ TEST(CudaAttention, KernelsOfEveryKindCompileToMachineCodeForSm80AndSm90) {
   if (!nvrtc_available(&why)) GTEST_SKIP() << why;
   // Machine code, so that ptxas checks the inline PTX (cp.async, ldmatrix, mma): bf16 decode
   // with QK-norm and its bf16 combine, f16 many-row tiles in one kernel, D = 32 and D = 16
-  // tiles, the combine of f32 partials, D = 24 padded to 32 with QK-norm, a masked KV tile. (The
+  // tiles, the combine of f32 partials, D = 24 padded to 32 with QK-norm, a masked KV tile, K
+  // stored by columns (bf16; f16 padded and masked). (The
   // standard workloads' kernels go through the front end in
   // CudaCodegen.EveryTestGraphCompilesThroughNvrtcForSm80AndSm90.)
-  std::vector<Workload> some;
-  some.push_back(workloads::attention_decode(8, 4, 4096, 128, DType::BF16, true, {16, 4}));
-  some.push_back(workloads::attention_decode(2, 40, 256, 64, DType::F16, false, {1, 0}));
-  some.push_back(workloads::attention_decode(1, 96, 512, 32, DType::BF16, false, {1, 0}));
-  some.push_back(workloads::attention_decode(2, 4, 96, 16, DType::F16, true, {1, 3}));
-  some.push_back(workloads::attention_decode(2, 3, 96, 24, DType::F32, false, {2, 4}));
-  some.push_back(workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, {2, 4}));
-  some.push_back(workloads::attention_decode(2, 4, 200, 64, DType::BF16, true, {1, 0}));
+  std::vector<ir::KernelGraph> some;
+  for (Workload w : {workloads::attention_decode(8, 4, 4096, 128, DType::BF16, true, {16, 4}),
+                     workloads::attention_decode(2, 40, 256, 64, DType::F16, false, {1, 0}),
+                     workloads::attention_decode(1, 96, 512, 32, DType::BF16, false, {1, 0}),
+                     workloads::attention_decode(2, 4, 96, 16, DType::F16, true, {1, 3}),
+                     workloads::attention_decode(2, 3, 96, 24, DType::F32, false, {2, 4}),
+                     workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, {2, 4}),
+                     workloads::attention_decode(2, 4, 200, 64, DType::BF16, true, {1, 0})})
+    some.push_back(std::move(w.fused));
+  some.push_back(testing::attention_with_k_by_columns(2, 4, 512, 64, DType::BF16, 1, 4));
+  some.push_back(testing::attention_with_k_by_columns(2, 20, 200, 24, DType::F16, 1, 5));
   for (const auto& [arch, shared] : {std::pair{"sm_80", kSm80Shared}, {"sm_90", kSm90Shared}}) {
     int kernels = 0;
     EXPECT_GT(compile_cuda(merged_sources(some, shared, &kernels), arch).cubin.size(), 10000u)
         << arch;
-    EXPECT_EQ(kernels, 10);
+    EXPECT_EQ(kernels, 12);
   }
 }
 
@@ -312,12 +339,12 @@ TEST(CudaAttention, EveryBenchmarkTilingCompiles) {
   if (!nvrtc_available(&why)) GTEST_SKIP() << why;
   // The tilings `yirage bench cuda-kernels` times (batch 1; larger batches change only the
   // head count), through the front end for sm_90.
-  std::vector<Workload> list;
+  std::vector<ir::KernelGraph> list;
   for (Tiling t : {Tiling{}, Tiling{16, 4}, Tiling{32, 2}, Tiling{8, 8}, Tiling{64, 1}})
-    list.push_back(workloads::attention_decode(8, 4, 4096, 128, DType::BF16, false, t));
+    list.push_back(workloads::attention_decode(8, 4, 4096, 128, DType::BF16, false, t).fused);
   for (bool norm : {false, true}) {
     for (Tiling t : {Tiling{}, Tiling{16, 4}, Tiling{32, 4}, Tiling{64, 2}, Tiling{8, 8}})
-      list.push_back(workloads::attention_decode(2, 256, 4096, 64, DType::BF16, norm, t));
+      list.push_back(workloads::attention_decode(2, 256, 4096, 64, DType::BF16, norm, t).fused);
   }
   int kernels = 0;
   EXPECT_GT(compile_cuda_ptx(merged_sources(list, kSm90Shared, &kernels), "compute_90"), 10000u);

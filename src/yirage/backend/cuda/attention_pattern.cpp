@@ -151,17 +151,19 @@ std::optional<AttentionPattern> match_attention(const ir::BlockGraph& g) {
   }
   const BlockNode* qk_product = walk.op(qk, OpKind::Matmul);
   if (qk_product == nullptr) return std::nullopt;
-  const BlockNode* transpose = walk.op(qk_product->inputs[1], OpKind::Transpose);
-  if (transpose == nullptr) return std::nullopt;
-  {
+  // K as [H, N, D] through a transpose of its tiles, or stored as [H, D, N].
+  if (const BlockNode* transpose = walk.op(qk_product->inputs[1], OpKind::Transpose)) {
     const auto rank = static_cast<int64_t>(g.type(transpose->inputs[0]).shape.size());
     int64_t d0 = transpose->attrs.get_int("dim0"), d1 = transpose->attrs.get_int("dim1");
     if (d0 < 0) d0 += rank;
     if (d1 < 0) d1 += rank;
     if (rank != 3 || std::min(d0, d1) != 1 || std::max(d0, d1) != 2) return std::nullopt;
+    p.k = walk.maybe_normed(transpose->inputs[0], p.k_gain, p.k_eps);
+  } else {
+    p.k_transposed = true;
+    p.k = walk.input(qk_product->inputs[1]);
   }
   p.q = walk.maybe_normed(qk_product->inputs[0], p.q_gain, p.q_eps);
-  p.k = walk.maybe_normed(transpose->inputs[0], p.k_gain, p.k_eps);
   p.v = walk.input(pv->inputs[1]);
   if (p.q < 0 || p.k < 0 || p.v < 0) return std::nullopt;
   const BlockNode* running_max = nullptr;
@@ -196,7 +198,8 @@ std::optional<AttentionPattern> match_attention(const ir::BlockGraph& g) {
   const ir::BlockInput& v = input_of(g, p.v);
   const Shape& qs = q.dtensor.shape;
   const Shape& ks = k.dtensor.shape;
-  if (qs.size() != 3 || ks.size() != 3 || v.dtensor.shape != ks) return std::nullopt;
+  const Shape& vs = v.dtensor.shape;
+  if (qs.size() != 3 || ks.size() != 3 || vs.size() != 3) return std::nullopt;
   if (!is_half(q.dtensor.dtype) || k.dtensor.dtype != q.dtensor.dtype ||
       v.dtensor.dtype != q.dtensor.dtype)
     return std::nullopt;
@@ -204,23 +207,33 @@ std::optional<AttentionPattern> match_attention(const ir::BlockGraph& g) {
   p.heads = qs[0];
   p.rows = qs[1];
   p.head_dim = qs[2];
-  if (ks[0] != p.heads || ks[2] != p.head_dim) return std::nullopt;
+  p.kv_len = vs[1];
+  // The dims of K holding the KV rows and the head dim.
+  const int k_rows = p.k_transposed ? 2 : 1, k_cols = p.k_transposed ? 1 : 2;
+  if (vs[0] != p.heads || vs[2] != p.head_dim || ks[0] != p.heads ||
+      ks[static_cast<std::size_t>(k_rows)] != p.kv_len ||
+      ks[static_cast<std::size_t>(k_cols)] != p.head_dim)
+    return std::nullopt;
   if (!plain_map(q.input_map, -2) || q.input_map[1] != -1 || q.forloop_dim != -1)
     return std::nullopt;
-  if (!plain_map(k.input_map, 1) || k.input_map != v.input_map || k.forloop_dim != 1 ||
-      v.forloop_dim != 1)
+  if (!plain_map(v.input_map, 1) || v.forloop_dim != 1 || !plain_map(k.input_map, k_rows) ||
+      k.forloop_dim != k_rows || k.input_map[0] != v.input_map[0] ||
+      (k.input_map[1] == -1) != (v.input_map[1] == -1))
     return std::nullopt;
   if (tile_of(g, p.q) != Shape{1, p.rows, p.head_dim}) return std::nullopt;
-  const Shape& kt = tile_of(g, p.k);
-  if (kt.size() != 3 || kt[0] != 1 || kt[2] != p.head_dim || tile_of(g, p.v) != kt)
-    return std::nullopt;
+  const Shape& vt = tile_of(g, p.v);
+  if (vt.size() != 3 || vt[0] != 1 || vt[2] != p.head_dim) return std::nullopt;
+  const Shape kt = p.k_transposed ? Shape{1, p.head_dim, vt[1]} : vt;
+  if (tile_of(g, p.k) != kt) return std::nullopt;
   if (p.heads != grid[0] && !(p.heads == 1 && grid[0] == 1)) return std::nullopt;
-  p.splits = k.input_map[1] == 1 ? grid[1] : 1;
-  p.kv_block = kt[1] * g.forloop_range();
-  if (p.kv_block * p.splits != ks[1]) return std::nullopt;
+  p.splits = v.input_map[1] == 1 ? grid[1] : 1;
+  p.kv_block = vt[1] * g.forloop_range();
+  if (p.kv_block * p.splits != p.kv_len) return std::nullopt;
   p.q_at = offsets(q.input_map, qs, tile_of(g, p.q));
-  p.k_at = offsets(k.input_map, ks, {1, p.kv_block, p.head_dim});
-  p.v_at = p.k_at;
+  p.v_at = offsets(v.input_map, vs, {1, p.kv_block, p.head_dim});
+  p.k_at =
+      offsets(k.input_map, ks,
+              p.k_transposed ? Shape{1, p.head_dim, p.kv_block} : Shape{1, p.kv_block, p.head_dim});
   for (int gain : {p.q_gain, p.k_gain}) {
     if (gain < 0) continue;
     const ir::BlockInput& in = input_of(g, gain);

@@ -6,8 +6,9 @@
 //   s = (q' @ transpose(k')) [* scale];  m = max(s, -1);  e = exp(s - m)
 //   O = rescaled_sum(e @ v_t, m);  L = rescaled_sum(sum(e, -1), m);  [X = max-accumulate(m)]
 //   outputs: O / L, or the partials O, L and X
-// q [H, M, D], k and v [H, N, D], grid (H, S, 1), the KV length split over S blocks and walked
-// by the for-loop. The combine form, grid (H, 1, 1), walks the S partials:
+// q [H, M, D], k and v [H, N, D] (or k [H, D, N] without the transpose, no QK-norm then),
+// grid (H, S, 1), the KV length split over S blocks and walked by the for-loop. The combine form,
+// grid (H, 1, 1), walks the S partials:
 //   out = rescaled_sum(O_s, X_s) / rescaled_sum(L_s, X_s).
 #pragma once
 
@@ -34,6 +35,8 @@ struct AttentionPattern {
   int64_t head_dim = 1;                    ///< D
   int64_t splits = 1;                      ///< S: blocks along grid y, each a KV range
   int64_t kv_block = 1;                    ///< KV rows per block (the for-loop walks them)
+  int64_t kv_len = 1;                      ///< N: KV rows in all
+  bool k_transposed = false;               ///< K stored as [H, D, N] (no transpose op)
   double scale = 1.0;                      ///< factor on q k^T
   int q = -1, k = -1, v = -1;              ///< block-input indices
   int q_gain = -1, k_gain = -1;            ///< rms_norm gains (block inputs), -1 without

@@ -167,6 +167,7 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
   // Head dims a multiple of 8 (16-byte rows), padded with zeros to a multiple of 16 in
   // shared memory (the mma's k and the ldmatrix pairs).
   if (p.head_dim % 8 != 0 || p.head_dim > 128) return std::nullopt;
+  if (p.k_transposed && p.kv_block % 8 != 0) return std::nullopt;  // 16-byte runs of KV
   const int64_t d = (p.head_dim + 15) / 16 * 16;
   Plan plan;
   const int64_t row_tiles = (p.rows + 15) / 16;
@@ -224,6 +225,52 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   const int64_t chunks = padded / 8;
   const int swizzle = chunks % 8 == 0 ? 7 : (chunks % 4 == 0 ? 3 : 1);
   const std::string in = "in";
+  // K and V copies: rows of D (16-byte chunks c of row r at chunk c ^ (r & SWZ)); K stored as
+  // [H, D, N] copies D rows of BN KV entries instead (chunk c of row d at c ^ (d & SWZK)).
+  const int64_t k_chunks = plan.tile / 8;
+  const int k_swizzle = k_chunks % 8 == 0 ? 7 : (k_chunks % 4 == 0 ? 3 : 1);
+  auto copy = [&](const std::string& dst, const std::string& src, const std::string& base,
+                  const std::string& live) {
+    return masked ? "        ya_cp_async16_zfill(" + dst + ", " + live + " ? " + src + " : " +
+                        base + ", " + live + " ? 16u : 0u);\n"
+                  : "        ya_cp_async16(" + dst + ", " + src + ");\n";
+  };
+  std::string load_kv = masked ? "        const bool live = tile * BN + r < KV;\n" : "";
+  if (!p.k_transposed) load_kv += copy("kd + at", "ks + r * D + c * 8", "k", "live");
+  load_kv += copy("vd + at", "vs + r * D + c * 8", "v", "live");
+  std::string load_kt;
+  if (p.k_transposed) {
+    load_kt =
+        "#pragma unroll\n"
+        "    for (int j = 0; j < (D * (BN / 8) + NT - 1) / NT; ++j) {\n"
+        "      const int i = tid + j * NT;\n"
+        "      if (D * (BN / 8) % NT == 0 || i < D * (BN / 8)) {\n"
+        "        const int d = i / (BN / 8), c = i % (BN / 8);\n"
+        "        const unsigned at = (unsigned)(d * BN + ((c ^ (d & SWZK)) << 3)) * 2u;\n" +
+        std::string(masked ? "        const bool live = tile * BN + c * 8 < KV;\n" : "") +
+        copy("kd + at", "k + (long long)d * " + lnum(p.kv_len) + " + tile * BN + c * 8", "k",
+             "live") +
+        "      }\n    }";
+  }
+  std::string padding;
+  if (padded != d && !p.k_transposed) {
+    padding =
+        "  // The padding chunk of every K and V row stays zero.\n"
+        "  for (int r = tid; r < 2 * NB * BN; r += NT)\n"
+        "    *reinterpret_cast<uint4*>(Ks + r * DK + ((DC ^ (r & SWZ)) << 3)) = uint4{0u, 0u, 0u, "
+        "0u};";
+  } else if (padded != d) {
+    padding =
+        "  // The padding chunk of every V row and the padding rows of K stay zero.\n"
+        "  for (int r = tid; r < NB * BN; r += NT)\n"
+        "    *reinterpret_cast<uint4*>(Vs + r * DK + ((DC ^ (r & SWZ)) << 3)) = uint4{0u, 0u, 0u, "
+        "0u};\n"
+        "  for (int i = tid; i < NB * (DK - D) * (BN / 8); i += NT) {\n"
+        "    const int b = i / ((DK - D) * (BN / 8)), rest = i % ((DK - D) * (BN / 8));\n"
+        "    *reinterpret_cast<uint4*>(Ks + b * BN * DK + (D + rest / (BN / 8)) * BN +\n"
+        "                              rest % (BN / 8) * 8) = uint4{0u, 0u, 0u, 0u};\n"
+        "  }";
+  }
   std::string gain_expression = "1.0f";
   for (int gain : {p.q_gain, p.k_gain}) {
     if (gain < 0) continue;
@@ -236,12 +283,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       {"THREADS", num(threads)},
       {"HD", num(d)},
       {"HK", num(padded)},
-      {"PADDING", padded == d
-                      ? ""
-                      : "  // The padding chunk of every K and V row stays zero.\n"
-                        "  for (int r = tid; r < 2 * NB * BN; r += NT)\n"
-                        "    *reinterpret_cast<uint4*>(Ks + r * DK + ((DC ^ (r & SWZ)) << 3)) = "
-                        "uint4{0u, 0u, 0u, 0u};"},
+      {"PADDING", padding},
       {"BN", num(plan.tile)},
       {"STAGES", num(plan.stages)},
       {"BUFFERS", num(plan.buffers)},
@@ -250,14 +292,21 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       {"ROWS", num(p.rows)},
       {"TILES", num((p.kv_block + plan.tile - 1) / plan.tile)},
       {"KV", num(p.kv_block)},
-      {"LOADKV",
-       masked
-           ? "        const bool live = tile * BN + r < KV;\n"
-             "        ya_cp_async16_zfill(kd + at, live ? ks + r * D + c * 8 : k, live ? 16u : "
-             "0u);\n"
-             "        ya_cp_async16_zfill(vd + at, live ? vs + r * D + c * 8 : v, live ? 16u : 0u);"
-           : "        ya_cp_async16(kd + at, ks + r * D + c * 8);\n"
-             "        ya_cp_async16(vd + at, vs + r * D + c * 8);"},
+      {"LOADKV", load_kv},
+      {"LOADKT", load_kt},
+      {"KROW", p.k_transposed
+                   ? "      const int r = (lane & 7) + (((lane >> 3) & 1) << 3);  // d - 16 kk\n"
+                     "      const int kc = (wk * WN + 16 * j) / 8 + (lane >> 4);"
+                   : "      const int r = wk * WN + 16 * j + (lane & 7) + ((lane >> 4) << 3);"},
+      {"KFRAG", p.k_transposed ? "        const int d = 16 * kk + r;\n"
+                                 "        ya_ldsm_x4_trans(kb + (unsigned)(d * BN + ((kc ^ (d & "
+                                 "SWZK)) << 3)) * 2u, b0, "
+                                 "b1, b2, b3);"
+                               : "        const int c = 2 * kk + ((lane >> 3) & 1);\n"
+                                 "        ya_ldsm_x4(kb + (unsigned)(r * DK + ((c ^ (r & SWZ)) << "
+                                 "3)) * 2u, b0, b1, b2, "
+                                 "b3);"},
+      {"SWZK", num(k_swizzle)},
       {"MASK", masked ? "\n        if (tile * BN + wk * WN + 8 * n + 2 * t4 + (i & 1) >= KV) "
                         "sc[n][i] = -YR_INF;"
                       : ""},
@@ -300,7 +349,9 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   constexpr int WR = $ROWW, WK = $KVW;
   constexpr int WN = BN / WK, BM = 16 * WR, M = $ROWS, TILES = $TILES, NT = $THREADS, SWZ = $SWZ;
   constexpr int KV = $KV;  // KV rows of the block: TILES tiles of BN, the last masked past KV
+  constexpr int SWZK = $SWZK;  // K stored as [H, D, N]: the swizzle of its D rows of BN
   (void)KV;
+  (void)SWZK;
   extern __shared__ float4 yr_smem[];
   unsigned short* Qs = reinterpret_cast<unsigned short*>(yr_smem);
   unsigned short* Ks = Qs + BM * DK;
@@ -316,6 +367,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   auto load_tile = [&](int tile, int stage) {
     const unsigned short* ks = k + (long long)tile * BN * D;
     const unsigned short* vs = v + (long long)tile * BN * D;
+    (void)ks;
     const unsigned kd = ya_smem_addr(Ks + stage * BN * DK);
     const unsigned vd = ya_smem_addr(Vs + stage * BN * DK);
 #pragma unroll
@@ -324,9 +376,9 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       if (BN * DC % NT == 0 || i < BN * DC) {
         const int r = i / DC, c = i % DC;
         const unsigned at = (unsigned)(r * DK + ((c ^ (r & SWZ)) << 3)) * 2u;
-$LOADKV
-      }
+$LOADKV      }
     }
+$LOADKT
   };
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) {
@@ -396,15 +448,14 @@ $QNORM
     for (int n = 0; n < WN / 8; ++n) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
 #pragma unroll
     for (int j = 0; j < WN / 16; ++j) {
-      const int r = wk * WN + 16 * j + (lane & 7) + ((lane >> 4) << 3);
+$KROW
 )",
                values);
   if (p.k_gain >= 0) text += "      float ka = 0.0f, kb2 = 0.0f;\n";
   text += fill(R"(#pragma unroll
       for (int kk = 0; kk < DK / 16; ++kk) {
-        const int c = 2 * kk + ((lane >> 3) & 1);
         unsigned b0, b1, b2, b3;
-        ya_ldsm_x4(kb + (unsigned)(r * DK + ((c ^ (r & SWZ)) << 3)) * 2u, b0, b1, b2, b3);
+$KFRAG
         ya_mma_$HALF(sc[2 * j], qa[kk], b0, b1);
         ya_mma_$HALF(sc[2 * j + 1], qa[kk], b2, b3);
 )",
