@@ -146,6 +146,33 @@ TEST(CudaAttention, ScheduleTakesTheSearchsLoweredAttentionAndItsSplit) {
   }
 }
 
+TEST(CudaAttention, ScheduleTakesTheSearchsLoweredAttentionWithKByColumns) {
+  // Mirage's GQA layout: K as [heads, head_dim, kv], multiplied without a transpose.
+  ir::KernelGraph naive;
+  const auto q = naive.input({2, 64, 64}, DType::BF16);
+  const auto k = naive.input({2, 64, 512}, DType::BF16);
+  const auto v = naive.input({2, 512, 64}, DType::BF16);
+  const auto scores = naive.unary(ir::OpKind::MulScalar, naive.matmul(q, k), 0.125);
+  naive.mark_output(naive.matmul(naive.softmax(scores, -1), v));
+  search::Frame frame;
+  frame.grid = {2, 1, 1};
+  frame.forloop = 8;
+  frame.imaps = {{0, -1, -1}, {0, -1, -1}, {0, -1, -1}};
+  frame.fmaps = {-1, 2, 1};
+  const auto one = search::lower_to_frame(naive, frame);
+  ASSERT_TRUE(one.has_value());
+  const auto loop = match_attention(*block_graphs(*one).at(0));
+  ASSERT_TRUE(loop.has_value());
+  EXPECT_TRUE(loop->k_transposed);
+  const auto split = search::split_reduction(*one, 4);
+  ASSERT_TRUE(split.has_value());
+  const auto partial = match_attention(*block_graphs(*split).at(0));
+  ASSERT_TRUE(partial.has_value());
+  EXPECT_TRUE(partial->partial);
+  EXPECT_TRUE(partial->k_transposed);
+  EXPECT_EQ(partial->kv_block, 128);
+}
+
 TEST(CudaAttention, OtherGraphsKeepTheGenericPath) {
   std::vector<Workload> others;
   others.push_back(workloads::rms_norm_matmul(4, 256, 512, DType::BF16));
