@@ -9,16 +9,20 @@
 //   build-gpu/src/cli/yirage bench cuda-kernels --only lora --json /tmp/lora.json
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "yirage/backend/backend.h"
 #include "yirage/backend/cuda/block_codegen.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/cuda/matmul_plan.h"
 #include "yirage/backend/cuda/matmul_schedule.h"
 #include "yirage/backend/cuda/nvrtc.h"
 #include "yirage/backend/cuda/tc_device_lib.h"
+#include "yirage/backend/random_inputs.h"
+#include "yirage/backend/registry.h"
 #include "yirage/ir/block_graph.h"
 #include "yirage/workloads/workloads.h"
 
@@ -219,6 +223,46 @@ TEST(CudaMatmulSchedule, EveryScheduledKernelCompilesThroughNvrtcForSm80AndSm90)
     EXPECT_GT(compile_cuda_ptx(all, std::string("compute_") + arch), 10000u) << arch;
     const std::string some = merged_kernels(forms, shared, &kernels);
     EXPECT_GT(compile_cuda(some, std::string("sm_") + arch).cubin.size(), 10000u) << arch;
+  }
+}
+
+// ||out - ref|| / ||ref||; NaN when any output is not finite.
+double relative_error(const core::Tensor& out, const core::Tensor& ref) {
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const double o = out.get(i), r = ref.get(i);
+    if (!std::isfinite(o)) return std::nan("");
+    diff += (o - r) * (o - r);
+    norm += r * r;
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
+TEST(CudaMatmulSchedule, ScheduledKernelsMatchTheReferenceOnTheGpu) {
+  Backend& cuda = get_backend("cuda");
+  const Availability available = cuda.available();
+  if (!available.available) GTEST_SKIP() << "no CUDA here: " << available.reason;
+  const DType bf16 = DType::BF16;
+  std::vector<Workload> list;
+  list.push_back(workloads::rms_norm_matmul(1, 4096, 6144, bf16, Tiling{192, 16}));  // decode
+  list.push_back(workloads::rms_norm_matmul(2, 4096, 1536, bf16, Tiling{96, 16}));   // 1 stage row
+  list.push_back(workloads::rms_norm_matmul(64, 1024, 512, bf16, Tiling{8, 4}));     // warps_n 4
+  list.push_back(workloads::rms_norm_matmul(20, 512, 256, bf16, Tiling{4, 8}));      // 2 m-tiles
+  list.push_back(workloads::rms_norm_matmul(3, 96, 40, DType::F16, Tiling{5, 2}));   // 2 warps
+  list.push_back(workloads::gated_mlp(1, 1024, 3072, bf16, Tiling{96, 4}));
+  list.push_back(workloads::gated_mlp(64, 512, 1024, bf16, Tiling{16, 4}));
+  list.push_back(workloads::gated_mlp(20, 64, 48, DType::F16, Tiling{2, 4}));
+  list.push_back(workloads::gated_mlp(4, 256, 384, bf16));
+  list.push_back(workloads::lora(16, 256, 4096, 16, bf16, Tiling{64, 1}));
+  list.push_back(workloads::lora(3, 128, 256, 16, bf16, Tiling{4, 2}));
+  uint64_t seed = 300;
+  for (const auto& w : list) {
+    ASSERT_TRUE(plan_matmul(last_block(w.fused), kSm80Shared).has_value()) << w.shape;
+    const auto inputs = random_inputs(w.fused, seed++);
+    const auto expected = get_backend("reference").run(w.naive, inputs);
+    const auto actual = cuda.run(w.fused, inputs);
+    ASSERT_EQ(actual.size(), expected.size());
+    EXPECT_LE(relative_error(actual[0], expected[0]), 2e-2) << w.name << " " << w.shape;
   }
 }
 
