@@ -96,7 +96,8 @@ TEST(CudaMatmulSchedule, IsChosenForTheMatmulWorkloadsAtEveryBenchTiling) {
     EXPECT_GE(plan->stages, 2);
     EXPECT_EQ(plan->depth % plan->chunk, 0);
     EXPECT_EQ(plan->chunk % (16 * plan->warps_k), 0);
-    EXPECT_EQ(plan->warps, plan->warps_k * plan->warps_n);
+    EXPECT_EQ(plan->warps, plan->warps_k * plan->warps_m * plan->warps_n);
+    EXPECT_EQ((plan->rows + 15) / 16 % plan->warps_m, 0);
     EXPECT_LE(plan->accumulator_registers, 128);
   }
 }
@@ -158,11 +159,12 @@ TEST(CudaMatmulSchedule, DecodeLaunchKeepsManyBytesInFlightWithinSharedMemory) {
   EXPECT_EQ(kernel.kernel.grid[0], 192u);
   EXPECT_EQ(kernel.kernel.block[0], 256u);
   EXPECT_EQ(kernel.scratch_bytes, 0u);
-  // Batch 64 with a wide slice splits the columns over warps to bound the accumulators.
+  // Batch 64 with a wide slice splits the row tiles over warps to bound the accumulators.
   const auto wide = workloads::gated_mlp(64, 4096, 12288, DType::BF16, Tiling{192, 16});
   const auto wide_plan = plan_matmul(last_block(wide.fused), kSm90Shared);
   ASSERT_TRUE(wide_plan.has_value());
-  EXPECT_GT(wide_plan->warps_n, 1);
+  EXPECT_EQ(wide_plan->warps_n, 1);
+  EXPECT_GT(wide_plan->warps_m, 1);
   EXPECT_LE(wide_plan->accumulator_registers, 64);
 }
 

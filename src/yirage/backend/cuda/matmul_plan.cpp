@@ -264,43 +264,48 @@ bool choose_launch(MatmulPlan& plan, const ir::BlockGraph& graph, int shared_lim
       std::clamp<int64_t>((graph.num_blocks() + kAssumedSms - 1) / kAssumedSms, 1, 3);
   const int64_t per_block = (shared_limit + 1024) / resident - 2048;
   const int64_t budget = std::min<int64_t>(per_block, shared_limit) - plan.persistent_bytes;
+  // Warps split the contraction steps first, then the row tiles (no work repeated), then the
+  // columns (each column warp rebuilds the A fragments), until the accumulators fit.
   for (int warps : {8, 4, 2, 1}) {
     for (int warps_n = 1; warps_n <= warps; warps_n *= 2) {
-      const int warps_k = warps / warps_n;
-      bool divides = true;
-      int64_t accumulators = row_sums * m_tiles * 2;
-      for (const auto& product : plan.products) {
-        const int64_t n_tiles = product.cols / 8;
-        divides = divides && n_tiles % warps_n == 0;
-        accumulators += m_tiles * (n_tiles / warps_n) * 4;
+      for (int warps_m = 1; warps_m * warps_n <= warps; warps_m *= 2) {
+        const int warps_k = warps / (warps_n * warps_m);
+        bool divides = m_tiles % warps_m == 0;
+        int64_t accumulators = row_sums * (m_tiles / warps_m) * 2;
+        for (const auto& product : plan.products) {
+          const int64_t n_tiles = product.cols / 8;
+          divides = divides && n_tiles % warps_n == 0;
+          accumulators += (m_tiles / warps_m) * (n_tiles / warps_n) * 4;
+        }
+        if (!divides || accumulators > max_accumulators) continue;
+        const int64_t step = 16 * warps_k;
+        if (plan.depth % step != 0) continue;
+        // Largest chunk whose stage is at most a quarter of the budget, keeping four or more
+        // chunks where the depth allows.
+        int64_t chunk = 0;
+        for (int64_t c = step; c <= std::min(kMaxChunk, plan.depth); c *= 2) {
+          if (plan.depth % c != 0) continue;
+          if (chunk != 0 && (lay_out_stage(plan, c) > budget / 4 || plan.depth / c < 4)) break;
+          chunk = c;
+        }
+        if (chunk == 0) continue;
+        const int64_t stage = lay_out_stage(plan, chunk);
+        const int64_t chunks = plan.depth / chunk;
+        int64_t stages = std::min<int64_t>({kMaxStages, budget / stage, chunks + 1});
+        if (stages < 2) stages = 2;
+        const int64_t pipeline = round_up(std::max(stages * stage, plan.post_bytes), 128);
+        if (pipeline + plan.persistent_bytes > shared_limit) continue;
+        plan.warps = warps;
+        plan.warps_m = warps_m;
+        plan.warps_n = warps_n;
+        plan.warps_k = warps_k;
+        plan.chunk = chunk;
+        plan.stages = static_cast<int>(stages);
+        plan.stage_bytes = stage;
+        plan.pipeline_bytes = pipeline;
+        plan.accumulator_registers = accumulators;
+        return true;
       }
-      if (!divides || accumulators > max_accumulators) continue;
-      const int64_t step = 16 * warps_k;
-      if (plan.depth % step != 0) continue;
-      // Largest chunk whose stage is at most a quarter of the budget, keeping two or more
-      // chunks where the depth allows.
-      int64_t chunk = 0;
-      for (int64_t c = step; c <= std::min(kMaxChunk, plan.depth); c *= 2) {
-        if (plan.depth % c != 0) continue;
-        if (chunk != 0 && (lay_out_stage(plan, c) > budget / 4 || plan.depth / c < 4)) break;
-        chunk = c;
-      }
-      if (chunk == 0) continue;
-      const int64_t stage = lay_out_stage(plan, chunk);
-      const int64_t chunks = plan.depth / chunk;
-      int64_t stages = std::min<int64_t>({kMaxStages, budget / stage, chunks + 1});
-      if (stages < 2) stages = 2;
-      const int64_t pipeline = round_up(std::max(stages * stage, plan.post_bytes), 128);
-      if (pipeline + plan.persistent_bytes > shared_limit) continue;
-      plan.warps = warps;
-      plan.warps_n = warps_n;
-      plan.warps_k = warps_k;
-      plan.chunk = chunk;
-      plan.stages = static_cast<int>(stages);
-      plan.stage_bytes = stage;
-      plan.pipeline_bytes = pipeline;
-      plan.accumulator_registers = accumulators;
-      return true;
     }
   }
   return false;

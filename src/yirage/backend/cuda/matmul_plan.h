@@ -57,6 +57,7 @@ struct MatmulPlan {
   std::vector<PlannedRowSum> row_sums;        ///< the loop's row sums
   std::vector<int32_t> row_ops;               ///< element-wise loop nodes on row tiles, in order
   int warps = 8;                              ///< warps per block
+  int warps_m = 1;                            ///< warps splitting the 16-row tiles
   int warps_n = 1;                            ///< warps splitting the columns of every product
   int warps_k = 8;                            ///< warps splitting the contraction steps of a chunk
   int64_t chunk = 0;                          ///< contraction elements per pipeline stage

@@ -37,7 +37,7 @@ class MatmulEmitter {
       : g_(graph),
         p_(plan),
         threads_(32 * plan.warps),
-        m_tiles_((plan.rows + 15) / 16),
+        m_tiles_((plan.rows + 15) / 16 / plan.warps_m),
         chunks_(plan.depth / plan.chunk),
         pipeline_((plan.pipeline_bytes + 127) / 128 * 128) {}
 
@@ -52,10 +52,10 @@ class MatmulEmitter {
     code_.line("float* const T = reinterpret_cast<float*>(smem);");
     code_.line("const unsigned smem_u = yr_smem_u32(smem);");
     code_.line("const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;");
-    code_.line("const int wk = warp % " + num(p_.warps_k) + ", wn = warp / " + num(p_.warps_k) +
-               ";");
+    code_.line("const int wk = warp % " + num(p_.warps_k) + ", wm = (warp / " + num(p_.warps_k) +
+               ") % " + num(p_.warps_m) + ", wn = warp / " + num(p_.warps_k * p_.warps_m) + ";");
     code_.line("const int g = lane >> 2, t = lane & 3;");
-    code_.line("(void)wn; (void)g; (void)t;");
+    code_.line("(void)wm; (void)wn; (void)g; (void)t;");
     emit_sources();
     emit_load_lambda();
     emit_main_loop();
@@ -278,7 +278,7 @@ class MatmulEmitter {
     code_.open("for (int mt = 0; mt < " + num(mt) + "; ++mt)");
     code_.line("#pragma unroll");
     code_.open("for (int rh = 0; rh < 2; ++rh)");
-    code_.line("const int r = mt * 16 + g + rh * 8;");
+    code_.line("const int r = (wm * " + num(m_tiles_) + " + mt) * 16 + g + rh * 8;");
     code_.line("arow[mt][rh] = r < " + num(p_.rows) + " ? r : " + num(p_.rows - 1) + ";");
     code_.line("rvalid[mt][rh] = r < " + num(p_.rows) + " && wn == 0;");
     code_.close();
@@ -454,7 +454,7 @@ class MatmulEmitter {
       code_.open("for (int nl = 0; nl < " + num(ntw) + "; ++nl)");
       code_.line("#pragma unroll");
       code_.open("for (int i = 0; i < 4; ++i)");
-      code_.line("const int r = mt * 16 + g + (i >> 1) * 8;");
+      code_.line("const int r = (wm * " + num(m_tiles_) + " + mt) * 16 + g + (i >> 1) * 8;");
       code_.line("const int n = (wn * " + num(ntw) + " + nl) * 8 + 2 * t + (i & 1);");
       code_.open("if (r < " + num(rows) + ")");
       emit_accumulator_writes(product.node, 1.0, "r * " + num(product.cols) + " + n",
@@ -470,7 +470,7 @@ class MatmulEmitter {
       code_.open("for (int mt = 0; mt < " + num(m_tiles_) + "; ++mt)");
       code_.line("#pragma unroll");
       code_.open("for (int rh = 0; rh < 2; ++rh)");
-      code_.line("const int r = mt * 16 + g + rh * 8;");
+      code_.line("const int r = (wm * " + num(m_tiles_) + " + mt) * 16 + g + rh * 8;");
       code_.open("if (wn == 0 && t == 0 && r < " + num(rows) + ")");
       emit_accumulator_writes(sum.node, sum.scale, "r",
                               "rsum" + num(static_cast<int64_t>(i)) + "[mt][rh]");
