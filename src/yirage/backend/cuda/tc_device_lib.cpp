@@ -14,7 +14,7 @@ __device__ __forceinline__ unsigned yr_smem_u32(const void* p) {
   return r;
 }
 __device__ __forceinline__ void yr_cp_async16(unsigned dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+  asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
 }
 __device__ __forceinline__ void yr_cp_async_commit() {
   asm volatile("cp.async.commit_group;" ::: "memory");
