@@ -60,9 +60,10 @@ class MatmulEmitter {
     emit_load_lambda();
     emit_main_loop();
     emit_partials();
+    mark_inlined();
     for (std::size_t n = 0; n < g_.nodes().size(); ++n) {
       const BlockNode& node = g_.nodes()[n];
-      if (node.phase != Phase::Loop && node.kind == BlockNodeKind::Op) {
+      if (node.phase != Phase::Loop && node.kind == BlockNodeKind::Op && !inlined_[n]) {
         code_.line("// node " + num(static_cast<int64_t>(n)));
         code_.open("");
         emit_op(n);
@@ -505,23 +506,83 @@ class MatmulEmitter {
     }
   }
 
-  // Declares int c0..c{rank-1}: the coordinates of flat index `flat` in `shape`.
-  void coordinates(const Shape& shape, const std::string& flat) {
-    code_.line("int r_ = " + flat + ";");
+  // Declares int <prefix>0..: the coordinates of flat index `flat` in `shape`.
+  void coordinates(const Shape& shape, const std::string& flat, const std::string& prefix = "c") {
+    const std::string rest = prefix + "r_";
+    code_.line("int " + rest + " = " + flat + ";");
     for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-      code_.line("const int c" + num(d) + " = r_ % " + num(shape[static_cast<std::size_t>(d)]) +
-                 "; r_ /= " + num(shape[static_cast<std::size_t>(d)]) + ";");
+      code_.line("const int " + prefix + num(d) + " = " + rest + " % " +
+                 num(shape[static_cast<std::size_t>(d)]) + "; " + rest +
+                 " /= " + num(shape[static_cast<std::size_t>(d)]) + ";");
+      code_.line("(void)" + prefix + num(d) + ";");
     }
-    code_.line("(void)r_;");
+    code_.line("(void)" + rest + ";");
   }
 
-  std::string broadcast_offset(const Shape& operand, const Shape& target) const {
+  std::string broadcast_offset(const Shape& operand, const Shape& target,
+                               const std::string& prefix = "c") const {
     const auto strides = broadcast_strides(operand, target);
     std::string text = "0";
     for (std::size_t d = 0; d < target.size(); ++d) {
-      if (strides[d] != 0) text += " + c" + num(static_cast<int64_t>(d)) + " * " + num(strides[d]);
+      if (strides[d] != 0)
+        text += " + " + prefix + num(static_cast<int64_t>(d)) + " * " + num(strides[d]);
     }
     return text;
+  }
+
+  // After-loop element-wise nodes read only by other such nodes and outputs are computed per
+  // output element as it is written, not as tiles of their own.
+  void mark_inlined() {
+    inlined_.assign(nodes().size(), false);
+    std::vector<bool> elementwise(nodes().size(), false);
+    for (std::size_t n = 0; n < nodes().size(); ++n) {
+      const BlockNode& node = nodes()[n];
+      const auto category = ir::op_info(node.op).category;
+      elementwise[n] = node.kind == BlockNodeKind::Op && node.phase != Phase::Loop &&
+                       (category == ir::OpCategory::Unary || category == ir::OpCategory::Binary);
+    }
+    std::vector<std::vector<std::size_t>> users(nodes().size());
+    for (std::size_t n = 0; n < nodes().size(); ++n) {
+      for (const auto& ref : nodes()[n].inputs)
+        users[static_cast<std::size_t>(ref.node)].push_back(n);
+    }
+    for (std::size_t n = nodes().size(); n-- > 0;) {
+      if (!elementwise[n]) continue;
+      bool inline_it = true;
+      for (std::size_t user : users[n]) inline_it = inline_it && inlined_[user];
+      inlined_[n] = inline_it;
+    }
+  }
+
+  // Emits `const float u<n>` for the inlined nodes `root` needs, at the coordinates <prefix>*
+  // of flat index `flat` in `out`; returns the float expression of `root` there.
+  std::string element_value(int32_t root, const Shape& out, const std::string& flat,
+                            const std::string& prefix) {
+    std::set<int32_t> needed;
+    std::vector<int32_t> stack = {root};
+    while (!stack.empty()) {
+      const int32_t n = stack.back();
+      stack.pop_back();
+      if (!inlined_[static_cast<std::size_t>(n)] || !needed.insert(n).second) continue;
+      for (const auto& ref : nodes()[n].inputs) stack.push_back(ref.node);
+    }
+    const auto operand = [&](TensorRef ref) {
+      if (inlined_[static_cast<std::size_t>(ref.node)]) return "u" + num(ref.node);
+      const Shape& shape = shape_of(ref);
+      return tile(ref) + "[" + (shape == out ? flat : broadcast_offset(shape, out, prefix)) + "]";
+    };
+    for (int32_t n : needed) {
+      const BlockNode& node = nodes()[n];
+      std::string value;
+      if (ir::op_info(node.op).category == ir::OpCategory::Unary) {
+        const double s = node.attrs.has("scalar") ? node.attrs.get_float("scalar") : 0.0;
+        value = unary_expression(node.op, operand(node.inputs[0]), s);
+      } else {
+        value = binary_expression(node.op, operand(node.inputs[0]), operand(node.inputs[1]));
+      }
+      code_.line("const float u" + num(n) + " = " + value + ";");
+    }
+    return operand(TensorRef{root, 0});
   }
 
   void open_loop(int64_t count) {
@@ -646,15 +707,23 @@ class MatmulEmitter {
     std::string offset = "base";
     for (std::size_t d = 0; d < box.size(); ++d)
       offset += " + (long long)c" + num(static_cast<int64_t>(d)) + " * " + lnum(strides[d]);
-    const std::string src = tile(output.tile);
+    const int32_t root = output.tile.node;
     if (!wide) {
-      code_.line("yr_store_" + dtype_tag(dtype) + "(" + out + ", " + offset + ", " + src + "[e]);");
+      const std::string value = element_value(root, box, "e", "c");
+      code_.line("yr_store_" + dtype_tag(dtype) + "(" + out + ", " + offset + ", " + value + ");");
     } else {
       const std::string convert = dtype == core::DType::BF16 ? "yr_f32_to_bf16" : "yr_f32_to_f16";
+      code_.line("float vals[8];");
+      code_.line("#pragma unroll");
+      code_.open("for (int q = 0; q < 8; ++q)");
+      code_.line("const int f = e + q;");
+      coordinates(box, "f", "d");
+      code_.line("vals[q] = " + element_value(root, box, "f", "d") + ";");
+      code_.close();
       code_.line("unsigned w[4];");
       code_.line("#pragma unroll");
-      code_.line("for (int q = 0; q < 4; ++q) w[q] = (unsigned)" + convert + "(" + src +
-                 "[e + 2 * q]) | ((unsigned)" + convert + "(" + src + "[e + 2 * q + 1]) << 16);");
+      code_.line("for (int q = 0; q < 4; ++q) w[q] = (unsigned)" + convert +
+                 "(vals[2 * q]) | ((unsigned)" + convert + "(vals[2 * q + 1]) << 16);");
       code_.line("uint4 v; v.x = w[0]; v.y = w[1]; v.z = w[2]; v.w = w[3];");
       code_.line("*reinterpret_cast<uint4*>(" + out + " + (" + offset + ")) = v;");
     }
@@ -670,6 +739,7 @@ class MatmulEmitter {
   const int64_t pipeline_;
   CodeWriter code_;
   std::map<int32_t, std::vector<int64_t>> offsets_;
+  std::vector<bool> inlined_;
   bool guarded_ = false;
 };
 
