@@ -3,9 +3,10 @@
 // (weights XOR-swizzled, row tiles padded), warps split the contraction steps (and, for wide
 // products, the columns), mma.sync m16n8k16 accumulates in f32 registers over the block's whole
 // contraction range, the row expressions (x * g, ...) are applied while the A fragments are
-// built, and row sums (sum of x^2) accumulate alongside. After the loop the warps' partial sums
-// meet in shared memory as the float accumulator tiles; the after-loop and loop-invariant nodes
-// then run block-wide on float tiles and the outputs are written with 16-byte stores.
+// built, and row sums (sum of x^2) accumulate alongside. After the loop the warps' sums meet, one
+// contraction warp after another, in float accumulator tiles over the stages; after-loop
+// matmuls and reductions run block-wide on float tiles, and the element-wise nodes that lead to
+// an output are computed per element as the output is written, with 16-byte stores.
 #pragma once
 
 #include <optional>
