@@ -132,6 +132,7 @@ class MatmulEmitter {
     }
     YR_INTERNAL_CHECK(post * 4 <= pipeline_ && persistent * 4 == pipeline_ + p_.persistent_bytes,
                       "tensor-core tiles overflow the planned shared memory");
+    post_end_ = post;
   }
 
   // The 16-byte piece index of (contraction row k, piece q) of weight stream j in its chunk.
@@ -429,10 +430,11 @@ class MatmulEmitter {
     }
   }
 
-  // The warps' products and row sums meet in the accumulator tiles (over the stages), one
-  // contraction warp after the other so that the sums do not depend on timing.
+  // The warps' products and row sums meet in the accumulator tiles (over the stages). With room
+  // behind those tiles, each contraction warp writes its own slice and all threads then sum the
+  // slices; otherwise the contraction warps add into the tiles one after another. Either way the
+  // order of the additions is fixed.
   void emit_partials() {
-    const int64_t rows = p_.rows;
     for (std::size_t i = 0; i < p_.row_sums.size(); ++i) {
       const std::string r = "rsum" + num(static_cast<int64_t>(i));
       code_.line("#pragma unroll");
@@ -444,8 +446,34 @@ class MatmulEmitter {
       code_.close();
       code_.close();
     }
-    code_.open("for (int w = 0; w < " + num(p_.warps_k) + "; ++w)");
-    code_.open("if (wk == w)");
+    int64_t total_cols = 0;
+    std::map<int32_t, int64_t> col_offset;  // product or row-sum node -> column in a slice row
+    for (const auto& product : p_.products) {
+      col_offset[product.node] = total_cols;
+      total_cols += product.cols;
+    }
+    for (const auto& sum : p_.row_sums) col_offset[sum.node] = total_cols++;
+    const int64_t rows = p_.rows;
+    const bool slices =
+        p_.warps_k > 1 && (post_end_ + p_.warps_k * rows * total_cols) * 4 <= pipeline_;
+    const auto slice = [&](const std::string& w, const std::string& r, int32_t source,
+                           const std::string& n) {
+      return "T[" + num(post_end_) + " + (" + w + " * " + num(rows) + " + " + r + ") * " +
+             num(total_cols) + " + " + num(col_offset.at(source)) + " + " + n + "]";
+    };
+    // Each warp's values: slices, or its turn at the tiles.
+    const auto write = [&](int32_t source, double scale, const std::string& r, const std::string& n,
+                           const std::string& index, const std::string& value) {
+      if (slices) {
+        code_.line(slice("wk", r, source, n) + " = " + value + ";");
+      } else {
+        emit_accumulator_writes(source, scale, index, value);
+      }
+    };
+    if (!slices) {
+      code_.open("for (int w = 0; w < " + num(p_.warps_k) + "; ++w)");
+      code_.open("if (wk == w)");
+    }
     for (std::size_t j = 0; j < p_.products.size(); ++j) {
       const PlannedProduct& product = p_.products[j];
       const int64_t ntw = product.cols / 8 / p_.warps_n;
@@ -458,8 +486,8 @@ class MatmulEmitter {
       code_.line("const int r = (wm * " + num(m_tiles_) + " + mt) * 16 + g + (i >> 1) * 8;");
       code_.line("const int n = (wn * " + num(ntw) + " + nl) * 8 + 2 * t + (i & 1);");
       code_.open("if (r < " + num(rows) + ")");
-      emit_accumulator_writes(product.node, 1.0, "r * " + num(product.cols) + " + n",
-                              "acc" + num(static_cast<int64_t>(j)) + "[mt][nl][i]");
+      write(product.node, 1.0, "r", "n", "r * " + num(product.cols) + " + n",
+            "acc" + num(static_cast<int64_t>(j)) + "[mt][nl][i]");
       code_.close();
       code_.close();
       code_.close();
@@ -473,15 +501,34 @@ class MatmulEmitter {
       code_.open("for (int rh = 0; rh < 2; ++rh)");
       code_.line("const int r = (wm * " + num(m_tiles_) + " + mt) * 16 + g + rh * 8;");
       code_.open("if (wn == 0 && t == 0 && r < " + num(rows) + ")");
-      emit_accumulator_writes(sum.node, sum.scale, "r",
-                              "rsum" + num(static_cast<int64_t>(i)) + "[mt][rh]");
+      write(sum.node, sum.scale, "r", "0", "r", "rsum" + num(static_cast<int64_t>(i)) + "[mt][rh]");
       code_.close();
       code_.close();
       code_.close();
     }
-    code_.close();
+    if (!slices) {
+      code_.close();
+      code_.line("__syncthreads();");
+      code_.close();
+      return;
+    }
     code_.line("__syncthreads();");
-    code_.close();
+    const auto gather = [&](int32_t source, double scale, int64_t cols) {
+      for (const auto& [node, factor] : accumulators_of(source, scale)) {
+        code_.open("for (int e = tid; e < " + num(rows * cols) + "; e += " + num(threads_) + ")");
+        code_.line("const int r = e / " + num(cols) + ", n = e % " + num(cols) + ";");
+        code_.line("(void)n;");
+        code_.line("float sum = 0.0f;");
+        code_.line("#pragma unroll");
+        code_.line("for (int w = 0; w < " + num(p_.warps_k) +
+                   "; ++w) sum += " + slice("w", "r", source, cols > 1 ? "n" : "0") + ";");
+        code_.line(tile(node) + "[e] = sum * " + float_literal(factor) + ";");
+        code_.close();
+      }
+    };
+    for (const auto& product : p_.products) gather(product.node, 1.0, product.cols);
+    for (const auto& sum : p_.row_sums) gather(sum.node, sum.scale, 1);
+    code_.line("__syncthreads();");
   }
 
   // Loop-invariant inputs as float tiles (issued after the first stages are in flight).
@@ -740,6 +787,7 @@ class MatmulEmitter {
   CodeWriter code_;
   std::map<int32_t, std::vector<int64_t>> offsets_;
   std::vector<bool> inlined_;
+  int64_t post_end_ = 0;  // floats of the tiles over the stages
   bool guarded_ = false;
 };
 
