@@ -24,6 +24,7 @@
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/ir/block_graph.h"
+#include "yirage/search/lowering.h"
 #include "yirage/workloads/workloads.h"
 
 namespace yirage::backend::cuda {
@@ -100,6 +101,36 @@ TEST(CudaMatmulSchedule, IsChosenForTheMatmulWorkloadsAtEveryBenchTiling) {
     EXPECT_EQ((plan->rows + 15) / 16 % plan->warps_m, 0);
     EXPECT_LE(plan->accumulator_registers, 128);
   }
+}
+
+TEST(CudaMatmulSchedule, IsChosenForTheSearchsLoopFormsAndSplitContractions) {
+  // matmul(rms_norm(x, g), w) and the gated MLP lowered by the search, walking the hidden dim.
+  const auto rms = workloads::rms_norm_matmul(4, 1024, 512, DType::BF16);
+  search::Frame frame;
+  frame.grid = {16, 1, 1};
+  frame.forloop = 8;
+  frame.imaps = {{-1, -1, -1}, {-1, -1, -1}, {1, -1, -1}};
+  frame.fmaps = {1, 0, 0};
+  const auto lowered = search::lower_to_frame(rms.naive, frame);
+  ASSERT_TRUE(lowered.has_value());
+  const auto plan = plan_matmul(last_block(*lowered), kSm90Shared);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->row_sums.size(), 1u);
+  const auto mlp = workloads::gated_mlp(4, 1024, 512, DType::BF16);
+  frame.imaps = {{-1, -1, -1}, {1, -1, -1}, {1, -1, -1}};
+  const auto lowered_mlp = search::lower_to_frame(mlp.naive, frame);
+  ASSERT_TRUE(lowered_mlp.has_value());
+  EXPECT_TRUE(plan_matmul(last_block(*lowered_mlp), kSm90Shared).has_value());
+  // Split over grid y: the first kernel (partial sums) streams; the combining one does not.
+  const auto split = search::split_reduction(rms.fused, 2);
+  ASSERT_TRUE(split.has_value());
+  std::vector<const ir::BlockGraph*> blocks;
+  for (const auto& node : split->nodes()) {
+    if (node.block_graph) blocks.push_back(node.block_graph.get());
+  }
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_TRUE(plan_matmul(*blocks[0], kSm90Shared).has_value());
+  EXPECT_FALSE(plan_matmul(*blocks[1], kSm90Shared).has_value());
 }
 
 TEST(CudaMatmulSchedule, IsNotChosenForGraphsItCannotRun) {
@@ -258,9 +289,19 @@ TEST(CudaMatmulSchedule, ScheduledKernelsMatchTheReferenceOnTheGpu) {
   list.push_back(workloads::gated_mlp(4, 256, 384, bf16));
   list.push_back(workloads::lora(16, 256, 4096, 16, bf16, Tiling{64, 1}));
   list.push_back(workloads::lora(3, 128, 256, 16, bf16, Tiling{4, 2}));
+  for (const auto& w : list)
+    ASSERT_TRUE(plan_matmul(last_block(w.fused), kSm80Shared).has_value()) << w.shape;
+  // A split contraction (first kernel scheduled) and the search's lowered form.
+  const auto rms = workloads::rms_norm_matmul(5, 1024, 512, bf16, Tiling{8, 8});
+  list.push_back({"split", rms.shape, rms.naive, *search::split_reduction(rms.fused, 2)});
+  search::Frame frame;
+  frame.grid = {16, 1, 1};
+  frame.forloop = 8;
+  frame.imaps = {{-1, -1, -1}, {-1, -1, -1}, {1, -1, -1}};
+  frame.fmaps = {1, 0, 0};
+  list.push_back({"lowered", rms.shape, rms.naive, *search::lower_to_frame(rms.naive, frame)});
   uint64_t seed = 300;
   for (const auto& w : list) {
-    ASSERT_TRUE(plan_matmul(last_block(w.fused), kSm80Shared).has_value()) << w.shape;
     const auto inputs = random_inputs(w.fused, seed++);
     const auto expected = get_backend("reference").run(w.naive, inputs);
     const auto actual = cuda.run(w.fused, inputs);
