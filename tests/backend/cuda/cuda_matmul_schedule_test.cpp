@@ -50,16 +50,18 @@ std::vector<Workload> scheduled_workloads() {
   const DType bf16 = DType::BF16;
   std::vector<Workload> list;
   for (int64_t bs : {1, 8, 64}) {
-    for (Tiling t : {Tiling{96, 16}, Tiling{192, 16}, Tiling{384, 8}, Tiling{48, 32}})
+    for (Tiling t :
+         {Tiling{96, 16}, Tiling{192, 16}, Tiling{384, 8}, Tiling{48, 32}, Tiling{128, 16}})
       list.push_back(workloads::rms_norm_matmul(bs, 4096, 6144, bf16, t));
   }
   for (int64_t bs : {1, 64}) {
     for (Tiling t : {Tiling{128, 4}, Tiling{256, 4}, Tiling{64, 8}})
       list.push_back(workloads::rms_norm_matmul(bs, 1024, 4096, bf16, t));
-    for (Tiling t : {Tiling{192, 16}, Tiling{384, 16}, Tiling{768, 8}})
+    for (Tiling t :
+         {Tiling{192, 16}, Tiling{384, 16}, Tiling{768, 8}, Tiling{128, 16}, Tiling{256, 16}})
       list.push_back(workloads::gated_mlp(bs, 4096, 12288, bf16, t));
   }
-  for (Tiling t : {Tiling{96, 4}, Tiling{192, 4}, Tiling{48, 8}})
+  for (Tiling t : {Tiling{96, 4}, Tiling{192, 4}, Tiling{48, 8}, Tiling{128, 4}})
     list.push_back(workloads::gated_mlp(1, 1024, 3072, bf16, t));
   for (Tiling t : {Tiling{64, 1}, Tiling{128, 1}, Tiling{32, 2}})
     list.push_back(workloads::lora(16, 256, 4096, 16, bf16, t));
