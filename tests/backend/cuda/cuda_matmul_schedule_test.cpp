@@ -17,10 +17,10 @@
 #include "yirage/backend/backend.h"
 #include "yirage/backend/cuda/block_codegen.h"
 #include "yirage/backend/cuda/device_code.h"
+#include "yirage/backend/cuda/matmul_device_lib.h"
 #include "yirage/backend/cuda/matmul_plan.h"
 #include "yirage/backend/cuda/matmul_schedule.h"
 #include "yirage/backend/cuda/nvrtc.h"
-#include "yirage/backend/cuda/tc_device_lib.h"
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/ir/block_graph.h"
@@ -207,20 +207,20 @@ TEST(CudaMatmulSchedule, SourceStreamsThroughCpAsyncIntoTensorCores) {
   for (const char* piece :
        {"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", "cp.async.cg.shared.global",
         "cp.async.commit_group", "cp.async.wait_group", "ldmatrix.sync.aligned.m8n8.x4.trans",
-        "yr_mma_bf16(acc0", "yr_ldsm_x4_trans(b", "yr_cp_async16(stage", "yr_pack_bf16(",
-        "rsum0[mt][rh] +=", "*reinterpret_cast<uint4*>(out0"}) {
+        "yr_mm_mma_bf16(acc0", "yr_mm_ldsm_x4_trans(b", "yr_mm_cp_async16(stage",
+        "yr_mm_pack_bf16(", "rsum0[mt][rh] +=", "*reinterpret_cast<uint4*>(out0"}) {
     EXPECT_NE(source.find(piece), std::string::npos) << piece;
   }
   const auto f16 = workloads::gated_mlp(20, 64, 48, DType::F16, Tiling{2, 4});
   const std::string half = generate_block_kernel(last_block(f16.fused), kSm90Shared).kernel.source;
-  EXPECT_NE(half.find("yr_mma_f16(acc1"), std::string::npos);
-  EXPECT_NE(half.find("yr_ldsm_x2_trans(b"), std::string::npos);  // 3 column tiles a product
+  EXPECT_NE(half.find("yr_mm_mma_f16(acc1"), std::string::npos);
+  EXPECT_NE(half.find("yr_mm_ldsm_x2_trans(b"), std::string::npos);  // 3 column tiles a product
 }
 
 // Scheduled kernels in one translation unit: prelude and library once, entry points renamed
 // yr_kernel_<n>.
 std::string merged_kernels(const std::vector<Workload>& list, int shared_limit, int* count) {
-  const std::string head = device_prelude() + tensor_core_device_lib();
+  const std::string head = device_prelude() + matmul_device_lib();
   std::string merged = head;
   *count = 0;
   for (const auto& w : list) {

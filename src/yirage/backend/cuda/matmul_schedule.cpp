@@ -6,8 +6,8 @@
 
 #include "yirage/backend/cuda/code_writer.h"
 #include "yirage/backend/cuda/device_code.h"
+#include "yirage/backend/cuda/matmul_device_lib.h"
 #include "yirage/backend/cuda/matmul_plan.h"
-#include "yirage/backend/cuda/tc_device_lib.h"
 #include "yirage/core/error.h"
 
 namespace yirage::backend::cuda {
@@ -44,13 +44,13 @@ class MatmulEmitter {
   BlockKernel generate() {
     allocate();
     code_.raw(device_prelude());
-    code_.raw(tensor_core_device_lib());
+    code_.raw(matmul_device_lib());
     emit_signature();
     for (std::size_t j = 0; j < p_.weight_streams.size(); ++j) emit_swizzle(j);
     code_.line("extern __shared__ float4 yr_smem[];");
     code_.line("unsigned char* const smem = reinterpret_cast<unsigned char*>(yr_smem);");
     code_.line("float* const T = reinterpret_cast<float*>(smem);");
-    code_.line("const unsigned smem_u = yr_smem_u32(smem);");
+    code_.line("const unsigned smem_u = yr_mm_smem_u32(smem);");
     code_.line("const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;");
     code_.line("const int wk = warp % " + num(p_.warps_k) + ", wm = (warp / " + num(p_.warps_k) +
                ") % " + num(p_.warps_m) + ", wn = warp / " + num(p_.warps_k * p_.warps_m) + ";");
@@ -225,9 +225,9 @@ class MatmulEmitter {
       open_copy_loop(s.rows * s.pieces_per_row);
       code_.line("const int r = i / " + num(s.pieces_per_row) + ", q = i % " +
                  num(s.pieces_per_row) + ";");
-      code_.line("yr_cp_async16(stage + " + num(s.stage_offset) + "u + r * " + num(s.pitch_bytes) +
-                 " + q * 16, src" + num(s.node) + " + (long long)r * " + lnum(row_stride(s.node)) +
-                 " + (long long)c * " + lnum(chunk) + " + q * 8);");
+      code_.line("yr_mm_cp_async16(stage + " + num(s.stage_offset) + "u + r * " +
+                 num(s.pitch_bytes) + " + q * 16, src" + num(s.node) + " + (long long)r * " +
+                 lnum(row_stride(s.node)) + " + (long long)c * " + lnum(chunk) + " + q * 8);");
       close_copy_loop();
     }
     for (std::size_t j = 0; j < p_.weight_streams.size(); ++j) {
@@ -238,7 +238,7 @@ class MatmulEmitter {
       open_copy_loop(pieces);
       code_.line("const int k = i / " + num(s.pieces_per_row) + ", q = i % " +
                  num(s.pieces_per_row) + ";");
-      code_.line("yr_cp_async16(stage + " + num(s.stage_offset) + "u + yr_swz" +
+      code_.line("yr_mm_cp_async16(stage + " + num(s.stage_offset) + "u + yr_swz" +
                  num(static_cast<int64_t>(j)) + "(k, q) * 16, src" + num(s.node) +
                  " + ((long long)c * " + lnum(chunk) + " + k) * " + lnum(whole[1]) + " + q * 8);");
       close_copy_loop();
@@ -292,15 +292,15 @@ class MatmulEmitter {
     code_.line("#pragma unroll");
     code_.open("for (int s = 0; s < " + num(stages - 1) + "; ++s)");
     code_.line("if (s < " + num(chunks_) + ") load_chunk(s, s);");
-    code_.line("yr_cp_async_commit();");
+    code_.line("yr_mm_cp_async_commit();");
     code_.close();
     emit_invariant_inputs();
     code_.open("for (int c = 0; c < " + num(chunks_) + "; ++c)");
-    code_.line("yr_cp_async_wait<" + num(stages - 2) + ">();");
+    code_.line("yr_mm_cp_async_wait<" + num(stages - 2) + ">();");
     code_.line("__syncthreads();");
     code_.line("if (c + " + num(stages - 1) + " < " + num(chunks_) + ") load_chunk(c + " +
                num(stages - 1) + ", (c + " + num(stages - 1) + ") % " + num(stages) + ");");
-    code_.line("yr_cp_async_commit();");
+    code_.line("yr_mm_cp_async_commit();");
     code_.line("const int s = c % " + num(stages) + ";");
     code_.line("const unsigned char* const st = smem + s * " + num(p_.stage_bytes) + ";");
     code_.line("const unsigned st_u = smem_u + (unsigned)s * " + num(p_.stage_bytes) + "u;");
@@ -312,7 +312,7 @@ class MatmulEmitter {
     for (std::size_t j = 0; j < p_.products.size(); ++j) emit_product(j);
     code_.close();
     code_.close();
-    code_.line("yr_cp_async_wait<0>();");
+    code_.line("yr_mm_cp_async_wait<0>();");
     code_.line("__syncthreads();");
   }
 
@@ -337,7 +337,7 @@ class MatmulEmitter {
       code_.line("const unsigned w" + num(s.node) + " = *reinterpret_cast<const unsigned*>(st + " +
                  num(s.stage_offset) + row + " + k * 2);");
       code_.line("float " + v(s.node, 0) + ", " + v(s.node, 1) + ";");
-      code_.line("yr_unpack_" + tag() + "(w" + num(s.node) + ", " + v(s.node, 0) + ", " +
+      code_.line("yr_mm_unpack_" + tag() + "(w" + num(s.node) + ", " + v(s.node, 0) + ", " +
                  v(s.node, 1) + ");");
     }
     for (int32_t op : p_.row_ops) {
@@ -356,9 +356,10 @@ class MatmulEmitter {
     }
     for (int32_t a : a_nodes) {
       const bool leaf = nodes()[a].kind == BlockNodeKind::Input;
-      code_.line("a" + num(a) + "[mt][rh + 2 * h] = " +
-                 (leaf ? "w" + num(a) : "yr_pack_" + tag() + "(" + v(a, 0) + ", " + v(a, 1) + ")") +
-                 ";");
+      code_.line(
+          "a" + num(a) + "[mt][rh + 2 * h] = " +
+          (leaf ? "w" + num(a) : "yr_mm_pack_" + tag() + "(" + v(a, 0) + ", " + v(a, 1) + ")") +
+          ";");
     }
     for (std::size_t i = 0; i < p_.row_sums.size(); ++i) {
       const int32_t x = p_.row_sums[i].x;
@@ -377,14 +378,14 @@ class MatmulEmitter {
     const PlannedStream& s = weight_stream(product.b);
     const std::string acc = "acc" + num(static_cast<int64_t>(j));
     const std::string a = "a" + num(product.a);
-    const std::string mma = "yr_mma_" + tag();
+    const std::string mma = "yr_mm_mma_" + tag();
     const std::string swz = "yr_swz" + num(static_cast<int64_t>(w));
     const std::string base = "st_u + " + num(s.stage_offset) + "u";
     if (ntw >= 2) {
       code_.line("#pragma unroll");
       code_.open("for (int u = 0; u < " + num(ntw / 2) + "; ++u)");
       code_.line("unsigned b[4];");
-      code_.line("yr_ldsm_x4_trans(b, " + base + " + " + swz + "(ks * 16 + l_row, wn * " +
+      code_.line("yr_mm_ldsm_x4_trans(b, " + base + " + " + swz + "(ks * 16 + l_row, wn * " +
                  num(ntw) + " + 2 * u + l_col) * 16);");
       code_.line("#pragma unroll");
       code_.open("for (int mt = 0; mt < " + num(m_tiles_) + "; ++mt)");
@@ -396,7 +397,7 @@ class MatmulEmitter {
     if (ntw % 2 == 1) {
       code_.open("");
       code_.line("unsigned b[2];");
-      code_.line("yr_ldsm_x2_trans(b, " + base + " + " + swz + "(ks * 16 + l_row, wn * " +
+      code_.line("yr_mm_ldsm_x2_trans(b, " + base + " + " + swz + "(ks * 16 + l_row, wn * " +
                  num(ntw) + " + " + num(ntw - 1) + ") * 16);");
       code_.line("#pragma unroll");
       code_.open("for (int mt = 0; mt < " + num(m_tiles_) + "; ++mt)");
