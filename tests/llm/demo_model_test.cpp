@@ -70,7 +70,8 @@ TEST(DemoModel, PresetsHaveQwen3Shapes) {
   EXPECT_DOUBLE_EQ(big.rms_norm_eps, 1e-6);
   EXPECT_EQ(big.torch_dtype, DType::F16);
   EXPECT_EQ(parse_demo_preset("qwen3-0.6b-shape"), DemoPreset::Qwen3_0_6B);
-  EXPECT_USER_ERROR([] { parse_demo_preset("huge"); }, "'huge'", "tiny or qwen3-0.6b-shape");
+  EXPECT_USER_ERROR([] { parse_demo_preset("huge"); }, "'huge'",
+                    "tiny, qwen3-0.6b-shape or qwen3-8b-shape");
   EXPECT_USER_ERROR([] { demo_config(DemoPreset::Tiny, DType::I32); }, "int32");
 }
 

@@ -1,0 +1,50 @@
+// The CUDA kernels of the device-resident Qwen3 model, generated as one NVRTC source per model
+// shape: embedding gather, residual add + RMSNorm, q/k norm + RoPE + KV cache write, paged
+// attention (flash-decoding: the KV length split over blocks), its combine, SiLU-gate, argmax.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "yirage/core/dtype.h"
+#include "yirage/llm/config.h"
+
+namespace yirage::llm {
+
+/// The sizes the kernels are generated for.
+struct CudaKernelShape {
+  int64_t hidden = 0;                     ///< model width
+  int64_t heads = 0;                      ///< query heads
+  int64_t kv_heads = 0;                   ///< key/value heads
+  int64_t head_dim = 0;                   ///< width of one head
+  int64_t intermediate = 0;               ///< gated MLP width
+  double eps = 1e-6;                      ///< RMSNorm epsilon
+  double theta = 1e6;                     ///< RoPE base
+  core::DType dtype = core::DType::BF16;  ///< activations, weights and KV cache
+
+  /// The shape of `config` computing in `dtype`.
+  static CudaKernelShape of(const Qwen3Config& config, core::DType dtype);
+  /// Elements of one 16-byte vector of `dtype` (8 for 16-bit types, 4 for float32).
+  int64_t vector_elements() const;
+  /// Threads that share one key row of one head in the attention kernel.
+  int64_t lanes_per_key() const { return head_dim / vector_elements(); }
+  /// Key rows one attention block works on at once.
+  int64_t key_groups() const { return kAttentionThreads / lanes_per_key(); }
+  /// Static shared memory of the attention kernel, bytes.
+  int64_t attention_shared_bytes() const;
+  /// Empty when the kernels support this shape, else why not (for the UserError).
+  std::string unsupported_reason() const;
+
+  /// Threads of an attention block.
+  static constexpr int64_t kAttentionThreads = 128;
+};
+
+/// Fewest keys an attention split works on (short contexts use fewer splits).
+inline constexpr int64_t kMinKeysPerSplit = 32;
+
+/// The complete source (prelude included) with the entry points yr_embed, yr_add_rms_norm,
+/// yr_qk_rope_store, yr_attention, yr_attention_combine, yr_silu_mul, yr_to_f32, yr_argmax.
+/// Parameters of each are listed in cuda_kernels.cpp beside its code.
+std::string qwen3_cuda_source(const CudaKernelShape& shape);
+
+}  // namespace yirage::llm

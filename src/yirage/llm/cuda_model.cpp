@@ -1,0 +1,428 @@
+#include "yirage/llm/cuda_model.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "yirage/backend/cuda/cublaslt.h"
+#include "yirage/backend/cuda/op_codegen.h"
+#include "yirage/backend/cuda/runtime.h"
+#include "yirage/core/error.h"
+#include "yirage/core/thread_pool.h"
+#include "yirage/ir/kernel_graph.h"
+#include "yirage/llm/cuda_kernels.h"
+
+namespace yirage::llm {
+
+namespace {
+
+namespace cuda = backend::cuda;
+using Grid = std::array<unsigned, 3>;
+
+// At most this many splits of the KV length per (row, KV head).
+constexpr int64_t kMaxSplits = 64;
+// Threads of the row-wise kernels (norms, embedding) and the grid-stride ones.
+constexpr unsigned kRowThreads = 256;
+
+enum class Output : int { Logits, Argmax };
+
+struct DeviceLayer {
+  core::Tensor input_norm, qkv, q_norm, k_norm, o, post_norm, gate_up, down;
+};
+
+unsigned to_unsigned(int64_t value) {
+  YR_INTERNAL_CHECK(value >= 1 && value <= 0x7fffffff, "grid size " << value << " out of range");
+  return static_cast<unsigned>(value);
+}
+
+char* bytes_of(const core::Tensor& tensor) {
+  return static_cast<char*>(tensor.data());
+}
+
+// [rows, 2 cols]: row k holds gate row k, then up row k.
+core::Tensor concat_columns(const core::Tensor& gate, const core::Tensor& up) {
+  const int64_t rows = gate.dim(0), cols = gate.dim(1);
+  const std::size_t row_bytes = static_cast<std::size_t>(cols) * core::dtype_size(gate.dtype());
+  core::Tensor out = core::Tensor::empty({rows, 2 * cols}, gate.dtype());
+  const char* g = bytes_of(gate);
+  const char* u = bytes_of(up);
+  char* o = bytes_of(out);
+  core::ThreadPool::global().parallel_for(rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      std::memcpy(o + 2 * i * row_bytes, g + i * row_bytes, row_bytes);
+      std::memcpy(o + (2 * i + 1) * row_bytes, u + i * row_bytes, row_bytes);
+    }
+  });
+  return out;
+}
+
+bool graphs_disabled_by_environment() {
+  const char* value = std::getenv("YIRAGE_CUDA_GRAPHS");
+  return value != nullptr && std::string(value) == "0";
+}
+
+}  // namespace
+
+struct CudaModel::State {
+  cuda::Runtime& runtime;
+  Qwen3Config config;
+  core::DType dtype;
+  CudaKernelShape shape;
+  int64_t qkv_width = 0;
+
+  cuda::Kernel embed, add_rms_norm, qk_rope, attention, combine, silu_mul, to_f32, argmax;
+
+  core::Tensor embed_table, final_norm, lm_head;
+  std::vector<DeviceLayer> layers;
+
+  // Buffers for `rows` step rows and `logit_rows` logit rows; reallocating them drops graphs.
+  int64_t rows = 0, logit_rows = 0, partial_units = 0;
+  core::Tensor x, h, qkv, q, attn, o, gu, a, down, part_acc, part_ml;
+  core::Tensor logits, logits32, ids_out;
+
+  // The KV cache the graphs were captured for (addresses and geometry) and its metadata buffer.
+  std::tuple<const void*, const void*, int64_t, int64_t> bound{nullptr, nullptr, 0, 0};
+  char* keys_base = nullptr;
+  char* values_base = nullptr;
+  int64_t table_stride = 0, block_size = 0, layer_elements = 0;
+  core::Tensor meta;  // int32: ids [rows], pos [rows], seq [rows], pick [rows], tables
+  std::vector<int32_t> host_meta;
+
+  // Graphs by (rows, output kind, argmax limit).
+  std::map<std::tuple<int64_t, int, int64_t>, std::shared_ptr<void>> graphs;
+  std::set<std::tuple<int64_t, int, int64_t>> warmed;
+  bool use_graphs = !graphs_disabled_by_environment();
+
+  // Generated matmul kernels for when cuBLASLt cannot run a product, by (m, n, k).
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::pair<cuda::KernelSource, cuda::Kernel>>
+      fallback_gemms;
+
+  CudaModelStats stats;
+
+  State(const Qwen3Config& c, core::DType d)
+      : runtime(cuda::Runtime::get()), config(c), dtype(d), shape(CudaKernelShape::of(c, d)) {
+    qkv_width = (config.num_attention_heads + 2 * config.num_key_value_heads) * config.head_dim;
+  }
+
+  template <typename... Args>
+  void launch(const cuda::Kernel& kernel, Grid grid, Grid block, Args... args) {
+    runtime.launch(kernel, grid, block, {static_cast<void*>(&args)...});
+  }
+
+  void gemm(int64_t m, int64_t n, int64_t k, const void* a_ptr, const void* b_ptr, void* c_ptr) {
+    cuda::GemmShape s;
+    s.m = m;
+    s.n = n;
+    s.k = k;
+    s.dtype = dtype;
+    if (cuda::cublaslt_matmul(runtime, s, a_ptr, b_ptr, c_ptr)) return;
+    auto& slot = fallback_gemms[{m, n, k}];
+    if (!slot.second.function) {
+      ir::KernelGraph g;
+      const auto lhs = g.input({m, k}, dtype);
+      const auto rhs = g.input({k, n}, dtype);
+      const auto product = g.matmul(lhs, rhs);
+      slot.first = cuda::generate_op_kernel(g.nodes()[static_cast<std::size_t>(product.node)],
+                                            {g.type(lhs), g.type(rhs)});
+      slot.second = runtime.kernel(slot.first.source, slot.first.entry, slot.first.shared_bytes);
+    }
+    launch(slot.second, slot.first.grid, slot.first.block, const_cast<void*>(a_ptr),
+           const_cast<void*>(b_ptr), c_ptr);
+  }
+
+  int64_t splits_for(int64_t n) const {
+    const int64_t work = n * config.num_key_value_heads;
+    const int64_t target = 2 * std::max(runtime.properties().multiprocessors, 1);
+    return std::clamp<int64_t>((target + work - 1) / work, 1, kMaxSplits);
+  }
+
+  void ensure_buffers(int64_t n, int64_t wanted) {
+    if (n <= rows && wanted <= logit_rows) return;
+    const int64_t r = std::max(n, rows), w = std::max(wanted, logit_rows);
+    runtime.synchronize();  // work in flight may still use the old buffers
+    graphs.clear();
+    warmed.clear();
+    const auto buffer = [&](int64_t elements, core::DType type) {
+      return runtime.empty({std::max<int64_t>(elements, 1)}, type);
+    };
+    const int64_t hidden = config.hidden_size, inter = config.intermediate_size;
+    const int64_t head_width = config.num_attention_heads * config.head_dim;
+    if (r > rows) {
+      x = buffer(r * hidden, dtype);
+      h = buffer(std::max(r, w) * hidden, dtype);
+      qkv = buffer(r * qkv_width, dtype);
+      q = buffer(r * head_width, dtype);
+      attn = buffer(r * head_width, dtype);
+      o = buffer(r * hidden, dtype);
+      gu = buffer(r * 2 * inter, dtype);
+      a = buffer(r * inter, dtype);
+      down = buffer(r * hidden, dtype);
+      int64_t units = 0;
+      for (int64_t k = 1; k <= r; ++k) units = std::max(units, k * splits_for(k));
+      part_acc = buffer(units * head_width, core::DType::F32);
+      part_ml = buffer(units * config.num_attention_heads * 2, core::DType::F32);
+      partial_units = units;
+      rows = r;
+      meta = core::Tensor();
+    }
+    if (w > logit_rows) {
+      if (w > rows) h = buffer(w * hidden, dtype);
+      logits = buffer(w * config.vocab_size, dtype);
+      logits32 = buffer(w * config.vocab_size, core::DType::F32);
+      ids_out = buffer(w, core::DType::I32);
+      logit_rows = w;
+    }
+    if (!meta.defined() && table_stride > 0)
+      meta = buffer(4 * rows + rows * table_stride, core::DType::I32);
+  }
+
+  void bind(const KvCache& cache) {
+    const KvLayout& layout = cache.layout();
+    YR_USER_CHECK(layout.device == core::DeviceKind::Cuda,
+                  "the CUDA model needs a KV cache in device memory; create it with the model's "
+                  "kv_layout()");
+    YR_INTERNAL_CHECK(layout.dtype == dtype && layout.num_layers == config.num_hidden_layers &&
+                          layout.num_kv_heads == config.num_key_value_heads &&
+                          layout.head_dim == config.head_dim,
+                      "the KV cache's layout does not match the model");
+    const auto key = std::make_tuple(static_cast<const void*>(cache.keys().data()),
+                                     static_cast<const void*>(cache.values().data()),
+                                     cache.block_size(), cache.num_blocks());
+    if (key == bound) return;
+    runtime.synchronize();
+    graphs.clear();
+    warmed.clear();
+    bound = key;
+    keys_base = bytes_of(cache.keys());
+    values_base = bytes_of(cache.values());
+    block_size = cache.block_size();
+    table_stride = std::max<int64_t>(
+        1, std::min(cache.num_blocks(), cache.blocks_for(config.max_position_embeddings)));
+    layer_elements = cache.num_blocks() * block_size * layout.num_kv_heads * layout.head_dim;
+    meta = core::Tensor();
+    if (rows > 0) meta = runtime.empty({4 * rows + rows * table_stride}, core::DType::I32);
+  }
+
+  // Writes the step's metadata and copies it to the device; true when it is a decode step
+  // (one row per sequence, every row's logits in order) that a graph can replay.
+  bool upload(const KvCache& cache, const StepRows& step) {
+    const auto n = static_cast<int64_t>(step.ids.size());
+    const auto wanted = static_cast<int64_t>(step.logit_rows.size());
+    std::map<int64_t, int32_t> table_of;
+    host_meta.assign(static_cast<std::size_t>(4 * rows), 0);
+    for (int64_t r = 0; r < n; ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      const AttentionRow& row = step.rows[i];
+      auto [it, added] = table_of.emplace(row.sequence, static_cast<int32_t>(table_of.size()));
+      if (added) {
+        const auto& blocks = cache.block_table(row.sequence);
+        YR_INTERNAL_CHECK(static_cast<int64_t>(blocks.size()) <= table_stride,
+                          "sequence " << row.sequence << " holds " << blocks.size()
+                                      << " blocks; the device tables hold " << table_stride);
+        YR_INTERNAL_CHECK(row.position / block_size < static_cast<int64_t>(blocks.size()),
+                          "position " << row.position << " is beyond the reserved slots");
+        const std::size_t at = host_meta.size();
+        host_meta.resize(at + static_cast<std::size_t>(table_stride), 0);
+        std::copy(blocks.begin(), blocks.end(),
+                  host_meta.begin() + static_cast<std::ptrdiff_t>(at));
+      }
+      host_meta[i] = static_cast<int32_t>(step.ids[i]);
+      host_meta[static_cast<std::size_t>(rows) + i] = static_cast<int32_t>(row.position);
+      host_meta[static_cast<std::size_t>(2 * rows) + i] = it->second;
+    }
+    bool in_order = wanted == n;
+    for (int64_t r = 0; r < wanted; ++r) {
+      const int64_t pick = step.logit_rows[static_cast<std::size_t>(r)];
+      host_meta[static_cast<std::size_t>(3 * rows + r)] = static_cast<int32_t>(pick);
+      in_order = in_order && pick == r;
+    }
+    runtime.copy_to_device(meta.data(), host_meta.data(), host_meta.size() * sizeof(int32_t));
+    return in_order && static_cast<int64_t>(table_of.size()) == n;
+  }
+
+  void enqueue(int64_t n, int64_t wanted, Output output, int64_t limit) {
+    const auto* m = static_cast<int32_t*>(meta.data());
+    void* ids = const_cast<int32_t*>(m);
+    void* pos = const_cast<int32_t*>(m + rows);
+    void* seq = const_cast<int32_t*>(m + 2 * rows);
+    void* pick = const_cast<int32_t*>(m + 3 * rows);
+    void* tables = const_cast<int32_t*>(m + 4 * rows);
+    void* none = nullptr;
+    const int rows_arg = static_cast<int>(n);
+    const int stride_arg = static_cast<int>(table_stride);
+    const int block_arg = static_cast<int>(block_size);
+    const int64_t hidden = config.hidden_size, inter = config.intermediate_size;
+    const int64_t heads = config.num_attention_heads, kv_heads = config.num_key_value_heads;
+    const int64_t d = config.head_dim;
+    const std::size_t elem = core::dtype_size(dtype);
+    const Grid row_block{kRowThreads, 1, 1};
+    const Grid row_grid{to_unsigned(n), 1, 1};
+
+    launch(embed, row_grid, row_block, ids, embed_table.data(), x.data());
+    const int64_t splits = splits_for(n);
+    const auto grid_stride_blocks = [](int64_t count) {
+      return to_unsigned(std::clamp<int64_t>((count + kRowThreads - 1) / kRowThreads, 1, 4096));
+    };
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const DeviceLayer& w = layers[l];
+      const std::size_t layer_offset = l * static_cast<std::size_t>(layer_elements) * elem;
+      void* k_cache = keys_base + layer_offset;
+      void* v_cache = values_base + layer_offset;
+      launch(add_rms_norm, row_grid, row_block, x.data(), l == 0 ? none : down.data(),
+             w.input_norm.data(), h.data(), none);
+      gemm(n, qkv_width, hidden, h.data(), w.qkv.data(), qkv.data());
+      launch(qk_rope, Grid{to_unsigned((n * (heads + 2 * kv_heads) + 3) / 4), 1, 1},
+             Grid{128, 1, 1}, qkv.data(), w.q_norm.data(), w.k_norm.data(), pos, seq, tables,
+             stride_arg, block_arg, q.data(), k_cache, v_cache, rows_arg);
+      const int splits_arg = static_cast<int>(splits);
+      launch(attention, Grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1},
+             Grid{static_cast<unsigned>(CudaKernelShape::kAttentionThreads), 1, 1}, q.data(),
+             k_cache, v_cache, pos, seq, tables, stride_arg, block_arg, attn.data(),
+             part_acc.data(), part_ml.data(), splits_arg);
+      if (splits > 1) {
+        launch(combine, Grid{to_unsigned(n * heads), 1, 1}, Grid{to_unsigned(d), 1, 1},
+               part_acc.data(), part_ml.data(), attn.data(), splits_arg);
+      }
+      gemm(n, hidden, heads * d, attn.data(), w.o.data(), o.data());
+      launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
+             none);
+      gemm(n, 2 * inter, hidden, h.data(), w.gate_up.data(), gu.data());
+      launch(silu_mul, Grid{grid_stride_blocks(n * inter), 1, 1}, row_block, gu.data(), a.data(),
+             rows_arg);
+      gemm(n, hidden, inter, a.data(), w.down.data(), down.data());
+    }
+    launch(add_rms_norm, Grid{to_unsigned(wanted), 1, 1}, row_block, x.data(), down.data(),
+           final_norm.data(), h.data(), pick);
+    gemm(wanted, config.vocab_size, hidden, h.data(), lm_head.data(), logits.data());
+    if (output == Output::Argmax) {
+      launch(argmax, Grid{to_unsigned(wanted), 1, 1}, Grid{1024, 1, 1}, logits.data(),
+             ids_out.data(), static_cast<int>(config.vocab_size), static_cast<int>(limit));
+    } else {
+      const long long count = wanted * config.vocab_size;
+      launch(to_f32, Grid{grid_stride_blocks(count), 1, 1}, row_block, logits.data(),
+             logits32.data(), count);
+    }
+  }
+
+  void run(KvCache& cache, const StepRows& step, Output output, int64_t limit) {
+    runtime.make_current();
+    bind(cache);
+    const auto n = static_cast<int64_t>(step.ids.size());
+    const auto wanted = static_cast<int64_t>(step.logit_rows.size());
+    YR_INTERNAL_CHECK(n >= 1 && wanted >= 1 && step.rows.size() == step.ids.size(),
+                      "a device step needs rows and logit rows");
+    ensure_buffers(n, wanted);
+    const bool decode = upload(cache, step);
+    const auto key =
+        std::make_tuple(n, static_cast<int>(output), output == Output::Argmax ? limit : int64_t{0});
+    if (decode && use_graphs) {
+      if (auto found = graphs.find(key); found != graphs.end()) {
+        runtime.launch_graph(found->second);
+        ++stats.graph_replays;
+        return;
+      }
+      if (warmed.count(key) != 0) {
+        std::shared_ptr<void> graph;
+        try {
+          runtime.begin_capture();
+          try {
+            enqueue(n, wanted, output, limit);
+          } catch (...) {
+            runtime.end_capture();
+            throw;
+          }
+          graph = runtime.end_capture();
+        } catch (const std::exception&) {
+          use_graphs = false;  // run kernel by kernel from now on
+        }
+        if (graph) {
+          graphs[key] = graph;
+          ++stats.graph_captures;
+          runtime.launch_graph(graph);
+          ++stats.graph_replays;
+          return;
+        }
+      }
+      warmed.insert(key);
+    }
+    enqueue(n, wanted, output, limit);
+    ++stats.eager_steps;
+  }
+};
+
+CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DType dtype) {
+  const std::string why = CudaKernelShape::of(config, dtype).unsupported_reason();
+  YR_USER_CHECK(why.empty(), "the CUDA model cannot run this model: " << why);
+  state_ = std::make_unique<State>(config, dtype);
+  State& s = *state_;
+  s.runtime.make_current();
+  const std::string source = qwen3_cuda_source(s.shape);
+  s.embed = s.runtime.kernel(source, "yr_embed");
+  s.add_rms_norm = s.runtime.kernel(source, "yr_add_rms_norm");
+  s.qk_rope = s.runtime.kernel(source, "yr_qk_rope_store");
+  s.attention = s.runtime.kernel(source, "yr_attention");
+  s.combine = s.runtime.kernel(source, "yr_attention_combine");
+  s.silu_mul = s.runtime.kernel(source, "yr_silu_mul");
+  s.to_f32 = s.runtime.kernel(source, "yr_to_f32");
+  s.argmax = s.runtime.kernel(source, "yr_argmax");
+
+  // Upload layer by layer, releasing the host copies once each layer's copies are done.
+  const auto upload = [&s](core::Tensor& host) {
+    core::Tensor device = s.runtime.to_device(host);
+    return device;
+  };
+  s.embed_table = upload(weights.embed);
+  s.final_norm = upload(weights.final_norm);
+  s.lm_head = upload(weights.lm_head);
+  s.runtime.synchronize();
+  weights.embed = core::Tensor();
+  weights.lm_head = core::Tensor();
+  for (LayerWeights& layer : weights.layers) {
+    DeviceLayer d;
+    core::Tensor gate_up = concat_columns(layer.gate, layer.up);
+    d.input_norm = upload(layer.input_norm);
+    d.qkv = upload(layer.qkv);
+    d.q_norm = upload(layer.q_norm);
+    d.k_norm = upload(layer.k_norm);
+    d.o = upload(layer.o);
+    d.post_norm = upload(layer.post_norm);
+    d.gate_up = upload(gate_up);
+    d.down = upload(layer.down);
+    s.runtime.synchronize();
+    layer = LayerWeights();
+    s.layers.push_back(std::move(d));
+  }
+}
+
+CudaModel::~CudaModel() = default;
+
+core::Tensor CudaModel::logits(KvCache& cache, const StepRows& step) {
+  State& s = *state_;
+  s.run(cache, step, Output::Logits, 0);
+  const auto wanted = static_cast<int64_t>(step.logit_rows.size());
+  core::Tensor result = core::Tensor::empty({wanted, s.config.vocab_size}, core::DType::F32);
+  s.runtime.copy_to_host(result.data(), s.logits32.data(), result.nbytes());
+  return result;
+}
+
+std::vector<int64_t> CudaModel::argmax(KvCache& cache, const StepRows& step, int64_t limit) {
+  State& s = *state_;
+  YR_INTERNAL_CHECK(limit >= 1 && limit <= s.config.vocab_size,
+                    "argmax over " << limit << " of " << s.config.vocab_size << " logits");
+  s.run(cache, step, Output::Argmax, limit);
+  std::vector<int32_t> ids(step.logit_rows.size());
+  s.runtime.copy_to_host(ids.data(), s.ids_out.data(), ids.size() * sizeof(int32_t));
+  return {ids.begin(), ids.end()};
+}
+
+const CudaModelStats& CudaModel::stats() const {
+  return state_->stats;
+}
+
+}  // namespace yirage::llm
