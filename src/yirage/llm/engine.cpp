@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "yirage/core/error.h"
+#include "yirage/llm/demo_weights.h"
 
 namespace yirage::llm {
 
@@ -105,6 +106,16 @@ std::unique_ptr<Engine> Engine::open(const std::string& dir, const EngineOptions
   auto tokenizer = Tokenizer::from_file(checkpoint.tokenizer_path());
   return std::make_unique<Engine>(std::move(model), std::move(tokenizer), checkpoint.generation(),
                                   options);
+}
+
+std::unique_ptr<Engine> Engine::open_demo(DemoPreset preset, const std::string& tokenizer_dir,
+                                          const EngineOptions& options) {
+  const Qwen3Config config = demo_config(preset, core::DType::BF16);
+  auto model = std::make_shared<Qwen3Model>(config, demo_weight_lookup(config), options.model);
+  auto tokenizer = Tokenizer::from_file(tokenizer_dir);
+  GenerationDefaults defaults;
+  defaults.eos_token_ids = config.eos_token_ids;
+  return std::make_unique<Engine>(std::move(model), std::move(tokenizer), defaults, options);
 }
 
 Engine::Engine(std::shared_ptr<Qwen3Model> model, std::shared_ptr<const Tokenizer> tokenizer,
