@@ -136,6 +136,7 @@ void run_bench_model(const BenchModelOptions& options) {
   std::string dtype;
   std::string device;
   double load_seconds = 0.0;
+  bool engine_gemv = false;
   for (const bool fused : {false, true}) {
     if (fused && options.unfused_only) break;
     EngineFlags flags = options.engine;
@@ -184,9 +185,11 @@ void run_bench_model(const BenchModelOptions& options) {
     }
     std::cout << "\n";
     if (const auto* gpu = engine->model().device_model()) {
+      engine_gemv = gpu->stats().gemv;
       std::cout << variant << ": " << gpu->stats().graph_replays << " steps replayed from "
                 << gpu->stats().graph_captures << " CUDA graphs, " << gpu->stats().eager_steps
-                << " run kernel by kernel\n";
+                << " run kernel by kernel; few-row products through "
+                << (gpu->stats().gemv ? "GEMV kernels" : "cuBLASLt") << "\n";
     }
     variants[variant] = {{"kernels", counters.kernels},
                          {"kernels_run", counters.fused_kernels},
@@ -228,6 +231,7 @@ void run_bench_model(const BenchModelOptions& options) {
                                    {"warmup", options.warmup},
                                    {"iters", options.iters},
                                    {"load_seconds", load_seconds},
+                                   {"gemv", engine_gemv},
                                    {"machine",
                                     {{"cpu", cpu.model},
                                      {"device", device},

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <future>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -189,9 +191,10 @@ using RopeKernel = void(const void*, const void*, const void*, const int*, const
 using NormKernel = void(void*, const void*, const void*, void*, const int*);
 using ArgmaxKernel = void(const void*, int*, int, int);
 using SiluKernel = void(const void*, void*, int);
+using GemvKernel = void(const void*, const void*, void*, int, int);
+using TransposeKernel = void(const void*, void*, int, int);
 
-void check_shape(const CudaKernelShape& shape) {
-  EmulatedKernels kernels(shape);
+void check_shape(const CudaKernelShape& shape, EmulatedKernels& kernels) {
   if (!kernels.ok()) return;
   const core::DType dtype = shape.dtype;
   const std::size_t elem = core::dtype_size(dtype);
@@ -368,16 +371,66 @@ void check_shape(const CudaKernelShape& shape) {
   kernels.run<ArgmaxKernel>("yr_argmax", 2, 1, 1024, stored.data(), ids.data(), 3000, 2900);
   EXPECT_EQ(ids[0], 1234);
   EXPECT_EQ(ids[1], 17);
+
+  // GEMVs: 19 output columns (a partial last block), k of 33 vectors (a partial last round of
+  // loads), 1, 3 and 8 rows (4, 2 and 1 loads in flight per weight row), plain and SiLU-gated.
+  const int64_t k = 33 * shape.vector_elements(), columns = 19;
+  const auto wt = random_values(2 * columns * k, dtype, rng, 0.5F);
+  const auto wtv = floats(wt.data(), dtype, 2 * columns * k);
+  for (const int64_t m : {1, 3, 8}) {
+    const auto xs = random_values(m * k, dtype, rng);
+    const auto xv = floats(xs.data(), dtype, m * k);
+    std::vector<float> plain(static_cast<std::size_t>(m * columns));
+    std::vector<float> gate_up(static_cast<std::size_t>(m * columns));
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t c = 0; c < columns; ++c) {
+        double g = 0.0, u = 0.0;
+        for (int64_t i = 0; i < k; ++i) {
+          const double xi = xv[static_cast<std::size_t>(r * k + i)];
+          g += xi * wtv[static_cast<std::size_t>(c * k + i)];
+          u += xi * wtv[static_cast<std::size_t>((columns + c) * k + i)];
+        }
+        plain[static_cast<std::size_t>(r * columns + c)] = static_cast<float>(g);
+        gate_up[static_cast<std::size_t>(r * columns + c)] =
+            static_cast<float>(g / (1.0 + std::exp(-g)) * u);
+      }
+    }
+    for (const bool with_silu : {false, true}) {
+      std::vector<uint8_t> y(static_cast<std::size_t>(m * columns) * elem);
+      kernels.run<GemvKernel>(gemv_entry(m, with_silu).c_str(), 3, 1, 256, wt.data(), xs.data(),
+                              y.data(), static_cast<int>(columns), static_cast<int>(k));
+      EXPECT_LE(max_relative(floats(y.data(), dtype, m * columns), with_silu ? gate_up : plain),
+                tolerance)
+          << gemv_entry(m, with_silu);
+    }
+  }
+
+  // Transpose of a [37, 45] matrix (partial tiles both ways) is exact.
+  const auto matrix = random_values(37 * 45, dtype, rng);
+  std::vector<uint8_t> flipped(matrix.size());
+  kernels.run<TransposeKernel>("yr_transpose", 2, 2, 256, matrix.data(), flipped.data(), 37, 45);
+  const auto before_t = floats(matrix.data(), dtype, 37 * 45);
+  const auto after_t = floats(flipped.data(), dtype, 37 * 45);
+  int wrong = 0;
+  for (int r = 0; r < 37; ++r) {
+    for (int c = 0; c < 45; ++c) wrong += after_t[c * 37 + r] != before_t[r * 45 + c];
+  }
+  EXPECT_EQ(wrong, 0);
 }
 
 TEST(CudaEngineKernels, EmulatedOnTheHostMatchTheHostModel) {
   if (!have_host_compiler()) GTEST_SKIP() << "no host C++ compiler (c++) on the PATH";
   // The serving shape (bfloat16, heads of 128: 16 threads share a key row) and a small float32
   // one (heads of 8: 2 threads a row).
-  CudaKernelShape bf16{64, 4, 2, 128, 96, 1e-6, 1e6, core::DType::BF16};
-  check_shape(bf16);
-  CudaKernelShape f32{32, 4, 2, 8, 40, 1e-6, 1e4, core::DType::F32};
-  check_shape(f32);
+  const CudaKernelShape bf16{64, 4, 2, 128, 96, 1e-6, 1e6, core::DType::BF16};
+  const CudaKernelShape f32{32, 4, 2, 8, 40, 1e-6, 1e4, core::DType::F32};
+  // Both compile at once.
+  auto compiling =
+      std::async(std::launch::async, [&] { return std::make_unique<EmulatedKernels>(f32); });
+  EmulatedKernels bf16_kernels(bf16);
+  const auto f32_kernels = compiling.get();
+  check_shape(bf16, bf16_kernels);
+  check_shape(f32, *f32_kernels);
 }
 
 }  // namespace

@@ -290,6 +290,95 @@ extern "C" __global__ void yr_to_f32(const T* __restrict__ in, float* __restrict
     out[i] = ld(in, i);
 }
 
+// out [cols, rows] = in [rows, cols] transposed, through 32 x 32 tiles in shared memory.
+// grid: (ceil(cols / 32), ceil(rows / 32)); block: 256.
+extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict__ out, int rows,
+                                        int cols) {
+  __shared__ T tile[32][33];
+  const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
+  const int c0 = blockIdx.x * 32, r0 = blockIdx.y * 32;
+  for (int j = ty; j < 32; j += 8) {
+    const int r = r0 + j, c = c0 + tx;
+    if (r < rows && c < cols) tile[j][tx] = in[(long long)r * cols + c];
+  }
+  __syncthreads();
+  for (int j = ty; j < 32; j += 8) {
+    const int c = c0 + j, r = r0 + tx;
+    if (c < cols && r < rows) out[(long long)c * rows + r] = tile[tx][j];
+  }
+}
+
+// y [M, n_out] = x [M, k] times w [rows, k] transposed (rows: n_out, or 2 n_out with SILU), for
+// few rows M: one warp per output column, each lane reading 16-byte runs of the column's weight
+// row with U runs in flight, float accumulation, a warp sum at the end. With SILU the warp also
+// reads weight row n_out + column (the up projection) and stores silu(gate) * up. k: a multiple
+// of VEC. grid: ceil(n_out / 8); block: 256.
+template <int M, bool SILU>
+__device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* __restrict__ x,
+                                             T* __restrict__ y, int n_out, int k) {
+  constexpr int R = SILU ? 2 : 1;
+  constexpr int U = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
+  const int column = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (column >= n_out) return;  // the whole warp
+  const int chunks = k / VEC;
+  const T* row[R];
+  row[0] = w + (long long)column * k;
+  if (SILU) row[R - 1] = w + ((long long)column + n_out) * k;
+  float acc[R][M];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+  for (int c0 = lane; c0 < chunks; c0 += 32 * U) {
+    uint4 wv[U][R];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int c = c0 + 32 * u;
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if (c < chunks) {
+          wv[u][r] = *reinterpret_cast<const uint4*>(row[r] + (long long)c * VEC);
+        } else {
+          wv[u][r].x = wv[u][r].y = wv[u][r].z = wv[u][r].w = 0u;
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int c = c0 + 32 * u;
+      if (c < chunks) {
+        float wf[R][VEC];
+#pragma unroll
+        for (int r = 0; r < R; ++r) unpack(wv[u][r], wf[r]);
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+          float xf[VEC];
+          unpack(*reinterpret_cast<const uint4*>(x + (long long)m * k + (long long)c * VEC), xf);
+#pragma unroll
+          for (int r = 0; r < R; ++r)
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) acc[r][m] += wf[r][j] * xf[j];
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc[r][m] = yr_warp_sum(acc[r][m]);
+  if (lane == 0) {
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      if (SILU) {
+        const float g = rnd(acc[0][m]), u = rnd(acc[R - 1][m]);
+        st(y, (long long)m * n_out + column, rnd(g / (1.0f + expf(-g))) * u);
+      } else {
+        st(y, (long long)m * n_out + column, acc[0][m]);
+      }
+    }
+  }
+}
+
 // out[r] = the first column of the largest value among columns [0, limit) of row r of logits
 // [rows, columns]. grid: rows; block: 1024.
 extern "C" __global__ void yr_argmax(const T* __restrict__ logits, int* __restrict__ out,
@@ -385,7 +474,22 @@ std::string CudaKernelShape::unsupported_reason() const {
 std::string qwen3_cuda_source(const CudaKernelShape& shape) {
   const std::string why = shape.unsupported_reason();
   YR_USER_CHECK(why.empty(), "the CUDA model kernels do not support this model: " << why);
-  return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + kKernels;
+  std::ostringstream entries;
+  for (int64_t m = 1; m <= kGemvMaxRows; ++m) {
+    for (const bool silu : {false, true}) {
+      entries << "extern \"C\" __global__ void __launch_bounds__(256) " << gemv_entry(m, silu)
+              << "(const T* __restrict__ w, const T* __restrict__ x, T* __restrict__ y, int n_out, "
+                 "int k) {\n  yr_gemv_body<"
+              << m << ", " << (silu ? "true" : "false") << ">(w, x, y, n_out, k);\n}\n";
+    }
+  }
+  return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + kKernels +
+         entries.str();
+}
+
+std::string gemv_entry(int64_t rows, bool silu) {
+  YR_INTERNAL_CHECK(rows >= 1 && rows <= kGemvMaxRows, "no GEMV kernel for " << rows << " rows");
+  return std::string(silu ? "yr_gemv_silu_" : "yr_gemv_") + std::to_string(rows);
 }
 
 }  // namespace yirage::llm

@@ -42,9 +42,17 @@ struct CudaKernelShape {
 /// Fewest keys an attention split works on (short contexts use fewer splits).
 inline constexpr int64_t kMinKeysPerSplit = 32;
 
+/// Most activation rows the GEMV kernels serve (decode steps of up to this many sequences).
+inline constexpr int64_t kGemvMaxRows = 8;
+
 /// The complete source (prelude included) with the entry points yr_embed, yr_add_rms_norm,
-/// yr_qk_rope_store, yr_attention, yr_attention_combine, yr_silu_mul, yr_to_f32, yr_argmax.
-/// Parameters of each are listed in cuda_kernels.cpp beside its code.
+/// yr_qk_rope_store, yr_attention, yr_attention_combine, yr_silu_mul, yr_to_f32, yr_argmax,
+/// yr_transpose and the GEMVs named by gemv_entry. Parameters of each are listed in
+/// cuda_kernels.cpp beside its code.
 std::string qwen3_cuda_source(const CudaKernelShape& shape);
+
+/// The GEMV entry point for `rows` activation rows (1 .. kGemvMaxRows): "yr_gemv_<rows>", or
+/// with `silu` "yr_gemv_silu_<rows>" (gate and up rows, silu(gate) * up stored).
+std::string gemv_entry(int64_t rows, bool silu);
 
 }  // namespace yirage::llm

@@ -33,6 +33,8 @@ enum class Output : int { Logits, Argmax };
 
 struct DeviceLayer {
   core::Tensor input_norm, qkv, q_norm, k_norm, o, post_norm, gate_up, down;
+  // [out, in] copies of the products for the GEMV kernels (undefined without them).
+  core::Tensor qkv_t, o_t, gate_up_t, down_t;
 };
 
 unsigned to_unsigned(int64_t value) {
@@ -62,8 +64,9 @@ core::Tensor concat_columns(const core::Tensor& gate, const core::Tensor& up) {
   return out;
 }
 
-bool graphs_disabled_by_environment() {
-  const char* value = std::getenv("YIRAGE_CUDA_GRAPHS");
+// True when the environment variable `name` is set to "0".
+bool disabled_by_environment(const char* name) {
+  const char* value = std::getenv(name);
   return value != nullptr && std::string(value) == "0";
 }
 
@@ -97,7 +100,13 @@ struct CudaModel::State {
   // Graphs by (rows, output kind, argmax limit).
   std::map<std::tuple<int64_t, int, int64_t>, std::shared_ptr<void>> graphs;
   std::set<std::tuple<int64_t, int, int64_t>> warmed;
-  bool use_graphs = !graphs_disabled_by_environment();
+  bool use_graphs = !disabled_by_environment("YIRAGE_CUDA_GRAPHS");
+  // Steps of at most kGemvMaxRows rows multiply through the GEMV kernels over [out, in] copies
+  // of the weights (YIRAGE_CUDA_GEMV=0: cuBLASLt for every product).
+  bool use_gemv = false;
+  std::vector<cuda::Kernel> gemv, gemv_silu;
+  cuda::Kernel transpose;
+  core::Tensor lm_head_t;
 
   // Generated matmul kernels for when cuBLASLt cannot run a product, by (m, n, k).
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::pair<cuda::KernelSource, cuda::Kernel>>
@@ -134,6 +143,28 @@ struct CudaModel::State {
     }
     launch(slot.second, slot.first.grid, slot.first.block, const_cast<void*>(a_ptr),
            const_cast<void*>(b_ptr), c_ptr);
+  }
+
+  // y [n, out] = x [n, in] @ w [in, out], through the GEMV over w_t [out, in] for few rows.
+  void linear(int64_t n, int64_t out, int64_t in, const void* x_ptr, const core::Tensor& w,
+              const core::Tensor& w_t, void* y_ptr) {
+    if (use_gemv && n <= kGemvMaxRows && w_t.defined()) {
+      const int out_arg = static_cast<int>(out), in_arg = static_cast<int>(in);
+      launch(gemv[static_cast<std::size_t>(n - 1)], Grid{to_unsigned((out + 7) / 8), 1, 1},
+             Grid{256, 1, 1}, w_t.data(), const_cast<void*>(x_ptr), y_ptr, out_arg, in_arg);
+      return;
+    }
+    gemm(n, out, in, x_ptr, w.data(), y_ptr);
+  }
+
+  // The [cols, rows] transpose of the device matrix `m` [rows, cols].
+  core::Tensor transposed(const core::Tensor& m) {
+    const int64_t r = m.dim(0), c = m.dim(1);
+    core::Tensor out = runtime.empty({c, r}, m.dtype());
+    const int rows_arg = static_cast<int>(r), cols_arg = static_cast<int>(c);
+    launch(transpose, Grid{to_unsigned((c + 31) / 32), to_unsigned((r + 31) / 32), 1},
+           Grid{256, 1, 1}, m.data(), out.data(), rows_arg, cols_arg);
+    return out;
   }
 
   int64_t splits_for(int64_t n) const {
@@ -276,7 +307,7 @@ struct CudaModel::State {
       void* v_cache = values_base + layer_offset;
       launch(add_rms_norm, row_grid, row_block, x.data(), l == 0 ? none : down.data(),
              w.input_norm.data(), h.data(), none);
-      gemm(n, qkv_width, hidden, h.data(), w.qkv.data(), qkv.data());
+      linear(n, qkv_width, hidden, h.data(), w.qkv, w.qkv_t, qkv.data());
       launch(qk_rope, Grid{to_unsigned((n * (heads + 2 * kv_heads) + 3) / 4), 1, 1},
              Grid{128, 1, 1}, qkv.data(), w.q_norm.data(), w.k_norm.data(), pos, seq, tables,
              stride_arg, block_arg, q.data(), k_cache, v_cache, rows_arg);
@@ -289,17 +320,23 @@ struct CudaModel::State {
         launch(combine, Grid{to_unsigned(n * heads), 1, 1}, Grid{to_unsigned(d), 1, 1},
                part_acc.data(), part_ml.data(), attn.data(), splits_arg);
       }
-      gemm(n, hidden, heads * d, attn.data(), w.o.data(), o.data());
+      linear(n, hidden, heads * d, attn.data(), w.o, w.o_t, o.data());
       launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
              none);
-      gemm(n, 2 * inter, hidden, h.data(), w.gate_up.data(), gu.data());
-      launch(silu_mul, Grid{grid_stride_blocks(n * inter), 1, 1}, row_block, gu.data(), a.data(),
-             rows_arg);
-      gemm(n, hidden, inter, a.data(), w.down.data(), down.data());
+      if (use_gemv && n <= kGemvMaxRows) {
+        const int inter_arg = static_cast<int>(inter), hidden_arg = static_cast<int>(hidden);
+        launch(gemv_silu[static_cast<std::size_t>(n - 1)], Grid{to_unsigned((inter + 7) / 8), 1, 1},
+               Grid{256, 1, 1}, w.gate_up_t.data(), h.data(), a.data(), inter_arg, hidden_arg);
+      } else {
+        gemm(n, 2 * inter, hidden, h.data(), w.gate_up.data(), gu.data());
+        launch(silu_mul, Grid{grid_stride_blocks(n * inter), 1, 1}, row_block, gu.data(), a.data(),
+               rows_arg);
+      }
+      linear(n, hidden, inter, a.data(), w.down, w.down_t, down.data());
     }
     launch(add_rms_norm, Grid{to_unsigned(wanted), 1, 1}, row_block, x.data(), down.data(),
            final_norm.data(), h.data(), pick);
-    gemm(wanted, config.vocab_size, hidden, h.data(), lm_head.data(), logits.data());
+    linear(wanted, config.vocab_size, hidden, h.data(), lm_head, lm_head_t, logits.data());
     if (output == Output::Argmax) {
       launch(argmax, Grid{to_unsigned(wanted), 1, 1}, Grid{1024, 1, 1}, logits.data(),
              ids_out.data(), static_cast<int>(config.vocab_size), static_cast<int>(limit));
@@ -371,6 +408,18 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
   s.silu_mul = s.runtime.kernel(source, "yr_silu_mul");
   s.to_f32 = s.runtime.kernel(source, "yr_to_f32");
   s.argmax = s.runtime.kernel(source, "yr_argmax");
+  s.transpose = s.runtime.kernel(source, "yr_transpose");
+  const int64_t vec = s.shape.vector_elements();
+  s.use_gemv = !disabled_by_environment("YIRAGE_CUDA_GEMV") && config.hidden_size % vec == 0 &&
+               config.intermediate_size % vec == 0 &&
+               (config.num_attention_heads * config.head_dim) % vec == 0;
+  s.stats.gemv = s.use_gemv;
+  if (s.use_gemv) {
+    for (int64_t m = 1; m <= kGemvMaxRows; ++m) {
+      s.gemv.push_back(s.runtime.kernel(source, gemv_entry(m, false)));
+      s.gemv_silu.push_back(s.runtime.kernel(source, gemv_entry(m, true)));
+    }
+  }
 
   // Upload layer by layer, releasing the host copies once each layer's copies are done.
   const auto upload = [&s](core::Tensor& host) {
@@ -380,6 +429,10 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
   s.embed_table = upload(weights.embed);
   s.final_norm = upload(weights.final_norm);
   s.lm_head = upload(weights.lm_head);
+  if (s.use_gemv) {
+    // The tied head's [vocab, hidden] form is the embedding itself.
+    s.lm_head_t = config.tie_word_embeddings ? s.embed_table : s.transposed(s.lm_head);
+  }
   s.runtime.synchronize();
   weights.embed = core::Tensor();
   weights.lm_head = core::Tensor();
@@ -394,6 +447,12 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
     d.post_norm = upload(layer.post_norm);
     d.gate_up = upload(gate_up);
     d.down = upload(layer.down);
+    if (s.use_gemv) {
+      d.qkv_t = s.transposed(d.qkv);
+      d.o_t = s.transposed(d.o);
+      d.gate_up_t = s.transposed(d.gate_up);
+      d.down_t = s.transposed(d.down);
+    }
     s.runtime.synchronize();
     layer = LayerWeights();
     s.layers.push_back(std::move(d));

@@ -1,7 +1,10 @@
 // A Qwen3 model resident on the GPU: weights uploaded once in the compute dtype, activations in
 // preallocated buffers, the KV cache in device memory, attention and the small ops as generated
-// kernels (cuda_kernels.h), products through cuBLASLt; a decode step of each batch size is
-// captured once as a CUDA graph and replayed. Only logits (or argmax ids) come back.
+// kernels (cuda_kernels.h), products of decode steps (up to kGemvMaxRows rows) through GEMV
+// kernels over [out, in] copies of the weights, longer ones through cuBLASLt; a decode step of
+// each batch size is captured once as a CUDA graph and replayed. Only logits (or argmax ids)
+// come back. Environment: YIRAGE_CUDA_GEMV=0 runs every product on cuBLASLt (and keeps one copy
+// of the weights), YIRAGE_CUDA_GRAPHS=0 launches every step kernel by kernel.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +31,7 @@ struct CudaModelStats {
   int64_t eager_steps = 0;     ///< steps launched kernel by kernel
   int64_t graph_captures = 0;  ///< CUDA graphs captured (one per batch size and output kind)
   int64_t graph_replays = 0;   ///< steps replayed from a captured graph
+  bool gemv = false;           ///< steps of few rows multiply through the GEMV kernels
 };
 
 /// The device-resident model. Every call needs a KvCache with a CUDA layout.
