@@ -1,13 +1,15 @@
 """Qwen3 decode on one GPU: yirage's CUDA engine against the PyTorch peer, in the same run.
 
 yirage runs `yirage bench model demo:PRESET --backend cuda` (demo weights generated in memory,
-greedy decoding, batch 1 and 8); the peer is bench/peers/torch_qwen3_decode.py (a static KV cache
+greedy decoding, batch 1 and 8), once with decode-step products through its GEMV kernels (the
+default) and once through cuBLASLt (YIRAGE_CUDA_GEMV=0); the peer is bench/peers/torch_qwen3_decode.py (a static KV cache
 and the whole decode step in one CUDA graph, optionally torch.compile'd first). One JSON file
 with the machine, both sides and the goals goes to bench/results/.
 
 Usage (on the GPU machine, after building build-gpu):
   python3 bench/qwen3_decode_cuda.py [--yirage build-gpu/src/cli/yirage] [--models 0.6B,8B]
-      [--batches 1,8] [--max-tokens 64] [--torch-compile] [--skip-torch] [--out FILE]
+      [--batches 1,8] [--max-tokens 64] [--torch-compile] [--skip-torch] [--gemv-only]
+      [--out FILE]
 """
 import argparse
 import json
@@ -37,7 +39,7 @@ def gpu_description():
         return "unknown"
 
 
-def run_yirage(binary, model, batches, max_tokens, iters):
+def run_yirage(binary, model, batches, max_tokens, iters, env):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "yirage.json")
         command = [binary, "bench", "model", "demo:" + PRESETS[model], "--backend", "cuda",
@@ -45,7 +47,11 @@ def run_yirage(binary, model, batches, max_tokens, iters):
                    "--warmup", "1", "--iters", str(iters), "--unfused-only", "--json", out]
         print("+", " ".join(command), flush=True)
         start = time.time()
-        result = subprocess.run(command, capture_output=True, text=True)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=420,
+                                    env=dict(os.environ, **env))
+        except subprocess.TimeoutExpired as error:
+            return {"error": "timed out after %s s" % error.timeout, "command": command}
         print(result.stdout + result.stderr, flush=True)
         if result.returncode != 0:
             return {"error": (result.stdout + result.stderr)[-2000:], "command": command}
@@ -63,8 +69,11 @@ def run_torch(models, batches, compile_):
         if compile_:
             command.append("--compile")
         print("+", " ".join(command), flush=True)
-        result = subprocess.run(command, capture_output=True, text=True,
-                                env=dict(os.environ, OUT=tmp))
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                                    env=dict(os.environ, OUT=tmp))
+        except subprocess.TimeoutExpired as error:
+            return {"error": "timed out after %s s" % error.timeout, "command": command}
         print(result.stdout[-4000:] + result.stderr[-4000:], flush=True)
         name = "torch_qwen3_graph%s.json" % ("_compiled" if compile_ else "")
         path = os.path.join(tmp, name)
@@ -85,6 +94,8 @@ def main():
     parser.add_argument("--torch-compile", action="store_true",
                         help="also run the peer through torch.compile (its strongest form)")
     parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument("--gemv-only", action="store_true",
+                        help="skip the yirage run with every product on cuBLASLt")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results",
                                                        "cuda-h100-qwen3-decode.json"))
     args = parser.parse_args()
@@ -98,9 +109,15 @@ def main():
                 "goals_ms_per_token_bs1": GOALS_MS,
                 "pytorch_best_before_ms_per_token_bs1": PYTORCH_BEFORE_MS,
                 "yirage": {}, "torch": {}, "summary": []}
-    for model in models:
-        document["yirage"][model] = run_yirage(args.yirage, model, batches, args.max_tokens,
-                                               args.iters)
+    # Decode-step products through yirage's GEMV kernels (the default) and through cuBLASLt.
+    variants = {"gemv": {}, "cublaslt": {"YIRAGE_CUDA_GEMV": "0"}}
+    if args.gemv_only:
+        del variants["cublaslt"]
+    for name, env in variants.items():
+        document["yirage"][name] = {}
+        for model in models:
+            document["yirage"][name][model] = run_yirage(args.yirage, model, batches,
+                                                         args.max_tokens, args.iters, env)
     if not args.skip_torch:
         document["torch"]["cuda_graph"] = run_torch(models, batches, False)
         if args.torch_compile:
@@ -112,13 +129,13 @@ def main():
             pass
 
     for model in models:
-        rows = document["yirage"][model].get("rows", [])
         for batch in batches:
             line = {"model": model, "batch": batch}
-            for row in rows:
-                if row["batch"] == batch:
-                    line["yirage_ms_per_token"] = row["token_latency_ms"]
-                    line["yirage_decode_tokens_per_s"] = row["decode_tokens_per_s"]
+            for name in variants:
+                for row in document["yirage"][name][model].get("rows", []):
+                    if row["batch"] == batch:
+                        line["yirage_%s_ms_per_token" % name] = row["token_latency_ms"]
+                        line["yirage_%s_decode_tokens_per_s" % name] = row["decode_tokens_per_s"]
             for variant, peer in document["torch"].items():
                 value = peer.get(model, {}).get("graph_bs%d_ms_per_step" % batch)
                 if value is not None:

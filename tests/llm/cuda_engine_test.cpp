@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "llm/engine_tiny_model.h"
 #include "test_util.h"
@@ -50,6 +51,8 @@ void expect_steps_match(const Qwen3Config& config, const WeightLookup& lookup, c
   Qwen3Model host(config, lookup, options_for(default_backend_name(), dtype));
   Qwen3Model device(config, lookup, options_for("cuda", dtype));
   ASSERT_TRUE(device.on_device());
+  const char* gemv = std::getenv("YIRAGE_CUDA_GEMV");
+  EXPECT_EQ(device.device_model()->stats().gemv, gemv == nullptr || std::string(gemv) != "0");
   EXPECT_EQ(device.kv_layout().device, core::DeviceKind::Cuda);
   const KvCacheOptions kv{512, 0, 4};
   KvCache host_cache(host.kv_layout(), kv);
@@ -98,6 +101,22 @@ TEST(CudaEngine, Float32LogitsMatchTheHostModel) {
   const auto weights = testing::tiny_weights(config, 5);
   const auto lookup = testing::lookup_in(weights);
   expect_steps_match(config, lookup, core::DType::F32, {{3, 14, 15, 9, 26}}, 1e-4);
+  {
+    // Every product on cuBLASLt instead of the GEMV kernels.
+    const testing::ScopedEnv no_gemv("YIRAGE_CUDA_GEMV", "0");
+    expect_steps_match(config, lookup, core::DType::F32, {{3, 14, 15, 9, 26}, {5}}, 1e-4);
+  }
+  {
+    // Every step kernel by kernel.
+    const testing::ScopedEnv no_graphs("YIRAGE_CUDA_GRAPHS", "0");
+    Qwen3Model model(config, lookup, options_for("cuda", core::DType::F32));
+    KvCache cache(model.kv_layout(), {64, 0, 4});
+    const int64_t seq = cache.add_sequence();
+    model.forward(cache, {{seq, {1, 2, 3}, 0, false}});
+    for (int64_t t = 3; t < 6; ++t) model.forward(cache, {{seq, {t}, t, false}});
+    EXPECT_EQ(model.device_model()->stats().graph_replays, 0);
+    EXPECT_EQ(model.device_model()->stats().eager_steps, 4);
+  }
   expect_steps_match(config, lookup, core::DType::F32,
                      {{3, 14, 15, 9, 26}, {5}, {35, 8, 9, 7, 9, 3, 2, 3, 8}}, 1e-4);
 }

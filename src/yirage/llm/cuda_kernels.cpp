@@ -310,14 +310,14 @@ extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict_
 
 // y [M, n_out] = x [M, k] times w [rows, k] transposed (rows: n_out, or 2 n_out with SILU), for
 // few rows M: one warp per output column, each lane reading 16-byte runs of the column's weight
-// row with U runs in flight, float accumulation, a warp sum at the end. With SILU the warp also
+// row with U runs (of each weight row) in flight, float accumulation, a warp sum at the end. With SILU the warp also
 // reads weight row n_out + column (the up projection) and stores silu(gate) * up. k: a multiple
 // of VEC. grid: ceil(n_out / 8); block: 256.
 template <int M, bool SILU>
 __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* __restrict__ x,
                                              T* __restrict__ y, int n_out, int k) {
   constexpr int R = SILU ? 2 : 1;
-  constexpr int U = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
+  constexpr int U = M <= 2 ? 4 : 2;
   const int column = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (column >= n_out) return;  // the whole warp
   const int chunks = k / VEC;
