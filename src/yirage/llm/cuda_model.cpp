@@ -13,6 +13,7 @@
 #include "yirage/backend/cuda/op_codegen.h"
 #include "yirage/backend/cuda/runtime.h"
 #include "yirage/core/error.h"
+#include "yirage/core/log.h"
 #include "yirage/core/thread_pool.h"
 #include "yirage/ir/kernel_graph.h"
 #include "yirage/llm/cuda_kernels.h"
@@ -429,10 +430,6 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
   s.embed_table = upload(weights.embed);
   s.final_norm = upload(weights.final_norm);
   s.lm_head = upload(weights.lm_head);
-  if (s.use_gemv) {
-    // The tied head's [vocab, hidden] form is the embedding itself.
-    s.lm_head_t = config.tie_word_embeddings ? s.embed_table : s.transposed(s.lm_head);
-  }
   s.runtime.synchronize();
   weights.embed = core::Tensor();
   weights.lm_head = core::Tensor();
@@ -447,15 +444,31 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
     d.post_norm = upload(layer.post_norm);
     d.gate_up = upload(gate_up);
     d.down = upload(layer.down);
-    if (s.use_gemv) {
+    s.runtime.synchronize();
+    layer = LayerWeights();
+    s.layers.push_back(std::move(d));
+  }
+  if (!s.use_gemv) return;
+  // The [out, in] copies for the GEMVs; where the device lacks the memory, cuBLASLt runs every
+  // product instead.
+  try {
+    // The tied head's [vocab, hidden] form is the embedding itself.
+    s.lm_head_t = config.tie_word_embeddings ? s.embed_table : s.transposed(s.lm_head);
+    for (DeviceLayer& d : s.layers) {
       d.qkv_t = s.transposed(d.qkv);
       d.o_t = s.transposed(d.o);
       d.gate_up_t = s.transposed(d.gate_up);
       d.down_t = s.transposed(d.down);
     }
     s.runtime.synchronize();
-    layer = LayerWeights();
-    s.layers.push_back(std::move(d));
+  } catch (const core::UserError& error) {
+    YR_LOG(Warn) << "no device memory for the GEMV copies of the weights (" << error.what()
+                 << "); every product runs on cuBLASLt";
+    s.runtime.synchronize();
+    s.lm_head_t = core::Tensor();
+    for (DeviceLayer& d : s.layers) d.qkv_t = d.o_t = d.gate_up_t = d.down_t = core::Tensor();
+    s.use_gemv = false;
+    s.stats.gemv = false;
   }
 }
 
