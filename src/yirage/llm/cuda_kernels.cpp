@@ -146,18 +146,21 @@ extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* 
 // (blockIdx.x / KV_HEADS) over keys [begin, end) of its positions 0 .. pos[r], split blockIdx.y
 // of `splits`. LPK threads share a key row (16 bytes each); KEY_GROUPS keys are in flight per
 // block, each thread keeping an online softmax (float) of its keys, merged through shared memory
-// at the end. With one split the result goes to out [rows, HEADS, HEAD_DIM]; else the unscaled
-// sums to part_acc [rows, HEADS, splits, HEAD_DIM] and (max, sum) to part_ml [.., splits, 2].
+// at the end. With one split the result goes to out [rows, HEADS, HEAD_DIM]; else each split
+// writes its unscaled sums to part_acc [rows, HEADS, splits, HEAD_DIM] and (max, sum) to
+// part_ml [.., splits, 2], and the last split of a (row, KV head) to finish (counted in
+// counters[blockIdx.x], zero before and after the launch) merges them into out.
 // grid: (rows * KV_HEADS, splits); block: ATT_THREADS.
 extern "C" __global__ void __launch_bounds__(ATT_THREADS)
     yr_attention(const T* __restrict__ q, const T* __restrict__ k_cache,
                  const T* __restrict__ v_cache, const int* __restrict__ pos,
                  const int* __restrict__ seq, const int* __restrict__ tables, int table_stride,
                  int block_size, T* __restrict__ out, float* __restrict__ part_acc,
-                 float* __restrict__ part_ml, int splits) {
+                 float* __restrict__ part_ml, unsigned* __restrict__ counters, int splits) {
   __shared__ float s_m[KEY_GROUPS][GROUP];
   __shared__ float s_l[KEY_GROUPS][GROUP];
   __shared__ float s_acc[KEY_GROUPS][GROUP][HEAD_DIM];
+  __shared__ bool s_last;
   const int row = blockIdx.x / KV_HEADS, kvh = blockIdx.x % KV_HEADS, split = blockIdx.y;
   const int kg = threadIdx.x / LPK, sub = threadIdx.x % LPK;
   const int length = pos[row] + 1;
@@ -246,28 +249,33 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
       }
     }
   }
-}
-
-// Merges the splits of yr_attention into out [rows, HEADS, HEAD_DIM]. grid: rows * HEADS;
-// block: HEAD_DIM.
-extern "C" __global__ void yr_attention_combine(const float* __restrict__ part_acc,
-                                                const float* __restrict__ part_ml,
-                                                T* __restrict__ out, int splits) {
-  const long long head = blockIdx.x;
-  const int d = threadIdx.x;
-  float top = -YR_INF;
-  for (int s = 0; s < splits; ++s) top = fmaxf(top, part_ml[2 * (head * splits + s)]);
-  float total = 0.0f, value = 0.0f;
-  for (int s = 0; s < splits; ++s) {
-    const long long part = head * splits + s;
-    const float mine = part_ml[2 * part];
-    if (mine > -YR_INF) {
-      const float w = __expf(mine - top);
-      total += part_ml[2 * part + 1] * w;
-      value += part_acc[part * HEAD_DIM + d] * w;
+  if (splits == 1) return;
+  // The last split to finish merges: partials written, fenced, then counted (the pattern of a
+  // release before the atomic and an acquire after it).
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) s_last = atomicAdd(&counters[blockIdx.x], 1u) == (unsigned)splits - 1;
+  __syncthreads();
+  if (!s_last) return;
+  __threadfence();
+  for (int idx = threadIdx.x; idx < GROUP * HEAD_DIM; idx += ATT_THREADS) {
+    const int g = idx / HEAD_DIM, d = idx % HEAD_DIM;
+    const long long head = (long long)row * HEADS + kvh * GROUP + g;
+    float top = -YR_INF;
+    for (int s = 0; s < splits; ++s) top = fmaxf(top, part_ml[2 * (head * splits + s)]);
+    float total = 0.0f, value = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      const long long part = head * splits + s;
+      const float mine = part_ml[2 * part];
+      if (mine > -YR_INF) {
+        const float w = __expf(mine - top);
+        total += part_ml[2 * part + 1] * w;
+        value += part_acc[part * HEAD_DIM + d] * w;
+      }
     }
+    st(out, head * HEAD_DIM + d, value / total);
   }
-  st(out, head * HEAD_DIM + d, value / total);
+  if (threadIdx.x == 0) counters[blockIdx.x] = 0u;
 }
 
 // out [rows, INTER] = silu(gate) * up of gu [rows, 2 INTER] (gate columns, then up columns).

@@ -1,6 +1,7 @@
 // The CUDA kernels of the device-resident Qwen3 model, generated as one NVRTC source per model
 // shape: embedding gather, residual add + RMSNorm, q/k norm + RoPE + KV cache write, paged
-// attention (flash-decoding: the KV length split over blocks), its combine, SiLU-gate, argmax.
+// attention (flash-decoding: the KV length split over blocks, the last split merging), SiLU
+// gate, argmax, transposes and few-row GEMVs.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +47,7 @@ inline constexpr int64_t kMinKeysPerSplit = 32;
 inline constexpr int64_t kGemvMaxRows = 8;
 
 /// The complete source (prelude included) with the entry points yr_embed, yr_add_rms_norm,
-/// yr_qk_rope_store, yr_attention, yr_attention_combine, yr_silu_mul, yr_to_f32, yr_argmax,
+/// yr_qk_rope_store, yr_attention, yr_silu_mul, yr_to_f32, yr_argmax,
 /// yr_transpose and the GEMVs named by gemv_entry. Parameters of each are listed in
 /// cuda_kernels.cpp beside its code.
 std::string qwen3_cuda_source(const CudaKernelShape& shape);

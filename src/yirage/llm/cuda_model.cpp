@@ -80,14 +80,14 @@ struct CudaModel::State {
   CudaKernelShape shape;
   int64_t qkv_width = 0;
 
-  cuda::Kernel embed, add_rms_norm, qk_rope, attention, combine, silu_mul, to_f32, argmax;
+  cuda::Kernel embed, add_rms_norm, qk_rope, attention, silu_mul, to_f32, argmax;
 
   core::Tensor embed_table, final_norm, lm_head;
   std::vector<DeviceLayer> layers;
 
   // Buffers for `rows` step rows and `logit_rows` logit rows; reallocating them drops graphs.
   int64_t rows = 0, logit_rows = 0, partial_units = 0;
-  core::Tensor x, h, qkv, q, attn, o, gu, a, down, part_acc, part_ml;
+  core::Tensor x, h, qkv, q, attn, o, gu, a, down, part_acc, part_ml, counters;
   core::Tensor logits, logits32, ids_out;
 
   // The KV cache the graphs were captured for (addresses and geometry) and its metadata buffer.
@@ -200,6 +200,11 @@ struct CudaModel::State {
       part_acc = buffer(units * head_width, core::DType::F32);
       part_ml = buffer(units * config.num_attention_heads * 2, core::DType::F32);
       partial_units = units;
+      // The attention's split counters start at zero (and each launch leaves them so).
+      counters = buffer(r * config.num_key_value_heads, core::DType::I32);
+      const std::vector<int32_t> zeros(static_cast<std::size_t>(counters.numel()), 0);
+      runtime.copy_to_device(counters.data(), zeros.data(), zeros.size() * sizeof(int32_t));
+      runtime.synchronize();
       rows = r;
       meta = core::Tensor();
     }
@@ -316,11 +321,7 @@ struct CudaModel::State {
       launch(attention, Grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1},
              Grid{static_cast<unsigned>(CudaKernelShape::kAttentionThreads), 1, 1}, q.data(),
              k_cache, v_cache, pos, seq, tables, stride_arg, block_arg, attn.data(),
-             part_acc.data(), part_ml.data(), splits_arg);
-      if (splits > 1) {
-        launch(combine, Grid{to_unsigned(n * heads), 1, 1}, Grid{to_unsigned(d), 1, 1},
-               part_acc.data(), part_ml.data(), attn.data(), splits_arg);
-      }
+             part_acc.data(), part_ml.data(), counters.data(), splits_arg);
       linear(n, hidden, heads * d, attn.data(), w.o, w.o_t, o.data());
       launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
              none);
@@ -405,7 +406,6 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
   s.add_rms_norm = s.runtime.kernel(source, "yr_add_rms_norm");
   s.qk_rope = s.runtime.kernel(source, "yr_qk_rope_store");
   s.attention = s.runtime.kernel(source, "yr_attention");
-  s.combine = s.runtime.kernel(source, "yr_attention_combine");
   s.silu_mul = s.runtime.kernel(source, "yr_silu_mul");
   s.to_f32 = s.runtime.kernel(source, "yr_to_f32");
   s.argmax = s.runtime.kernel(source, "yr_argmax");
