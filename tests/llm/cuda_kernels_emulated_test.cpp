@@ -188,7 +188,7 @@ double max_relative(const std::vector<float>& a, const std::vector<float>& b) {
 using AttentionKernel = void(const void*, const void*, const void*, const int*, const int*,
                              const int*, int, int, void*, float*, float*, unsigned*, int);
 using RopeKernel = void(const void*, const void*, const void*, const int*, const int*, const int*,
-                        int, int, void*, void*, void*, int);
+                        int, int, const float*, const float*, void*, void*, void*, int);
 using NormKernel = void(void*, const void*, const void*, void*, const int*);
 using ArgmaxKernel = void(const void*, int*, int, int);
 using SiluKernel = void(const void*, void*, int);
@@ -239,10 +239,12 @@ void check_shape(const CudaKernelShape& shape, EmulatedKernels& kernels) {
   const auto qkv = random_values(n * qkv_width, dtype, rng, 2.0F);
   const auto q_norm = random_values(d, dtype, rng), k_norm = random_values(d, dtype, rng);
   std::vector<uint8_t> q(static_cast<std::size_t>(n * heads * d) * elem);
+  const RopeTables rope = rope_tables(shape.theta, d, 128);
   kernels.run<RopeKernel>(
       "yr_qk_rope_store", static_cast<unsigned>((n * (heads + 2 * kv_heads) + 3) / 4), 1, 128,
       qkv.data(), q_norm.data(), k_norm.data(), pos.data(), seq.data(), tables.data(), table_stride,
-      4, q.data(), cache.keys().data(), cache.values().data(), static_cast<int>(n));
+      4, rope.cos.data(), rope.sin.data(), q.data(), cache.keys().data(), cache.values().data(),
+      static_cast<int>(n));
   const auto x = floats(qkv.data(), dtype, n * qkv_width);
   const auto qw = floats(q_norm.data(), dtype, d), kw = floats(k_norm.data(), dtype, d);
   for (int64_t r = 0; r < n; ++r) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <vector>
 
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/core/error.h"
@@ -41,8 +42,6 @@ std::string dtype_helpers(core::DType dtype) {
 }
 
 std::string constants(const CudaKernelShape& shape) {
-  char theta[64];
-  std::snprintf(theta, sizeof(theta), "%.17g", shape.theta);
   std::ostringstream s;
   s << "constexpr int HIDDEN = " << shape.hidden << ";\n"
     << "constexpr int HEADS = " << shape.heads << ";\n"
@@ -58,8 +57,7 @@ std::string constants(const CudaKernelShape& shape) {
     << "constexpr int MIN_KEYS = " << kMinKeysPerSplit << ";\n"
     << "constexpr float EPS = " << cuda::float_literal(shape.eps) << ";\n"
     << "constexpr float SCALE = "
-    << cuda::float_literal(1.0 / std::sqrt(static_cast<double>(shape.head_dim))) << ";\n"
-    << "constexpr double THETA = " << theta << ";\n";
+    << cuda::float_literal(1.0 / std::sqrt(static_cast<double>(shape.head_dim))) << ";\n";
   return s.str();
 }
 
@@ -96,7 +94,8 @@ extern "C" __global__ void yr_add_rms_norm(T* __restrict__ x, const T* __restric
 }
 
 // One warp per (row, head) of qkv [rows, QKV]: query and key heads get their RMSNorm and the
-// rotary embedding at pos[r]; queries go to q [rows, HEADS, HEAD_DIM], keys and values to their
+// rotary embedding at pos[r] (cos and sin of pair i at position p in rope_cos/rope_sin
+// [positions, HEAD_DIM / 2]); queries go to q [rows, HEADS, HEAD_DIM], keys and values to their
 // slot of the layer's cache [slots, KV_HEADS, HEAD_DIM]. grid: ceil(rows * (HEADS + 2 KV_HEADS)
 // / 4); block: 128.
 extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* __restrict__ q_norm,
@@ -104,8 +103,9 @@ extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* 
                                             const int* __restrict__ pos,
                                             const int* __restrict__ seq,
                                             const int* __restrict__ tables, int table_stride,
-                                            int block_size, T* __restrict__ q, T* k_cache,
-                                            T* v_cache, int rows) {
+                                            int block_size, const float* __restrict__ rope_cos,
+                                            const float* __restrict__ rope_sin,
+                                            T* __restrict__ q, T* k_cache, T* v_cache, int rows) {
   constexpr int NH = HEADS + 2 * KV_HEADS;
   const int task = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (task >= rows * NH) return;  // the whole warp
@@ -133,10 +133,7 @@ extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* 
   for (int i = lane; i < HALF; i += 32) {
     const float x1 = rnd(ld(src, i) * inv * ld(w, i));
     const float x2 = rnd(ld(src, i + HALF) * inv * ld(w, i + HALF));
-    const double angle = (double)p * pow(THETA, -2.0 * (double)i / (double)HEAD_DIM);
-    double sn, cs;
-    sincos(angle, &sn, &cs);
-    const float c = (float)cs, s = (float)sn;
+    const float c = rope_cos[(long long)p * HALF + i], s = rope_sin[(long long)p * HALF + i];
     st(dst, i, x1 * c - x2 * s);
     st(dst, i + HALF, x2 * c + x1 * s);
   }
@@ -493,6 +490,26 @@ std::string qwen3_cuda_source(const CudaKernelShape& shape) {
   }
   return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + kKernels +
          entries.str();
+}
+
+RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions) {
+  const int64_t half = head_dim / 2;
+  RopeTables tables;
+  tables.cos.resize(static_cast<std::size_t>(positions * half));
+  tables.sin.resize(tables.cos.size());
+  std::vector<double> inverse(static_cast<std::size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    inverse[static_cast<std::size_t>(i)] =
+        std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+  }
+  for (int64_t p = 0; p < positions; ++p) {
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = static_cast<double>(p) * inverse[static_cast<std::size_t>(i)];
+      tables.cos[static_cast<std::size_t>(p * half + i)] = static_cast<float>(std::cos(angle));
+      tables.sin[static_cast<std::size_t>(p * half + i)] = static_cast<float>(std::sin(angle));
+    }
+  }
+  return tables;
 }
 
 std::string gemv_entry(int64_t rows, bool silu) {

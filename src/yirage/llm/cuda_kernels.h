@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "yirage/core/dtype.h"
 #include "yirage/llm/config.h"
@@ -20,7 +21,7 @@ struct CudaKernelShape {
   int64_t head_dim = 0;                   ///< width of one head
   int64_t intermediate = 0;               ///< gated MLP width
   double eps = 1e-6;                      ///< RMSNorm epsilon
-  double theta = 1e6;                     ///< RoPE base
+  double theta = 1e6;                     ///< RoPE base (of the tables, rope_tables)
   core::DType dtype = core::DType::BF16;  ///< activations, weights and KV cache
 
   /// The shape of `config` computing in `dtype`.
@@ -51,6 +52,15 @@ inline constexpr int64_t kGemvMaxRows = 8;
 /// yr_transpose and the GEMVs named by gemv_entry. Parameters of each are listed in
 /// cuda_kernels.cpp beside its code.
 std::string qwen3_cuda_source(const CudaKernelShape& shape);
+
+/// cos and sin of the rotary angles, [positions, head_dim / 2] each, computed in double.
+struct RopeTables {
+  std::vector<float> cos;  ///< cos(p * theta^(-2i / head_dim)) at p * head_dim / 2 + i
+  std::vector<float> sin;  ///< sin of the same angles
+};
+
+/// The tables yr_qk_rope_store reads for positions 0 .. positions - 1.
+RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions);
 
 /// The GEMV entry point for `rows` activation rows (1 .. kGemvMaxRows): "yr_gemv_<rows>", or
 /// with `silu` "yr_gemv_silu_<rows>" (gate and up rows, silu(gate) * up stored).

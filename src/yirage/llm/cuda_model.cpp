@@ -82,7 +82,7 @@ struct CudaModel::State {
 
   cuda::Kernel embed, add_rms_norm, qk_rope, attention, silu_mul, to_f32, argmax;
 
-  core::Tensor embed_table, final_norm, lm_head;
+  core::Tensor embed_table, final_norm, lm_head, rope_cos, rope_sin;
   std::vector<DeviceLayer> layers;
 
   // Buffers for `rows` step rows and `logit_rows` logit rows; reallocating them drops graphs.
@@ -316,7 +316,8 @@ struct CudaModel::State {
       linear(n, qkv_width, hidden, h.data(), w.qkv, w.qkv_t, qkv.data());
       launch(qk_rope, Grid{to_unsigned((n * (heads + 2 * kv_heads) + 3) / 4), 1, 1},
              Grid{128, 1, 1}, qkv.data(), w.q_norm.data(), w.k_norm.data(), pos, seq, tables,
-             stride_arg, block_arg, q.data(), k_cache, v_cache, rows_arg);
+             stride_arg, block_arg, rope_cos.data(), rope_sin.data(), q.data(), k_cache, v_cache,
+             rows_arg);
       const int splits_arg = static_cast<int>(splits);
       launch(attention, Grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1},
              Grid{static_cast<unsigned>(CudaKernelShape::kAttentionThreads), 1, 1}, q.data(),
@@ -427,6 +428,16 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
     core::Tensor device = s.runtime.to_device(host);
     return device;
   };
+  {
+    const RopeTables rope =
+        rope_tables(config.rope_theta, config.head_dim, config.max_position_embeddings);
+    const core::Shape shape{config.max_position_embeddings, config.head_dim / 2};
+    s.rope_cos = s.runtime.empty(shape, core::DType::F32);
+    s.rope_sin = s.runtime.empty(shape, core::DType::F32);
+    s.runtime.copy_to_device(s.rope_cos.data(), rope.cos.data(), rope.cos.size() * sizeof(float));
+    s.runtime.copy_to_device(s.rope_sin.data(), rope.sin.data(), rope.sin.size() * sizeof(float));
+    s.runtime.synchronize();
+  }
   s.embed_table = upload(weights.embed);
   s.final_norm = upload(weights.final_norm);
   s.lm_head = upload(weights.lm_head);
