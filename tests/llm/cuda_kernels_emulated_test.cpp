@@ -185,8 +185,11 @@ double max_relative(const std::vector<float>& a, const std::vector<float>& b) {
   return worst / scale;
 }
 
-using AttentionKernel = void(const void*, const void*, const void*, const int*, const int*,
-                             const int*, int, int, void*, float*, float*, unsigned*, int);
+using AttentionKernel = void(const void*, const int*, const int*, const int*, int, int, void*,
+                             void*, void*, float*, float*, unsigned*, int);
+using DecodeAttentionKernel = void(const void*, const void*, const void*, const int*, const int*,
+                                   const int*, int, int, const float*, const float*, void*, void*,
+                                   void*, float*, float*, unsigned*, int);
 using RopeKernel = void(const void*, const void*, const void*, const int*, const int*, const int*,
                         int, int, const float*, const float*, void*, void*, void*, int);
 using NormKernel = void(void*, const void*, const void*, void*, const int*);
@@ -296,13 +299,58 @@ void check_shape(const CudaKernelShape& shape, EmulatedKernels& kernels) {
     std::vector<float> part_ml(static_cast<std::size_t>(n * heads * splits * 2), NAN);
     kernels.run<AttentionKernel>(
         "yr_attention", static_cast<unsigned>(n * kv_heads), static_cast<unsigned>(splits),
-        static_cast<unsigned>(CudaKernelShape::kAttentionThreads), q.data(), cache.keys().data(),
-        cache.values().data(), pos.data(), seq.data(), tables.data(), table_stride, 4, out.data(),
+        static_cast<unsigned>(CudaKernelShape::kAttentionThreads), q.data(), pos.data(), seq.data(),
+        tables.data(), table_stride, 4, cache.keys().data(), cache.values().data(), out.data(),
         part_acc.data(), part_ml.data(), counters.data(), splits);
     EXPECT_LE(max_relative(floats(out.data(), dtype, n * heads * d), want), tolerance)
         << "attention in " << splits << " splits";
     EXPECT_EQ(std::count(counters.begin(), counters.end(), 0u),
               static_cast<std::ptrdiff_t>(counters.size()));
+  }
+
+  // Decode attention straight from qkv: the last three rows are one token per sequence. Their
+  // cache slots are spoiled first, so that the result also shows the kernel wrote them.
+  {
+    const std::vector<AttentionRow> last(rows.begin() + 2, rows.end());
+    const auto m = static_cast<int64_t>(last.size());
+    const std::vector<int32_t> last_pos(pos.begin() + 2, pos.end());
+    const std::vector<int32_t> last_seq(seq.begin() + 2, seq.end());
+    std::vector<uint8_t> key_rows, value_rows;
+    for (const AttentionRow& row : last) {
+      const auto* k = static_cast<const uint8_t*>(cache.key(0, row.sequence, row.position));
+      const auto* v = static_cast<const uint8_t*>(cache.value(0, row.sequence, row.position));
+      key_rows.insert(key_rows.end(), k, k + kv_heads * d * static_cast<int64_t>(elem));
+      value_rows.insert(value_rows.end(), v, v + kv_heads * d * static_cast<int64_t>(elem));
+      std::memset(cache.key(0, row.sequence, row.position), 0xff,
+                  static_cast<std::size_t>(kv_heads * d) * elem);
+      std::memset(cache.value(0, row.sequence, row.position), 0xff,
+                  static_cast<std::size_t>(kv_heads * d) * elem);
+    }
+    const std::vector<float> want_last(want.begin() + 2 * heads * d, want.end());
+    for (const int splits : {1, 3}) {
+      std::vector<uint8_t> out(static_cast<std::size_t>(m * heads * d) * elem);
+      std::vector<float> part_acc(static_cast<std::size_t>(m * heads * splits * d), NAN);
+      std::vector<float> part_ml(static_cast<std::size_t>(m * heads * splits * 2), NAN);
+      kernels.run<DecodeAttentionKernel>(
+          "yr_decode_attention", static_cast<unsigned>(m * kv_heads), static_cast<unsigned>(splits),
+          static_cast<unsigned>(CudaKernelShape::kAttentionThreads),
+          qkv.data() + static_cast<std::size_t>(2 * qkv_width) * elem, q_norm.data(), k_norm.data(),
+          last_pos.data(), last_seq.data(), tables.data(), table_stride, 4, rope.cos.data(),
+          rope.sin.data(), cache.keys().data(), cache.values().data(), out.data(), part_acc.data(),
+          part_ml.data(), counters.data(), splits);
+      EXPECT_LE(max_relative(floats(out.data(), dtype, m * heads * d), want_last), tolerance)
+          << "decode attention in " << splits << " splits";
+      std::size_t at = 0;
+      for (const AttentionRow& row : last) {
+        const std::size_t bytes = static_cast<std::size_t>(kv_heads * d) * elem;
+        EXPECT_EQ(
+            std::memcmp(cache.key(0, row.sequence, row.position), key_rows.data() + at, bytes), 0);
+        EXPECT_EQ(
+            std::memcmp(cache.value(0, row.sequence, row.position), value_rows.data() + at, bytes),
+            0);
+        at += bytes;
+      }
+    }
   }
 
   // Residual add + RMSNorm of picked rows.

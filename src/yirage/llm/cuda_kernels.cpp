@@ -93,11 +93,45 @@ extern "C" __global__ void yr_add_rms_norm(T* __restrict__ x, const T* __restric
     st(out, dst + i, ld(x, src + i) * inv * ld(weight, i));
 }
 
+// One warp: the head at src (HEAD_DIM values) RMS-normed with weight w (rounded to T) and
+// rotated to position p (cos and sin of pair i at p * HEAD_DIM / 2 + i of rope_cos/rope_sin);
+// stored to dst, or, when dst is null, written rounded to T as floats to dst_f. Every lane of
+// the warp must call it.
+__device__ __forceinline__ void yr_norm_rope(const T* __restrict__ src, const T* __restrict__ w,
+                                             int p, const float* __restrict__ rope_cos,
+                                             const float* __restrict__ rope_sin, T* dst,
+                                             float* dst_f, int lane) {
+  float sum = 0.0f;
+  for (int i = lane; i < HEAD_DIM; i += 32) {
+    const float v = ld(src, i);
+    sum += v * v;
+  }
+  const float inv = rsqrtf(yr_warp_sum(sum) / (float)HEAD_DIM + EPS);
+  constexpr int HALF = HEAD_DIM / 2;
+  for (int i = lane; i < HALF; i += 32) {
+    const float x1 = rnd(ld(src, i) * inv * ld(w, i));
+    const float x2 = rnd(ld(src, i + HALF) * inv * ld(w, i + HALF));
+    const float c = rope_cos[(long long)p * HALF + i], s = rope_sin[(long long)p * HALF + i];
+    if (dst) {
+      st(dst, i, x1 * c - x2 * s);
+      st(dst, i + HALF, x2 * c + x1 * s);
+    } else {
+      dst_f[i] = rnd(x1 * c - x2 * s);
+      dst_f[i + HALF] = rnd(x2 * c + x1 * s);
+    }
+  }
+}
+
+// The cache slot of position p of the sequence whose block table is `table`.
+__device__ __forceinline__ long long yr_slot(const int* __restrict__ table, int p,
+                                             int block_size) {
+  return (long long)table[p / block_size] * block_size + p % block_size;
+}
+
 // One warp per (row, head) of qkv [rows, QKV]: query and key heads get their RMSNorm and the
-// rotary embedding at pos[r] (cos and sin of pair i at position p in rope_cos/rope_sin
-// [positions, HEAD_DIM / 2]); queries go to q [rows, HEADS, HEAD_DIM], keys and values to their
-// slot of the layer's cache [slots, KV_HEADS, HEAD_DIM]. grid: ceil(rows * (HEADS + 2 KV_HEADS)
-// / 4); block: 128.
+// rotary embedding at pos[r] (yr_norm_rope); queries go to q [rows, HEADS, HEAD_DIM], keys and
+// values to their slot of the layer's cache [slots, KV_HEADS, HEAD_DIM].
+// grid: ceil(rows * (HEADS + 2 KV_HEADS) / 4); block: 128.
 extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* __restrict__ q_norm,
                                             const T* __restrict__ k_norm,
                                             const int* __restrict__ pos,
@@ -112,31 +146,15 @@ extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* 
   const int r = task / NH, h = task % NH;
   const T* src = qkv + (long long)r * QKV + (long long)h * HEAD_DIM;
   const int p = pos[r];
-  const long long slot =
-      (long long)tables[(long long)seq[r] * table_stride + p / block_size] * block_size +
-      p % block_size;
+  const long long slot = yr_slot(tables + (long long)seq[r] * table_stride, p, block_size);
   if (h >= HEADS + KV_HEADS) {
     T* dst = v_cache + (slot * KV_HEADS + (h - HEADS - KV_HEADS)) * HEAD_DIM;
     for (int i = lane; i < HEAD_DIM; i += 32) dst[i] = src[i];
     return;
   }
-  const T* w = h < HEADS ? q_norm : k_norm;
-  float sum = 0.0f;
-  for (int i = lane; i < HEAD_DIM; i += 32) {
-    const float v = ld(src, i);
-    sum += v * v;
-  }
-  const float inv = rsqrtf(yr_warp_sum(sum) / (float)HEAD_DIM + EPS);
   T* dst = h < HEADS ? q + ((long long)r * HEADS + h) * HEAD_DIM
                      : k_cache + (slot * KV_HEADS + (h - HEADS)) * HEAD_DIM;
-  constexpr int HALF = HEAD_DIM / 2;
-  for (int i = lane; i < HALF; i += 32) {
-    const float x1 = rnd(ld(src, i) * inv * ld(w, i));
-    const float x2 = rnd(ld(src, i + HALF) * inv * ld(w, i + HALF));
-    const float c = rope_cos[(long long)p * HALF + i], s = rope_sin[(long long)p * HALF + i];
-    st(dst, i, x1 * c - x2 * s);
-    st(dst, i + HALF, x2 * c + x1 * s);
-  }
+  yr_norm_rope(src, h < HEADS ? q_norm : k_norm, p, rope_cos, rope_sin, dst, nullptr, lane);
 }
 
 // Attention of the GROUP query heads of KV head (blockIdx.x % KV_HEADS) of row
@@ -148,12 +166,18 @@ extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* 
 // part_ml [.., splits, 2], and the last split of a (row, KV head) to finish (counted in
 // counters[blockIdx.x], zero before and after the launch) merges them into out.
 // grid: (rows * KV_HEADS, splits); block: ATT_THREADS.
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-    yr_attention(const T* __restrict__ q, const T* __restrict__ k_cache,
-                 const T* __restrict__ v_cache, const int* __restrict__ pos,
-                 const int* __restrict__ seq, const int* __restrict__ tables, int table_stride,
-                 int block_size, T* __restrict__ out, float* __restrict__ part_acc,
-                 float* __restrict__ part_ml, unsigned* __restrict__ counters, int splits) {
+//
+// FUSED (decode steps, one row per sequence): q points at qkv [rows, QKV] instead, and the block
+// norms and rotates its query heads itself (yr_norm_rope); the split holding the row's own
+// position also writes that position's key and value to the cache before reading it.
+template <bool FUSED>
+__device__ __forceinline__ void yr_attention_body(
+    const T* __restrict__ q, const T* __restrict__ q_norm, const T* __restrict__ k_norm,
+    const int* __restrict__ pos, const int* __restrict__ seq, const int* __restrict__ tables,
+    int table_stride, int block_size, const float* __restrict__ rope_cos,
+    const float* __restrict__ rope_sin, T* k_cache, T* v_cache, T* __restrict__ out,
+    float* __restrict__ part_acc, float* __restrict__ part_ml, unsigned* __restrict__ counters,
+    int splits) {
   __shared__ float s_m[KEY_GROUPS][GROUP];
   __shared__ float s_l[KEY_GROUPS][GROUP];
   __shared__ float s_acc[KEY_GROUPS][GROUP][HEAD_DIM];
@@ -169,10 +193,40 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
 
   float qv[GROUP][VEC];
   float m[GROUP], l[GROUP], acc[GROUP][VEC];
+  if (FUSED) {
+    __shared__ float s_q[GROUP][HEAD_DIM];
+    constexpr int WARPS = ATT_THREADS / 32;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, p = length - 1;
+    const T* src = q + (long long)row * QKV;
+    for (int g = warp; g < GROUP; g += WARPS) {
+      yr_norm_rope(src + (kvh * GROUP + g) * HEAD_DIM, q_norm, p, rope_cos, rope_sin, nullptr,
+                   s_q[g], lane);
+    }
+    if (begin < end && end == length) {  // this split holds position p
+      const long long at = (yr_slot(table, p, block_size) * KV_HEADS + kvh) * HEAD_DIM;
+      if (warp == GROUP % WARPS) {
+        yr_norm_rope(src + (HEADS + kvh) * HEAD_DIM, k_norm, p, rope_cos, rope_sin,
+                     k_cache + at, nullptr, lane);
+      }
+      if (warp == (GROUP + 1) % WARPS) {
+        const T* v = src + (HEADS + KV_HEADS + kvh) * HEAD_DIM;
+        for (int i = lane; i < HEAD_DIM; i += 32) v_cache[at + i] = v[i];
+      }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int g = 0; g < GROUP; ++g)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j) qv[g][j] = s_q[g][sub * VEC + j];
+  } else {
+#pragma unroll
+    for (int g = 0; g < GROUP; ++g) {
+      const T* qp = q + ((long long)row * HEADS + kvh * GROUP + g) * HEAD_DIM + sub * VEC;
+      unpack(*reinterpret_cast<const uint4*>(qp), qv[g]);
+    }
+  }
 #pragma unroll
   for (int g = 0; g < GROUP; ++g) {
-    const T* qp = q + ((long long)row * HEADS + kvh * GROUP + g) * HEAD_DIM + sub * VEC;
-    unpack(*reinterpret_cast<const uint4*>(qp), qv[g]);
 #pragma unroll
     for (int j = 0; j < VEC; ++j) {
       qv[g][j] *= SCALE;
@@ -187,8 +241,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
     const bool valid = t < end;
     float kf[VEC], vf[VEC];
     if (valid) {
-      const long long slot = (long long)table[t / block_size] * block_size + t % block_size;
-      const long long offset = (slot * KV_HEADS + kvh) * HEAD_DIM + sub * VEC;
+      const long long offset = (yr_slot(table, t, block_size) * KV_HEADS + kvh) * HEAD_DIM + sub * VEC;
       unpack(*reinterpret_cast<const uint4*>(k_cache + offset), kf);
       unpack(*reinterpret_cast<const uint4*>(v_cache + offset), vf);
     } else {
@@ -273,6 +326,36 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
     st(out, head * HEAD_DIM + d, value / total);
   }
   if (threadIdx.x == 0) counters[blockIdx.x] = 0u;
+}
+
+// The attention of rows whose queries are in q [rows, HEADS, HEAD_DIM] and whose keys and values
+// are all in the cache. grid: (rows * KV_HEADS, splits); block: ATT_THREADS.
+extern "C" __global__ void __launch_bounds__(ATT_THREADS)
+    yr_attention(const T* __restrict__ q, const int* __restrict__ pos,
+                 const int* __restrict__ seq, const int* __restrict__ tables, int table_stride,
+                 int block_size, T* k_cache, T* v_cache, T* __restrict__ out,
+                 float* __restrict__ part_acc, float* __restrict__ part_ml,
+                 unsigned* __restrict__ counters, int splits) {
+  yr_attention_body<false>(q, nullptr, nullptr, pos, seq, tables, table_stride, block_size,
+                           nullptr, nullptr, k_cache, v_cache, out, part_acc, part_ml, counters,
+                           splits);
+}
+
+// Decode attention straight from qkv [rows, QKV] (one row per sequence): q/k norm, RoPE and the
+// cache writes of yr_qk_rope_store folded in. grid: (rows * KV_HEADS, splits); block:
+// ATT_THREADS.
+extern "C" __global__ void __launch_bounds__(ATT_THREADS)
+    yr_decode_attention(const T* __restrict__ qkv, const T* __restrict__ q_norm,
+                        const T* __restrict__ k_norm, const int* __restrict__ pos,
+                        const int* __restrict__ seq, const int* __restrict__ tables,
+                        int table_stride, int block_size, const float* __restrict__ rope_cos,
+                        const float* __restrict__ rope_sin, T* k_cache, T* v_cache,
+                        T* __restrict__ out, float* __restrict__ part_acc,
+                        float* __restrict__ part_ml, unsigned* __restrict__ counters,
+                        int splits) {
+  yr_attention_body<true>(qkv, q_norm, k_norm, pos, seq, tables, table_stride, block_size,
+                          rope_cos, rope_sin, k_cache, v_cache, out, part_acc, part_ml, counters,
+                          splits);
 }
 
 // out [rows, INTER] = silu(gate) * up of gu [rows, 2 INTER] (gate columns, then up columns).
@@ -451,7 +534,7 @@ int64_t CudaKernelShape::vector_elements() const {
 
 int64_t CudaKernelShape::attention_shared_bytes() const {
   const int64_t group = heads / std::max<int64_t>(kv_heads, 1);
-  return key_groups() * group * (head_dim + 2) * 4;
+  return key_groups() * group * (head_dim + 2) * 4 + group * head_dim * 4;
 }
 
 std::string CudaKernelShape::unsupported_reason() const {

@@ -48,7 +48,7 @@ inline constexpr int64_t kMinKeysPerSplit = 32;
 inline constexpr int64_t kGemvMaxRows = 8;
 
 /// The complete source (prelude included) with the entry points yr_embed, yr_add_rms_norm,
-/// yr_qk_rope_store, yr_attention, yr_silu_mul, yr_to_f32, yr_argmax,
+/// yr_qk_rope_store, yr_attention, yr_decode_attention, yr_silu_mul, yr_to_f32, yr_argmax,
 /// yr_transpose and the GEMVs named by gemv_entry. Parameters of each are listed in
 /// cuda_kernels.cpp beside its code.
 std::string qwen3_cuda_source(const CudaKernelShape& shape);

@@ -80,7 +80,7 @@ struct CudaModel::State {
   CudaKernelShape shape;
   int64_t qkv_width = 0;
 
-  cuda::Kernel embed, add_rms_norm, qk_rope, attention, silu_mul, to_f32, argmax;
+  cuda::Kernel embed, add_rms_norm, qk_rope, attention, decode_attention, silu_mul, to_f32, argmax;
 
   core::Tensor embed_table, final_norm, lm_head, rope_cos, rope_sin;
   std::vector<DeviceLayer> layers;
@@ -246,9 +246,14 @@ struct CudaModel::State {
     if (rows > 0) meta = runtime.empty({4 * rows + rows * table_stride}, core::DType::I32);
   }
 
-  // Writes the step's metadata and copies it to the device; true when it is a decode step
-  // (one row per sequence, every row's logits in order) that a graph can replay.
-  bool upload(const KvCache& cache, const StepRows& step) {
+  // What upload() found out about a step.
+  struct StepKind {
+    bool one_row_per_sequence = false;  // no two rows of one sequence
+    bool graphable = false;             // and every row's logits, in order: a decode step
+  };
+
+  // Writes the step's metadata and copies it to the device.
+  StepKind upload(const KvCache& cache, const StepRows& step) {
     const auto n = static_cast<int64_t>(step.ids.size());
     const auto wanted = static_cast<int64_t>(step.logit_rows.size());
     std::map<int64_t, int32_t> table_of;
@@ -280,10 +285,15 @@ struct CudaModel::State {
       in_order = in_order && pick == r;
     }
     runtime.copy_to_device(meta.data(), host_meta.data(), host_meta.size() * sizeof(int32_t));
-    return in_order && static_cast<int64_t>(table_of.size()) == n;
+    StepKind kind;
+    kind.one_row_per_sequence = static_cast<int64_t>(table_of.size()) == n;
+    kind.graphable = in_order && kind.one_row_per_sequence;
+    return kind;
   }
 
-  void enqueue(int64_t n, int64_t wanted, Output output, int64_t limit) {
+  // one_row_per_sequence: every row is the only one of its sequence in the step (decode), so
+  // attention may write each row's key and value itself.
+  void enqueue(int64_t n, int64_t wanted, Output output, int64_t limit, bool one_row_per_sequence) {
     const auto* m = static_cast<int32_t*>(meta.data());
     void* ids = const_cast<int32_t*>(m);
     void* pos = const_cast<int32_t*>(m + rows);
@@ -314,15 +324,23 @@ struct CudaModel::State {
       launch(add_rms_norm, row_grid, row_block, x.data(), l == 0 ? none : down.data(),
              w.input_norm.data(), h.data(), none);
       linear(n, qkv_width, hidden, h.data(), w.qkv, w.qkv_t, qkv.data());
-      launch(qk_rope, Grid{to_unsigned((n * (heads + 2 * kv_heads) + 3) / 4), 1, 1},
-             Grid{128, 1, 1}, qkv.data(), w.q_norm.data(), w.k_norm.data(), pos, seq, tables,
-             stride_arg, block_arg, rope_cos.data(), rope_sin.data(), q.data(), k_cache, v_cache,
-             rows_arg);
       const int splits_arg = static_cast<int>(splits);
-      launch(attention, Grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1},
-             Grid{static_cast<unsigned>(CudaKernelShape::kAttentionThreads), 1, 1}, q.data(),
-             k_cache, v_cache, pos, seq, tables, stride_arg, block_arg, attn.data(),
-             part_acc.data(), part_ml.data(), counters.data(), splits_arg);
+      const Grid attention_grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1};
+      const Grid attention_block{static_cast<unsigned>(CudaKernelShape::kAttentionThreads), 1, 1};
+      if (one_row_per_sequence) {
+        launch(decode_attention, attention_grid, attention_block, qkv.data(), w.q_norm.data(),
+               w.k_norm.data(), pos, seq, tables, stride_arg, block_arg, rope_cos.data(),
+               rope_sin.data(), k_cache, v_cache, attn.data(), part_acc.data(), part_ml.data(),
+               counters.data(), splits_arg);
+      } else {
+        launch(qk_rope, Grid{to_unsigned((n * (heads + 2 * kv_heads) + 3) / 4), 1, 1},
+               Grid{128, 1, 1}, qkv.data(), w.q_norm.data(), w.k_norm.data(), pos, seq, tables,
+               stride_arg, block_arg, rope_cos.data(), rope_sin.data(), q.data(), k_cache, v_cache,
+               rows_arg);
+        launch(attention, attention_grid, attention_block, q.data(), pos, seq, tables, stride_arg,
+               block_arg, k_cache, v_cache, attn.data(), part_acc.data(), part_ml.data(),
+               counters.data(), splits_arg);
+      }
       linear(n, hidden, heads * d, attn.data(), w.o, w.o_t, o.data());
       launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
              none);
@@ -358,7 +376,8 @@ struct CudaModel::State {
     YR_INTERNAL_CHECK(n >= 1 && wanted >= 1 && step.rows.size() == step.ids.size(),
                       "a device step needs rows and logit rows");
     ensure_buffers(n, wanted);
-    const bool decode = upload(cache, step);
+    const StepKind kind = upload(cache, step);
+    const bool decode = kind.graphable;
     const auto key =
         std::make_tuple(n, static_cast<int>(output), output == Output::Argmax ? limit : int64_t{0});
     if (decode && use_graphs) {
@@ -372,7 +391,7 @@ struct CudaModel::State {
         try {
           runtime.begin_capture();
           try {
-            enqueue(n, wanted, output, limit);
+            enqueue(n, wanted, output, limit, true);
           } catch (...) {
             runtime.end_capture();
             throw;
@@ -391,7 +410,7 @@ struct CudaModel::State {
       }
       warmed.insert(key);
     }
-    enqueue(n, wanted, output, limit);
+    enqueue(n, wanted, output, limit, kind.one_row_per_sequence);
     ++stats.eager_steps;
   }
 };
@@ -407,6 +426,7 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
   s.add_rms_norm = s.runtime.kernel(source, "yr_add_rms_norm");
   s.qk_rope = s.runtime.kernel(source, "yr_qk_rope_store");
   s.attention = s.runtime.kernel(source, "yr_attention");
+  s.decode_attention = s.runtime.kernel(source, "yr_decode_attention");
   s.silu_mul = s.runtime.kernel(source, "yr_silu_mul");
   s.to_f32 = s.runtime.kernel(source, "yr_to_f32");
   s.argmax = s.runtime.kernel(source, "yr_argmax");
