@@ -415,6 +415,7 @@ void check_shape(const CudaKernelShape& shape, EmulatedKernels& kernels) {
   logits[2345] = 5.0F;
   logits[2999] = 9.0F;  // past the limit
   logits[3000 + 17] = -0.5F;
+  logits[3000 + 2897] = -0.5F;  // a tie among the columns read one by one
   std::vector<uint8_t> stored(logits.size() * elem);
   store_floats(logits.data(), dtype, stored.data(), static_cast<int64_t>(logits.size()));
   std::vector<int32_t> ids(2, -1);

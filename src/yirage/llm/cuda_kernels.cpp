@@ -476,9 +476,22 @@ extern "C" __global__ void yr_argmax(const T* __restrict__ logits, int* __restri
   const T* row = logits + (long long)blockIdx.x * columns;
   float best = -YR_INF;
   int index = 0x7fffffff;
-  for (int i = threadIdx.x; i < limit; i += blockDim.x) {
+  // 16-byte loads where rows are aligned to them, then the columns left one by one.
+  const int vectors = columns % VEC == 0 ? limit / VEC : 0;
+  for (int c = threadIdx.x; c < vectors; c += blockDim.x) {
+    float f[VEC];
+    unpack(*reinterpret_cast<const uint4*>(row + (long long)c * VEC), f);
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) {
+      if (f[j] > best) {
+        best = f[j];
+        index = c * VEC + j;
+      }
+    }
+  }
+  for (int i = vectors * VEC + threadIdx.x; i < limit; i += blockDim.x) {
     const float v = ld(row, i);
-    if (v > best) {
+    if (v > best || (v == best && i < index)) {
       best = v;
       index = i;
     }
