@@ -6,6 +6,7 @@
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
+#include "yirage/core/log.h"
 #include "yirage/llm/float_rows.h"
 #include "yirage/llm/paged_attention.h"
 #include "yirage/search/superoptimizer.h"
@@ -46,6 +47,10 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, const WeightLookup& lookup,
   backend_ = &backend::get_available_backend(options.backend);
   weights_ = load_weights(config, lookup, dtype_);
   if (options.backend == "cuda") {
+    if (options.fused) {
+      YR_LOG(Warn) << "the model on the cuda backend runs its own fused kernels; the step graphs "
+                      "are not superoptimized";
+    }
     device_ = std::make_unique<CudaModel>(config_, std::move(weights_), dtype_);
     weights_ = Qwen3Weights();
   }
