@@ -1,7 +1,11 @@
 // The Qwen3 model on the CUDA backend against the host model: logits of prefill and decode steps
 // (eager, captured and replayed as CUDA graphs) at batch 1 and 3, and greedy continuations.
 // Skips without a GPU. On a GPU machine:
+//   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DYIRAGE_BUILD_PYTHON=OFF
+//   ninja -C build-gpu yirage_tests yirage_cli
 //   build-gpu/tests/yirage_tests --gtest_filter='CudaEngine*'
+//   python3 bench/qwen3_decode_cuda.py --yirage build-gpu/src/cli/yirage   # writes
+//       bench/results/cuda-h100-qwen3-decode.json (add --torch-compile for the compiled peer)
 #include <gtest/gtest.h>
 
 #include <cmath>
