@@ -424,7 +424,7 @@ void check_shape(const CudaKernelShape& shape, EmulatedKernels& kernels) {
   EXPECT_EQ(ids[1], 17);
 
   // GEMVs: 19 output columns (a partial last block), k of 33 vectors (a partial last round of
-  // loads), 1, 3 and 8 rows (4, 2 and 2 loads in flight per weight row), plain and SiLU-gated.
+  // loads), 1, 3 and 8 rows (8, 2 and 2 loads in flight per weight row), plain and SiLU-gated.
   const int64_t k = 33 * shape.vector_elements(), columns = 19;
   const auto wt = random_values(2 * columns * k, dtype, rng, 0.5F);
   const auto wtv = floats(wt.data(), dtype, 2 * columns * k);

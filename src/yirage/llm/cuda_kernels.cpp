@@ -405,7 +405,7 @@ template <int M, bool SILU>
 __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* __restrict__ x,
                                              T* __restrict__ y, int n_out, int k) {
   constexpr int R = SILU ? 2 : 1;
-  constexpr int U = M <= 2 ? 4 : 2;
+  constexpr int U = M == 1 ? 8 : (M == 2 ? 4 : 2);
   const int column = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (column >= n_out) return;  // the whole warp
   const int chunks = k / VEC;
