@@ -319,7 +319,8 @@ KernelSource rope(const ir::Node& node, const std::vector<TensorType>& inputs) {
 
 // Batched matmul with broadcast batch dims: 16x16 output tiles, K in steps of 16 through shared
 // memory, float accumulation; grid.z walks the batch.
-KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs) {
+KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs,
+                    bool b_transposed) {
   const Shape& shape = node.outputs[0].shape;
   const std::size_t rank = shape.size();
   const int64_t m = shape[rank - 2], n = shape[rank - 1], k = inputs[0].shape.back();
@@ -348,7 +349,10 @@ KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs)
   code.line("ta[ty][tx] = (row < " + num(m) + " && k0 + tx < " + num(k) + ") ? " +
             load(inputs[0], "in0", "oa + row * " + num(k) + " + k0 + tx") + " : 0.0f;");
   code.line("tb[ty][tx] = (k0 + ty < " + num(k) + " && col < " + num(n) + ") ? " +
-            load(inputs[1], "in1", "ob + (k0 + ty) * " + num(n) + " + col") + " : 0.0f;");
+            load(inputs[1], "in1",
+                 b_transposed ? "ob + col * " + num(k) + " + k0 + ty"
+                              : "ob + (k0 + ty) * " + num(n) + " + col") +
+            " : 0.0f;");
   code.line("__syncthreads();");
   code.line("#pragma unroll");
   code.line("for (int p = 0; p < 16; ++p) acc += ta[ty][p] * tb[p][tx];");
@@ -368,7 +372,27 @@ KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs)
 
 }  // namespace
 
-KernelSource generate_op_kernel(const ir::Node& node, const std::vector<TensorType>& inputs) {
+static KernelSource generate_op_kernel_unbounded(const ir::Node& node,
+                                                 const std::vector<TensorType>& inputs);
+
+KernelSource generate_matmul_kernel(const ir::Node& node, const std::vector<TensorType>& inputs,
+                                    bool b_transposed) {
+  return matmul(node, inputs, b_transposed);
+}
+
+KernelSource generate_op_kernel(const ir::Node& node, const std::vector<TensorType>& inputs,
+                                int multiprocessors) {
+  KernelSource kernel = generate_op_kernel_unbounded(node, inputs);
+  // Grid-stride kernels: a few resident blocks per SM are enough.
+  const bool grid_stride = node.op != OpKind::Matmul;
+  if (grid_stride && multiprocessors > 0) {
+    kernel.grid[0] = std::min<unsigned>(kernel.grid[0], static_cast<unsigned>(multiprocessors) * 8);
+  }
+  return kernel;
+}
+
+static KernelSource generate_op_kernel_unbounded(const ir::Node& node,
+                                                 const std::vector<TensorType>& inputs) {
   switch (ir::op_info(node.op).category) {
     case ir::OpCategory::Unary:
     case ir::OpCategory::Binary:
@@ -380,7 +404,7 @@ KernelSource generate_op_kernel(const ir::Node& node, const std::vector<TensorTy
   }
   switch (node.op) {
     case OpKind::Matmul:
-      return matmul(node, inputs);
+      return matmul(node, inputs, false);
     case OpKind::RmsNorm:
       return rms_norm(node, inputs);
     case OpKind::Softmax:

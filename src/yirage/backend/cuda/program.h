@@ -2,10 +2,13 @@
 // block-graph kernel or a reshape alias), compiled once and run on device tensors.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "yirage/backend/cuda/program_plan.h"
 #include "yirage/core/tensor.h"
 #include "yirage/ir/kernel_graph.h"
 
@@ -19,6 +22,7 @@ struct ProgramStats {
   int gemms = 0;      ///< cuBLASLt products
   int fused = 0;      ///< block-graph kernels
   int aliases = 0;    ///< reshapes (no launch)
+  int folded = 0;     ///< transposes read in place by the GEMMs after them (no launch)
 };
 
 /// A compiled kernel graph.
@@ -31,18 +35,27 @@ class Program {
   Program& operator=(const Program&) = delete;
 
   /// Queues the graph on the stream over contiguous, 16-byte aligned CUDA `inputs`; returns the
-  /// outputs as new CUDA tensors. Waits only when the graph has an embedding (to check ids).
+  /// outputs as new CUDA tensors. Waits only when the graph has an embedding (to check ids), and
+  /// on the first run of a GEMM shape outside graph capture (to time its candidate kernels).
+  /// Intermediate tensors live in buffers the program keeps across runs (stream order makes
+  /// that safe); a run overlapping another one on a second thread allocates its own.
   std::vector<core::Tensor> run(const std::vector<core::Tensor>& inputs);
   /// Step counts.
   const ProgramStats& stats() const { return stats_; }
 
  private:
   struct Step;
+  void run_gemm(Step& step, const std::vector<void*>& args, void* out, bool owner);
   Runtime& runtime_;
   const ir::KernelGraph graph_;
+  BufferPlan plan_;
   std::vector<std::unique_ptr<Step>> steps_;
   ProgramStats stats_;
   bool checks_ids_ = false;
+  std::atomic<bool> busy_{false};            // a run holds the kept buffers
+  std::vector<std::shared_ptr<void>> kept_;  // per slot: buffer kept across runs
+  std::shared_ptr<void> kept_status_;        // embedding id check word
+  std::mutex mutex_;                         // one-time choices of GEMM kernels
 };
 
 /// The program for `graph`, from a process-wide cache keyed by the graph's exact structure.

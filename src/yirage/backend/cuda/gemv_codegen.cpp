@@ -1,0 +1,161 @@
+#include "yirage/backend/cuda/gemv_codegen.h"
+
+#include <algorithm>
+#include <string>
+
+#include "yirage/backend/cuda/code_writer.h"
+#include "yirage/backend/cuda/device_code.h"
+
+namespace yirage::backend::cuda {
+
+namespace {
+
+constexpr int kWarps = 8;              // warps per block, splitting the block's rows of B
+constexpr int kUnroll = 8;             // 16-byte loads a thread issues before using them
+constexpr int kBlocksPerSm = 4;        // grid target
+constexpr int64_t kMaxXFloats = 6144;  // shared floats for the block's slice of A
+
+std::string num(int64_t value) {
+  return std::to_string(value) + "LL";
+}
+
+}  // namespace
+
+std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& s, int multiprocessors) {
+  const bool float_type =
+      s.dtype == core::DType::BF16 || s.dtype == core::DType::F16 || s.dtype == core::DType::F32;
+  const int64_t size = static_cast<int64_t>(core::dtype_size(s.dtype));
+  const int64_t width = 16 / size;  // columns per thread
+  if (!float_type || s.batches != 1 || s.b_transposed || s.m < 1 || s.m > kGemvMaxRows ||
+      s.n % width != 0 || s.k < 1)
+    return std::nullopt;
+  const int64_t tile_columns = 32 * width;
+  const int64_t tiles = (s.n + tile_columns - 1) / tile_columns;
+  const int64_t target = static_cast<int64_t>(std::max(multiprocessors, 1)) * kBlocksPerSm;
+  // Splits along K: enough blocks for the target, each warp at least one batch of loads, and
+  // the block's slice of A within kMaxXFloats.
+  int64_t splits = std::clamp<int64_t>((target + tiles - 1) / tiles, 1,
+                                       std::max<int64_t>(1, s.k / (kWarps * kUnroll)));
+  int64_t rows_per_warp = 0, block_rows = 0;
+  for (;;) {
+    rows_per_warp = ((s.k + splits - 1) / splits + kWarps - 1) / kWarps;
+    block_rows = rows_per_warp * kWarps;
+    if (s.m * block_rows <= kMaxXFloats) break;
+    ++splits;
+  }
+  splits = (s.k + block_rows - 1) / block_rows;
+  const std::string t = storage_type(s.dtype), tag = dtype_tag(s.dtype);
+  const std::string m = std::to_string(s.m), v = std::to_string(width);
+  CodeWriter code;
+  code.raw(R"(__device__ __forceinline__ uint4 yr_load_stream(const void* p) {
+  uint4 r;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+}
+__device__ __forceinline__ float yr_load_coherent(const float* p) {
+  float r;
+  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(r) : "l"(p));
+  return r;
+}
+)");
+  code.open("extern \"C\" __global__ void __launch_bounds__(256) yr_gemv(const " + t +
+            "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
+            "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
+  code.line("__shared__ float xs[" + m + "][" + std::to_string(block_rows) + "];");
+  code.line("__shared__ float red[" + std::to_string(kWarps) + "][" + std::to_string(tile_columns) +
+            "];");
+  if (splits > 1) code.line("__shared__ unsigned last;");
+  code.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
+  code.line("const long long tile = blockIdx.x, split = blockIdx.y;");
+  code.line("const long long k0 = split * " + num(block_rows) + ";");
+  code.open("for (int i = threadIdx.x; i < " + std::to_string(s.m * block_rows) +
+            "; i += blockDim.x)");
+  code.line("const int mm = i / " + std::to_string(block_rows) + ", kk = i % " +
+            std::to_string(block_rows) + ";");
+  code.line("xs[mm][kk] = k0 + kk < " + num(s.k) + " ? yr_load_" + tag + "(a, mm * " + num(s.k) +
+            " + k0 + kk) : 0.0f;");
+  code.close();
+  code.line("__syncthreads();");
+  code.line("const long long col = (tile * 32 + lane) * " + v + ";");
+  code.line("const bool active = col < " + num(s.n) + ";");
+  code.line("float acc[" + m + "][" + v + "] = {};");
+  code.line("const int r0 = warp * " + std::to_string(rows_per_warp) + ", r1 = r0 + " +
+            std::to_string(rows_per_warp) + ";");
+  code.line("#pragma unroll 1");
+  code.open("for (int r = r0; r < r1; r += " + std::to_string(kUnroll) + ")");
+  code.line("uint4 raw[" + std::to_string(kUnroll) + "];");
+  code.line("#pragma unroll");
+  code.open("for (int u = 0; u < " + std::to_string(kUnroll) + "; ++u)");
+  code.line("const long long row = k0 + r + u;");
+  code.line("if (active && r + u < r1 && row < " + num(s.k) +
+            ") raw[u] = yr_load_stream(b + row * " + num(s.n) + " + col);");
+  code.line("else raw[u] = make_uint4(0u, 0u, 0u, 0u);");
+  code.close();
+  code.line("#pragma unroll");
+  code.open("for (int u = 0; u < " + std::to_string(kUnroll) + "; ++u)");
+  code.line("const " + t + "* e = reinterpret_cast<const " + t + "*>(&raw[u]);");
+  code.line("float w[" + v + "];");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + v + "; ++j) w[j] = yr_load_" + tag + "(e, j);");
+  code.line("const int kk = r + u < " + std::to_string(block_rows) + " ? r + u : 0;");
+  code.line("#pragma unroll");
+  code.open("for (int mm = 0; mm < " + m + "; ++mm)");
+  code.line("const float xv = xs[mm][kk];");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + v + "; ++j) acc[mm][j] += xv * w[j];");
+  code.close().close().close();
+  // Sum the warps' partial columns, one row of C at a time.
+  code.line("const long long column = tile * " + num(tile_columns) + " + threadIdx.x;");
+  code.open("for (int mm = 0; mm < " + m + "; ++mm)");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + v + "; ++j) red[warp][lane * " + v + " + j] = acc[mm][j];");
+  code.line("__syncthreads();");
+  code.open("if (threadIdx.x < " + std::to_string(tile_columns) + " && column < " + num(s.n) + ")");
+  code.line("float sum = 0.0f;");
+  code.line("#pragma unroll");
+  code.line("for (int w = 0; w < " + std::to_string(kWarps) + "; ++w) sum += red[w][threadIdx.x];");
+  if (splits == 1) {
+    code.line("yr_store_" + tag + "(c, mm * " + num(s.n) + " + column, sum);");
+  } else {
+    code.line("partial[(split * " + m + " + mm) * " + num(s.n) + " + column] = sum;");
+  }
+  code.close();
+  code.line("__syncthreads();");
+  code.close();
+  if (splits > 1) {  // the last block of the tile to finish sums the partials
+    code.line("__threadfence();");
+    code.line("__syncthreads();");
+    code.line("if (threadIdx.x == 0) last = atomicAdd(&counters[tile], 1u) == " +
+              std::to_string(splits - 1) + "u;");
+    code.line("__syncthreads();");
+    code.open("if (last)");
+    code.line("__threadfence();");
+    code.open("if (threadIdx.x < " + std::to_string(tile_columns) + " && column < " + num(s.n) +
+              ")");
+    code.open("for (int mm = 0; mm < " + m + "; ++mm)");
+    code.line("float sum = 0.0f;");
+    code.line("#pragma unroll 8");
+    code.line("for (int sp = 0; sp < " + std::to_string(splits) +
+              "; ++sp) sum += yr_load_coherent(partial + (sp * " + m + " + mm) * " + num(s.n) +
+              " + column);");
+    code.line("yr_store_" + tag + "(c, mm * " + num(s.n) + " + column, sum);");
+    code.close().close();
+    code.line("if (threadIdx.x == 0) counters[tile] = 0u;");
+    code.close();
+  }
+  code.close();
+  GemvKernel result;
+  result.kernel.source = device_prelude() + code.str();
+  result.kernel.entry = "yr_gemv";
+  result.kernel.grid = {static_cast<unsigned>(tiles), static_cast<unsigned>(splits), 1};
+  result.kernel.block = {256, 1, 1};
+  result.splits = static_cast<int>(splits);
+  if (splits > 1) {
+    result.partial_bytes = static_cast<std::size_t>(splits * s.m * s.n) * sizeof(float);
+    result.counter_bytes = static_cast<std::size_t>(tiles) * sizeof(unsigned);
+  }
+  return result;
+}
+
+}  // namespace yirage::backend::cuda

@@ -1,0 +1,31 @@
+// A streaming GEMV kernel for products with few rows (C[m, n] = A[m, k] @ B[k, n], m <= 8): each
+// thread owns 16 bytes of columns of B and issues 8 independent 16-byte loads of consecutive rows
+// before using them; warps split K inside a block, blocks split K across the grid (partials in a
+// float workspace, summed by the last block of each column tile).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+#include "yirage/backend/cuda/cublaslt.h"
+#include "yirage/backend/cuda/kernel_source.h"
+
+namespace yirage::backend::cuda {
+
+/// A generated GEMV and what it needs at launch.
+struct GemvKernel {
+  KernelSource kernel;            ///< parameters: a, b, c, float* partials, unsigned* counters
+  int splits = 1;                 ///< blocks along K per column tile
+  std::size_t partial_bytes = 0;  ///< float workspace for partial sums (0 when splits == 1)
+  std::size_t counter_bytes = 0;  ///< per-tile arrival counters, zeroed once before first use
+};
+
+/// Most rows a GEMV handles.
+constexpr int64_t kGemvMaxRows = 8;
+
+/// The GEMV for `shape` on a device with `multiprocessors` SMs, or nothing when the shape does
+/// not suit it (batched, transposed B, more than kGemvMaxRows rows, integer dtype, or rows of B
+/// that are not a multiple of 16 bytes).
+std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& shape, int multiprocessors);
+
+}  // namespace yirage::backend::cuda

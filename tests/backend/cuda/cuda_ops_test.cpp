@@ -1,0 +1,134 @@
+// The unfused CUDA path without a GPU: the GEMV generator's sources compile through NVRTC for
+// sm_80 and sm_90 and it declines shapes it cannot run; the program's buffer plan (reshape
+// aliases, fresh output buffers, transposes folded into GEMMs).
+// On a GPU: build-gpu/tests/yirage_tests --gtest_filter='Cuda*:Conformance*'
+//           build-gpu/src/cli/yirage bench cuda-kernels --json /tmp/x.json
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "yirage/backend/cuda/device_code.h"
+#include "yirage/backend/cuda/gemv_codegen.h"
+#include "yirage/backend/cuda/nvrtc.h"
+#include "yirage/backend/cuda/program_plan.h"
+#include "yirage/workloads/workloads.h"
+
+namespace yirage::backend::cuda {
+namespace {
+
+using core::DType;
+
+GemmShape gemm(int64_t m, int64_t n, int64_t k, DType dtype) {
+  GemmShape shape;
+  shape.m = m;
+  shape.n = n;
+  shape.k = k;
+  shape.dtype = dtype;
+  return shape;
+}
+
+TEST(CudaGemv, SourcesCompileThroughNvrtcForSm80AndSm90) {
+  std::string why;
+  if (!nvrtc_available(&why)) GTEST_SKIP() << why;
+  const std::vector<GemmShape> shapes = {
+      gemm(1, 6144, 4096, DType::BF16),  // split along K, last-block sum
+      gemm(8, 4096, 1024, DType::F16), gemm(5, 48, 72, DType::F32),
+      gemm(3, 24, 7, DType::BF16),  // one split, a partial tile
+  };
+  // One translation unit: the prelude and the load helpers once, entries renamed.
+  std::string merged = device_prelude();
+  int count = 0;
+  for (const GemmShape& shape : shapes) {
+    const auto kernel = generate_gemv_kernel(shape, 132);
+    ASSERT_TRUE(kernel.has_value());
+    std::string source = kernel->kernel.source.substr(device_prelude().size());
+    const auto entry = source.find("extern \"C\"");
+    ASSERT_NE(entry, std::string::npos);
+    if (count == 0) merged += source.substr(0, entry);
+    source = source.substr(entry);
+    source.replace(source.find("yr_gemv("), 8, "yr_gemv_" + std::to_string(count++) + "(");
+    merged += source;
+  }
+  for (const char* arch : {"compute_80", "compute_90"})
+    EXPECT_GT(compile_cuda_ptx(merged, arch), 1000u) << arch;
+}
+
+TEST(CudaGemv, SplitsAlongKToFillTheDeviceAndSizesItsWorkspace) {
+  const auto kernel = generate_gemv_kernel(gemm(1, 6144, 4096, DType::BF16), 132);
+  ASSERT_TRUE(kernel.has_value());
+  EXPECT_EQ(kernel->kernel.grid[0], 24u);  // 6144 columns / (32 lanes x 8)
+  EXPECT_GT(kernel->splits, 8);
+  EXPECT_EQ(kernel->kernel.grid[1], static_cast<unsigned>(kernel->splits));
+  EXPECT_EQ(kernel->partial_bytes, static_cast<std::size_t>(kernel->splits) * 6144 * 4);
+  EXPECT_EQ(kernel->counter_bytes, 24u * 4);
+  const auto small = generate_gemv_kernel(gemm(3, 24, 7, DType::BF16), 132);
+  ASSERT_TRUE(small.has_value());
+  EXPECT_EQ(small->splits, 1);
+  EXPECT_EQ(small->partial_bytes, 0u);
+}
+
+TEST(CudaGemv, DeclinesShapesItCannotRun) {
+  EXPECT_FALSE(generate_gemv_kernel(gemm(9, 64, 64, DType::BF16), 132));  // too many rows
+  EXPECT_FALSE(generate_gemv_kernel(gemm(1, 20, 64, DType::BF16), 132));  // 40-byte rows
+  EXPECT_FALSE(generate_gemv_kernel(gemm(1, 64, 64, DType::I32), 132));
+  GemmShape batched = gemm(1, 64, 64, DType::BF16);
+  batched.batches = 4;
+  EXPECT_FALSE(generate_gemv_kernel(batched, 132));
+  GemmShape transposed = gemm(1, 64, 64, DType::BF16);
+  transposed.b_transposed = true;
+  EXPECT_FALSE(generate_gemv_kernel(transposed, 132));
+}
+
+TEST(CudaProgramPlan, TransposeReadOnlyByGemmsFoldsIntoThem) {
+  const auto w = workloads::attention_decode(2, 4, 256, 64, DType::BF16, false);
+  const ir::KernelGraph& g = w.naive;
+  const BufferPlan plan = plan_buffers(g, [](int32_t) { return true; });
+  int folded = 0, transposed_reads = 0;
+  for (std::size_t n = 0; n < g.nodes().size(); ++n) {
+    folded += plan.folded[n] ? 1 : 0;
+    transposed_reads += plan.reads_b_transposed[n] ? 1 : 0;
+    if (plan.folded[n]) {
+      EXPECT_EQ(g.nodes()[n].op, ir::OpKind::Transpose);
+    }
+  }
+  EXPECT_EQ(folded, 1);
+  EXPECT_EQ(transposed_reads, 1);
+  // Without library GEMMs nothing folds.
+  const BufferPlan plain = plan_buffers(g, [](int32_t) { return false; });
+  for (std::size_t n = 0; n < g.nodes().size(); ++n) EXPECT_FALSE(plain.folded[n]);
+}
+
+TEST(CudaProgramPlan, TransposeThatIsAlsoAnOutputStillRuns) {
+  ir::KernelGraph g;
+  const auto a = g.input({2, 4, 8}, DType::F32);
+  const auto b = g.input({2, 16, 8}, DType::F32);
+  const auto bt = g.transpose(b, 1, 2);
+  g.mark_output(g.matmul(a, bt));
+  g.mark_output(bt);
+  const BufferPlan plan = plan_buffers(g, [](int32_t) { return true; });
+  EXPECT_FALSE(plan.folded[bt.node]);
+  EXPECT_TRUE(plan.reads_b_transposed[3]);  // the matmul still reads b in place
+  EXPECT_FALSE(swaps_last_two_dims(g.nodes()[g.transpose(b, 0, 2).node]));
+}
+
+TEST(CudaProgramPlan, OutputsAreFreshAndReshapesAliasTheirSource) {
+  ir::KernelGraph g;
+  const auto x = g.input({4, 6}, DType::F32);
+  const auto hidden = g.unary(ir::OpKind::Exp, x);  // intermediate: kept across runs
+  const auto y = g.unary(ir::OpKind::Neg, hidden);  // output through a reshape
+  const auto shaped = g.reshape(y, {24});
+  g.mark_output(shaped);
+  g.mark_output(g.reshape(x, {6, 4}));  // an input passed through
+  const BufferPlan plan = plan_buffers(g, [](int32_t) { return false; });
+  EXPECT_EQ(plan.slots(), 5u);
+  EXPECT_FALSE(plan.fresh[plan.slot(hidden)]);
+  EXPECT_TRUE(plan.fresh[plan.slot(y)]);
+  EXPECT_EQ(plan.root[plan.slot(shaped)], plan.slot(y));
+  EXPECT_TRUE(plan.input[plan.slot(x)]);
+  EXPECT_FALSE(plan.fresh[plan.slot(x)]);
+  EXPECT_EQ(plan.root[4], plan.slot(x));
+}
+
+}  // namespace
+}  // namespace yirage::backend::cuda
