@@ -1,6 +1,7 @@
 #include "yirage/backend/cuda/program.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -103,6 +104,12 @@ namespace {
 
 enum GemmChoice : int { kCublas = 0, kGemv = 1, kTiled = 2 };
 
+// YIRAGE_CUDA_GEMM=cublaslt|gemv|tiled forces the GEMM kernel where it applies (tests, studies).
+std::string forced_gemm() {
+  const char* value = std::getenv("YIRAGE_CUDA_GEMM");
+  return value != nullptr ? value : "";
+}
+
 }  // namespace
 
 Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
@@ -185,23 +192,35 @@ void Program::run_gemm(Step& step, const std::vector<void*>& args, void* out, bo
                     {&params_a, &params_b, &out, &partial, &counters});
     return true;
   };
+  auto prepare_gemv = [&] {
+    if (step.gemv->counter_bytes > 0 && !step.gemv_counters) {
+      step.gemv_partial = runtime_.allocate(step.gemv->partial_bytes);
+      step.gemv_counters = runtime_.allocate(step.gemv->counter_bytes);
+      const std::vector<unsigned char> zeros(step.gemv->counter_bytes, 0);
+      runtime_.copy_to_device(step.gemv_counters.get(), zeros.data(), zeros.size());
+      runtime_.synchronize();
+    }
+  };
   if (step.choice.load() < 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (step.choice.load() < 0) {
-      if (stream_capturing(runtime_)) {  // nothing can be timed now: the library call
+      const std::string forced = forced_gemm();
+      const bool capturing = stream_capturing(runtime_);
+      if (forced == "tiled") {
+        step.choice = kTiled;
+      } else if (forced == "gemv" && step.gemv && owner && !capturing) {
+        prepare_gemv();
+        step.choice = kGemv;
+      } else if (forced == "cublaslt") {
+        step.choice = kCublas;
+      } else if (capturing) {  // nothing can be timed now: the library call
         if (cublaslt_matmul(runtime_, step.gemm, a, b, out)) return;
         step.choice = kTiled;
       } else {
         std::vector<std::function<bool()>> candidates = {
             [&] { return cublaslt_matmul(runtime_, step.gemm, a, b, out); }};
         if (step.gemv && owner) {
-          if (step.gemv->counter_bytes > 0 && !step.gemv_counters) {
-            step.gemv_partial = runtime_.allocate(step.gemv->partial_bytes);
-            step.gemv_counters = runtime_.allocate(step.gemv->counter_bytes);
-            const std::vector<unsigned char> zeros(step.gemv->counter_bytes, 0);
-            runtime_.copy_to_device(step.gemv_counters.get(), zeros.data(), zeros.size());
-            runtime_.synchronize();
-          }
+          prepare_gemv();
           candidates.push_back(launch_gemv);
         }
         const int fastest = fastest_candidate(runtime_, candidates);

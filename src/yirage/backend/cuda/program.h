@@ -38,7 +38,9 @@ class Program {
   /// outputs as new CUDA tensors. Waits only when the graph has an embedding (to check ids), and
   /// on the first run of a GEMM shape outside graph capture (to time its candidate kernels).
   /// Intermediate tensors live in buffers the program keeps across runs (stream order makes
-  /// that safe); a run overlapping another one on a second thread allocates its own.
+  /// that safe); a run overlapping another one on a second thread allocates its own. The
+  /// environment variable YIRAGE_CUDA_GEMM=cublaslt|gemv|tiled forces a GEMM kernel where it
+  /// applies, instead of the timed choice.
   std::vector<core::Tensor> run(const std::vector<core::Tensor>& inputs);
   /// Step counts.
   const ProgramStats& stats() const { return stats_; }
