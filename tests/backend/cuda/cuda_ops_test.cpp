@@ -34,13 +34,24 @@ GemmShape gemm(int64_t m, int64_t n, int64_t k, DType dtype) {
   return shape;
 }
 
+// P @ V of GQA decode: 8 kv heads, 4 query rows, 4096 keys, head dim 128.
+GemmShape attention_values() {
+  GemmShape shape = gemm(4, 128, 4096, DType::BF16);
+  shape.batches = 8;
+  shape.a_stride = 4 * 4096;
+  shape.b_stride = 4096 * 128;
+  return shape;
+}
+
 TEST(CudaGemv, SourcesCompileThroughNvrtcForSm80AndSm90) {
   std::string why;
   if (!nvrtc_available(&why)) GTEST_SKIP() << why;
   const std::vector<GemmShape> shapes = {
       gemm(1, 6144, 4096, DType::BF16),  // split along K, last-block sum
-      gemm(8, 4096, 1024, DType::F16), gemm(5, 48, 72, DType::F32),
+      gemm(8, 4096, 1024, DType::F16),
+      gemm(5, 48, 72, DType::F32),
       gemm(3, 24, 7, DType::BF16),  // one split, a partial tile
+      attention_values(),           // batched, 16 lanes per row of B
   };
   // One translation unit: the prelude and the load helpers once, entries renamed.
   std::string merged = device_prelude();
@@ -68,6 +79,11 @@ TEST(CudaGemv, SplitsAlongKToFillTheDeviceAndSizesItsWorkspace) {
   EXPECT_EQ(kernel->kernel.grid[1], static_cast<unsigned>(kernel->splits));
   EXPECT_EQ(kernel->partial_bytes, static_cast<std::size_t>(kernel->splits) * 6144 * 4);
   EXPECT_EQ(kernel->counter_bytes, 24u * 4);
+  const auto values = generate_gemv_kernel(attention_values(), 132);
+  ASSERT_TRUE(values.has_value());
+  EXPECT_EQ(values->kernel.grid[0], 1u);  // 16 lanes x 8 columns cover the 128 columns
+  EXPECT_EQ(values->kernel.grid[2], 8u);
+  EXPECT_EQ(values->counter_bytes, 8u * 4);
   const auto small = generate_gemv_kernel(gemm(3, 24, 7, DType::BF16), 132);
   ASSERT_TRUE(small.has_value());
   EXPECT_EQ(small->splits, 1);
@@ -79,7 +95,7 @@ TEST(CudaGemv, DeclinesShapesItCannotRun) {
   EXPECT_FALSE(generate_gemv_kernel(gemm(1, 20, 64, DType::BF16), 132));  // 40-byte rows
   EXPECT_FALSE(generate_gemv_kernel(gemm(1, 64, 64, DType::I32), 132));
   GemmShape batched = gemm(1, 64, 64, DType::BF16);
-  batched.batches = 4;
+  batched.batches = 70000;
   EXPECT_FALSE(generate_gemv_kernel(batched, 132));
   GemmShape transposed = gemm(1, 64, 64, DType::BF16);
   transposed.b_transposed = true;
@@ -155,6 +171,8 @@ TEST(CudaGemm, EveryKernelChoiceMatchesTheReference) {
   product({3, 37}, {37, 64}, DType::BF16, false);       // K not a multiple of the unroll
   product({2, 4, 64}, {2, 96, 64}, DType::BF16, true);  // q @ k^T, batched
   product({3, 7, 33}, {33, 10}, DType::F32, false);     // shared B, odd sizes
+  product({2, 4, 96}, {2, 96, 64}, DType::BF16, false);  // P @ V, batched, narrow B
+  product({4, 8}, {3, 8, 16}, DType::F16, false);        // shared A
   Runtime& runtime = Runtime::get();
   uint64_t seed = 11;
   for (const char* mode : {"cublaslt", "gemv", "tiled", ""}) {

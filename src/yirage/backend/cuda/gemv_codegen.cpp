@@ -26,26 +26,32 @@ std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& s, int multiproc
       s.dtype == core::DType::BF16 || s.dtype == core::DType::F16 || s.dtype == core::DType::F32;
   const int64_t size = static_cast<int64_t>(core::dtype_size(s.dtype));
   const int64_t width = 16 / size;  // columns per thread
-  if (!float_type || s.batches != 1 || s.b_transposed || s.m < 1 || s.m > kGemvMaxRows ||
-      s.n % width != 0 || s.k < 1)
+  if (!float_type || s.batches < 1 || s.batches > 65535 || s.b_transposed || s.m < 1 ||
+      s.m > kGemvMaxRows || s.n % width != 0 || s.n < 1 || s.k < 1)
     return std::nullopt;
-  const int64_t tile_columns = 32 * width;
+  // Lanes per row of B (a power of two up to a warp); a warp reads 32 / lanes rows at once.
+  int64_t lanes = 1;
+  while (lanes < 32 && lanes * width < s.n) lanes *= 2;
+  const int64_t virtual_warps = kWarps * (32 / lanes);  // row readers per block
+  const int64_t tile_columns = lanes * width;
   const int64_t tiles = (s.n + tile_columns - 1) / tile_columns;
   const int64_t target = static_cast<int64_t>(std::max(multiprocessors, 1)) * kBlocksPerSm;
-  // Splits along K: enough blocks for the target, each warp at least one batch of loads, and
+  // Splits along K: enough blocks for the target, each reader at least one batch of loads, and
   // the block's slice of A within kMaxXFloats.
-  int64_t splits = std::clamp<int64_t>((target + tiles - 1) / tiles, 1,
-                                       std::max<int64_t>(1, s.k / (kWarps * kUnroll)));
-  int64_t rows_per_warp = 0, block_rows = 0;
+  int64_t splits = std::clamp<int64_t>((target + tiles * s.batches - 1) / (tiles * s.batches), 1,
+                                       std::max<int64_t>(1, s.k / (virtual_warps * kUnroll)));
+  int64_t rows_per_reader = 0, block_rows = 0;
   for (;;) {
-    rows_per_warp = ((s.k + splits - 1) / splits + kWarps - 1) / kWarps;
-    block_rows = rows_per_warp * kWarps;
+    rows_per_reader = ((s.k + splits - 1) / splits + virtual_warps - 1) / virtual_warps;
+    block_rows = rows_per_reader * virtual_warps;
     if (s.m * block_rows <= kMaxXFloats) break;
     ++splits;
   }
   splits = (s.k + block_rows - 1) / block_rows;
   const std::string t = storage_type(s.dtype), tag = dtype_tag(s.dtype);
   const std::string m = std::to_string(s.m), v = std::to_string(width);
+  const std::string rows = std::to_string(block_rows), u = std::to_string(kUnroll);
+  const std::string tc = std::to_string(tile_columns), l = std::to_string(lanes);
   CodeWriter code;
   code.raw(R"(__device__ __forceinline__ uint4 yr_load_stream(const void* p) {
   uint4 r;
@@ -62,63 +68,72 @@ __device__ __forceinline__ float yr_load_coherent(const float* p) {
   code.open("extern \"C\" __global__ void __launch_bounds__(256) yr_gemv(const " + t +
             "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
             "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
-  code.line("__shared__ float xs[" + m + "][" + std::to_string(block_rows) + "];");
-  code.line("__shared__ float red[" + std::to_string(kWarps) + "][" + std::to_string(tile_columns) +
-            "];");
+  code.line("__shared__ float xs[" + m + "][" + rows + "];");
+  // Column lane q's element j at j * (lanes + 1) + q: conflict-free writes and reads.
+  code.line("__shared__ float red[" + std::to_string(virtual_warps) + "][" +
+            std::to_string(width * (lanes + 1)) + "];");
   if (splits > 1) code.line("__shared__ unsigned last;");
-  code.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
-  code.line("const long long tile = blockIdx.x, split = blockIdx.y;");
+  code.line("const int lane = threadIdx.x & 31;");
+  code.line("const int reader = (threadIdx.x >> 5) * " + std::to_string(32 / lanes) + " + lane / " +
+            l + ", column_lane = lane % " + l + ";");
+  code.line("const long long tile = blockIdx.x, split = blockIdx.y, batch = blockIdx.z;");
+  code.line("a += batch * " + num(s.a_stride) + ";");
+  code.line("b += batch * " + num(s.b_stride) + ";");
+  code.line("c += batch * " + num(s.m * s.n) + ";");
   code.line("const long long k0 = split * " + num(block_rows) + ";");
   code.open("for (int i = threadIdx.x; i < " + std::to_string(s.m * block_rows) +
             "; i += blockDim.x)");
-  code.line("const int mm = i / " + std::to_string(block_rows) + ", kk = i % " +
-            std::to_string(block_rows) + ";");
+  code.line("const int mm = i / " + rows + ", kk = i % " + rows + ";");
   code.line("xs[mm][kk] = k0 + kk < " + num(s.k) + " ? yr_load_" + tag + "(a, mm * " + num(s.k) +
             " + k0 + kk) : 0.0f;");
   code.close();
   code.line("__syncthreads();");
-  code.line("const long long col = (tile * 32 + lane) * " + v + ";");
+  code.line("const long long col = (tile * " + l + " + column_lane) * " + v + ";");
   code.line("const bool active = col < " + num(s.n) + ";");
   code.line("float acc[" + m + "][" + v + "] = {};");
-  code.line("const int r0 = warp * " + std::to_string(rows_per_warp) + ", r1 = r0 + " +
-            std::to_string(rows_per_warp) + ";");
+  code.line("const int r0 = reader * " + std::to_string(rows_per_reader) + ", r1 = r0 + " +
+            std::to_string(rows_per_reader) + ";");
   code.line("#pragma unroll 1");
-  code.open("for (int r = r0; r < r1; r += " + std::to_string(kUnroll) + ")");
-  code.line("uint4 raw[" + std::to_string(kUnroll) + "];");
+  code.open("for (int r = r0; r < r1; r += " + u + ")");
+  code.line("uint4 raw[" + u + "];");
   code.line("#pragma unroll");
-  code.open("for (int u = 0; u < " + std::to_string(kUnroll) + "; ++u)");
-  code.line("const long long row = k0 + r + u;");
-  code.line("if (active && r + u < r1 && row < " + num(s.k) +
-            ") raw[u] = yr_load_stream(b + row * " + num(s.n) + " + col);");
-  code.line("else raw[u] = make_uint4(0u, 0u, 0u, 0u);");
+  code.open("for (int q = 0; q < " + u + "; ++q)");
+  code.line("const long long row = k0 + r + q;");
+  code.line("if (active && r + q < r1 && row < " + num(s.k) +
+            ") raw[q] = yr_load_stream(b + row * " + num(s.n) + " + col);");
+  code.line("else raw[q] = make_uint4(0u, 0u, 0u, 0u);");
   code.close();
   code.line("#pragma unroll");
-  code.open("for (int u = 0; u < " + std::to_string(kUnroll) + "; ++u)");
-  code.line("const " + t + "* e = reinterpret_cast<const " + t + "*>(&raw[u]);");
+  code.open("for (int q = 0; q < " + u + "; ++q)");
+  code.line("const " + t + "* e = reinterpret_cast<const " + t + "*>(&raw[q]);");
   code.line("float w[" + v + "];");
   code.line("#pragma unroll");
   code.line("for (int j = 0; j < " + v + "; ++j) w[j] = yr_load_" + tag + "(e, j);");
-  code.line("const int kk = r + u < " + std::to_string(block_rows) + " ? r + u : 0;");
+  code.line("const int kk = r + q < " + rows + " ? r + q : 0;");
   code.line("#pragma unroll");
   code.open("for (int mm = 0; mm < " + m + "; ++mm)");
   code.line("const float xv = xs[mm][kk];");
   code.line("#pragma unroll");
   code.line("for (int j = 0; j < " + v + "; ++j) acc[mm][j] += xv * w[j];");
   code.close().close().close();
-  // Sum the warps' partial columns, one row of C at a time.
+  // Sum the readers' partial columns, one row of C at a time.
   code.line("const long long column = tile * " + num(tile_columns) + " + threadIdx.x;");
   code.open("for (int mm = 0; mm < " + m + "; ++mm)");
   code.line("#pragma unroll");
-  code.line("for (int j = 0; j < " + v + "; ++j) red[warp][lane * " + v + " + j] = acc[mm][j];");
+  code.line("for (int j = 0; j < " + v + "; ++j) red[reader][j * " + std::to_string(lanes + 1) +
+            " + column_lane] = acc[mm][j];");
   code.line("__syncthreads();");
-  code.open("if (threadIdx.x < " + std::to_string(tile_columns) + " && column < " + num(s.n) + ")");
+  code.open("if (threadIdx.x < " + tc + " && column < " + num(s.n) + ")");
   code.line("float sum = 0.0f;");
-  code.line("#pragma unroll");
-  code.line("for (int w = 0; w < " + std::to_string(kWarps) + "; ++w) sum += red[w][threadIdx.x];");
+  code.line("#pragma unroll 8");
+  code.line("for (int w = 0; w < " + std::to_string(virtual_warps) + "; ++w) sum += red[w][" +
+            "(threadIdx.x % " + v + ") * " + std::to_string(lanes + 1) + " + threadIdx.x / " + v +
+            "];");
   if (splits == 1) {
     code.line("yr_store_" + tag + "(c, mm * " + num(s.n) + " + column, sum);");
   } else {
-    code.line("partial[(split * " + m + " + mm) * " + num(s.n) + " + column] = sum;");
+    code.line("partial[((batch * " + std::to_string(splits) + " + split) * " + m + " + mm) * " +
+              num(s.n) + " + column] = sum;");
   }
   code.close();
   code.line("__syncthreads();");
@@ -126,34 +141,34 @@ __device__ __forceinline__ float yr_load_coherent(const float* p) {
   if (splits > 1) {  // the last block of the tile to finish sums the partials
     code.line("__threadfence();");
     code.line("__syncthreads();");
-    code.line("if (threadIdx.x == 0) last = atomicAdd(&counters[tile], 1u) == " +
-              std::to_string(splits - 1) + "u;");
+    code.line("if (threadIdx.x == 0) last = atomicAdd(&counters[batch * " + num(tiles) +
+              " + tile], 1u) == " + std::to_string(splits - 1) + "u;");
     code.line("__syncthreads();");
     code.open("if (last)");
     code.line("__threadfence();");
-    code.open("if (threadIdx.x < " + std::to_string(tile_columns) + " && column < " + num(s.n) +
-              ")");
+    code.open("if (threadIdx.x < " + tc + " && column < " + num(s.n) + ")");
     code.open("for (int mm = 0; mm < " + m + "; ++mm)");
     code.line("float sum = 0.0f;");
     code.line("#pragma unroll 8");
     code.line("for (int sp = 0; sp < " + std::to_string(splits) +
-              "; ++sp) sum += yr_load_coherent(partial + (sp * " + m + " + mm) * " + num(s.n) +
-              " + column);");
+              "; ++sp) sum += yr_load_coherent(partial + ((batch * " + std::to_string(splits) +
+              " + sp) * " + m + " + mm) * " + num(s.n) + " + column);");
     code.line("yr_store_" + tag + "(c, mm * " + num(s.n) + " + column, sum);");
     code.close().close();
-    code.line("if (threadIdx.x == 0) counters[tile] = 0u;");
+    code.line("if (threadIdx.x == 0) counters[batch * " + num(tiles) + " + tile] = 0u;");
     code.close();
   }
   code.close();
   GemvKernel result;
   result.kernel.source = device_prelude() + code.str();
   result.kernel.entry = "yr_gemv";
-  result.kernel.grid = {static_cast<unsigned>(tiles), static_cast<unsigned>(splits), 1};
+  result.kernel.grid = {static_cast<unsigned>(tiles), static_cast<unsigned>(splits),
+                        static_cast<unsigned>(s.batches)};
   result.kernel.block = {256, 1, 1};
   result.splits = static_cast<int>(splits);
   if (splits > 1) {
-    result.partial_bytes = static_cast<std::size_t>(splits * s.m * s.n) * sizeof(float);
-    result.counter_bytes = static_cast<std::size_t>(tiles) * sizeof(unsigned);
+    result.partial_bytes = static_cast<std::size_t>(s.batches * splits * s.m * s.n) * sizeof(float);
+    result.counter_bytes = static_cast<std::size_t>(s.batches * tiles) * sizeof(unsigned);
   }
   return result;
 }

@@ -1,7 +1,8 @@
-// A streaming GEMV kernel for products with few rows (C[m, n] = A[m, k] @ B[k, n], m <= 8): each
-// thread owns 16 bytes of columns of B and issues 8 independent 16-byte loads of consecutive rows
-// before using them; warps split K inside a block, blocks split K across the grid (partials in a
-// float workspace, summed by the last block of each column tile).
+// A streaming GEMV kernel for products with few rows (C[b] = A[b] (m x k) @ B[b] (k x n),
+// m <= 8, batched): each thread owns 16 bytes of columns of B and issues 8 independent 16-byte
+// loads of consecutive rows before using them; lane groups (a warp, or fewer lanes for narrow B)
+// split K inside a block, blocks split K across the grid (partials in a float workspace, summed
+// by the last block of each column tile).
 #pragma once
 
 #include <cstddef>
@@ -24,8 +25,8 @@ struct GemvKernel {
 constexpr int64_t kGemvMaxRows = 8;
 
 /// The GEMV for `shape` on a device with `multiprocessors` SMs, or nothing when the shape does
-/// not suit it (batched, transposed B, more than kGemvMaxRows rows, integer dtype, or rows of B
-/// that are not a multiple of 16 bytes).
+/// not suit it (transposed B, more than kGemvMaxRows rows, integer dtype, more than 65535
+/// batches, or rows of B that are not a multiple of 16 bytes).
 std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& shape, int multiprocessors);
 
 }  // namespace yirage::backend::cuda

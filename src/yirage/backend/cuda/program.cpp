@@ -250,6 +250,9 @@ void Program::run_gemm(Step& step, const std::vector<void*>& args, void* out, bo
 }
 
 std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) {
+  YR_USER_CHECK(
+      inputs.size() == graph_.input_nodes().size(),
+      "CUDA program takes " << graph_.input_nodes().size() << " inputs; got " << inputs.size());
   const bool owner = !busy_.exchange(true, std::memory_order_acquire);
   struct Release {
     std::atomic<bool>& busy;
@@ -274,6 +277,11 @@ std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) 
       const int32_t slot = step->results[o];
       if (step->kind == StepKind::Input) {
         address[slot] = inputs[step->input_index].data();
+        YR_USER_CHECK(reinterpret_cast<uintptr_t>(address[slot]) % 16 == 0,
+                      "CUDA program input " << step->input_index
+                                            << " must start on a 16-byte boundary (kernels use "
+                                               "16-byte vector loads); got "
+                                            << address[slot]);
       } else if (plan_.root[slot] != slot) {
         address[slot] = address[plan_.root[slot]];
       } else if (plan_.fresh[slot]) {
