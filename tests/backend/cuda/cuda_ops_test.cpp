@@ -43,6 +43,21 @@ GemmShape attention_values() {
   return shape;
 }
 
+// q @ k^T of GQA decode: 8 kv heads, 4 query rows, 4096 keys stored [keys, 128].
+GemmShape attention_scores() {
+  GemmShape shape = gemm(4, 4096, 128, DType::BF16);
+  shape.batches = 8;
+  shape.a_stride = 4 * 128;
+  shape.b_stride = 4096 * 128;
+  shape.b_transposed = true;
+  return shape;
+}
+
+GemmShape transposed(GemmShape shape) {
+  shape.b_transposed = true;
+  return shape;
+}
+
 TEST(CudaGemv, SourcesCompileThroughNvrtcForSm80AndSm90) {
   std::string why;
   if (!nvrtc_available(&why)) GTEST_SKIP() << why;
@@ -52,6 +67,8 @@ TEST(CudaGemv, SourcesCompileThroughNvrtcForSm80AndSm90) {
       gemm(5, 48, 72, DType::F32),
       gemm(3, 24, 7, DType::BF16),  // one split, a partial tile
       attention_values(),           // batched, 16 lanes per row of B
+      attention_scores(),           // B^T rows: dot products reduced by shuffles
+      transposed(gemm(3, 50, 24, DType::F32)),
   };
   // One translation unit: the prelude and the load helpers once, entries renamed.
   std::string merged = device_prelude();
@@ -97,9 +114,13 @@ TEST(CudaGemv, DeclinesShapesItCannotRun) {
   GemmShape batched = gemm(1, 64, 64, DType::BF16);
   batched.batches = 70000;
   EXPECT_FALSE(generate_gemv_kernel(batched, 132));
-  GemmShape transposed = gemm(1, 64, 64, DType::BF16);
+  GemmShape transposed = gemm(1, 64, 1030, DType::BF16);  // rows of B^T not 16-byte multiples
   transposed.b_transposed = true;
   EXPECT_FALSE(generate_gemv_kernel(transposed, 132));
+  transposed.k = 1024;  // more than 64 vectors per row of B^T
+  EXPECT_FALSE(generate_gemv_kernel(transposed, 132));
+  transposed.k = 128;
+  EXPECT_TRUE(generate_gemv_kernel(transposed, 132));
 }
 
 TEST(CudaProgramPlan, TransposeReadOnlyByGemmsFoldsIntoThem) {
@@ -168,9 +189,9 @@ TEST(CudaGemm, EveryKernelChoiceMatchesTheReference) {
   product({1, 1024}, {1024, 768}, DType::BF16, false);  // GEMV split along K
   product({8, 256}, {256, 136}, DType::F16, false);     // partial column tile
   product({5, 72}, {72, 48}, DType::F32, false);
-  product({3, 37}, {37, 64}, DType::BF16, false);       // K not a multiple of the unroll
-  product({2, 4, 64}, {2, 96, 64}, DType::BF16, true);  // q @ k^T, batched
-  product({3, 7, 33}, {33, 10}, DType::F32, false);     // shared B, odd sizes
+  product({3, 37}, {37, 64}, DType::BF16, false);        // K not a multiple of the unroll
+  product({2, 4, 64}, {2, 96, 64}, DType::BF16, true);   // q @ k^T, batched
+  product({3, 7, 33}, {33, 10}, DType::F32, false);      // shared B, odd sizes
   product({2, 4, 96}, {2, 96, 64}, DType::BF16, false);  // P @ V, batched, narrow B
   product({4, 8}, {3, 8, 16}, DType::F16, false);        // shared A
   Runtime& runtime = Runtime::get();

@@ -19,16 +19,24 @@ std::string num(int64_t value) {
   return std::to_string(value) + "LL";
 }
 
-}  // namespace
+const char* const kLoadHelpers = R"(__device__ __forceinline__ uint4 yr_load_stream(const void* p) {
+  uint4 r;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+}
+__device__ __forceinline__ float yr_load_coherent(const float* p) {
+  float r;
+  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(r) : "l"(p));
+  return r;
+}
+)";
 
-std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& s, int multiprocessors) {
-  const bool float_type =
-      s.dtype == core::DType::BF16 || s.dtype == core::DType::F16 || s.dtype == core::DType::F32;
+// B read along its rows (k x n): columns per thread, K split over lane groups and blocks.
+std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
   const int64_t size = static_cast<int64_t>(core::dtype_size(s.dtype));
   const int64_t width = 16 / size;  // columns per thread
-  if (!float_type || s.batches < 1 || s.batches > 65535 || s.b_transposed || s.m < 1 ||
-      s.m > kGemvMaxRows || s.n % width != 0 || s.n < 1 || s.k < 1)
-    return std::nullopt;
+  if (s.n % width != 0) return std::nullopt;
   // Lanes per row of B (a power of two up to a warp); a warp reads 32 / lanes rows at once.
   int64_t lanes = 1;
   while (lanes < 32 && lanes * width < s.n) lanes *= 2;
@@ -53,18 +61,7 @@ std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& s, int multiproc
   const std::string rows = std::to_string(block_rows), u = std::to_string(kUnroll);
   const std::string tc = std::to_string(tile_columns), l = std::to_string(lanes);
   CodeWriter code;
-  code.raw(R"(__device__ __forceinline__ uint4 yr_load_stream(const void* p) {
-  uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-  return r;
-}
-__device__ __forceinline__ float yr_load_coherent(const float* p) {
-  float r;
-  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(r) : "l"(p));
-  return r;
-}
-)");
+  code.raw(kLoadHelpers);
   code.open("extern \"C\" __global__ void __launch_bounds__(256) yr_gemv(const " + t +
             "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
             "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
@@ -171,6 +168,112 @@ __device__ __forceinline__ float yr_load_coherent(const float* p) {
     result.counter_bytes = static_cast<std::size_t>(s.batches * tiles) * sizeof(unsigned);
   }
   return result;
+}
+
+// B stored transposed (n x k, rows of B^T contiguous, as keys in q @ k^T): a group of lanes
+// per row of B^T holds a slice of every row of A in registers and reduces dot products with
+// shuffles; groups interleave over rows, blocks over row ranges and batches.
+std::optional<GemvKernel> row_gemv(const GemmShape& s, int multiprocessors) {
+  const int64_t size = static_cast<int64_t>(core::dtype_size(s.dtype));
+  const int64_t width = 16 / size;
+  if (s.k % width != 0 || s.k / width > 64) return std::nullopt;
+  const int64_t vectors = s.k / width;  // per row
+  int64_t lanes = 1;                    // per row of B^T: at most 2 vectors each
+  while (lanes < 32 && lanes * 2 < vectors) lanes *= 2;
+  const int64_t per_lane = (vectors + lanes - 1) / lanes;
+  const int64_t unroll = std::max<int64_t>(1, kUnroll / per_lane);
+  const int64_t groups = kWarps * (32 / lanes);  // per block
+  const int64_t target = static_cast<int64_t>(std::max(multiprocessors, 1)) * kBlocksPerSm;
+  // Rows per block: a multiple of groups x unroll, about n x batches / target.
+  const int64_t step = groups * unroll;
+  const int64_t wanted = (s.n * s.batches + target - 1) / target;
+  const int64_t block_rows = std::max<int64_t>(1, (wanted + step - 1) / step) * step;
+  const int64_t blocks = (s.n + block_rows - 1) / block_rows;
+  const std::string t = storage_type(s.dtype), tag = dtype_tag(s.dtype);
+  const std::string m = std::to_string(s.m), v = std::to_string(width);
+  const std::string pl = std::to_string(per_lane), u = std::to_string(unroll);
+  const std::string l = std::to_string(lanes), g = std::to_string(groups);
+  CodeWriter code;
+  code.raw(kLoadHelpers);
+  code.open("extern \"C\" __global__ void __launch_bounds__(256) yr_gemv(const " + t +
+            "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
+            "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
+  code.line("const int lane = threadIdx.x & 31;");
+  code.line("const int group = (threadIdx.x >> 5) * " + std::to_string(32 / lanes) + " + lane / " +
+            l + ", group_lane = lane % " + l + ";");
+  code.line("const long long batch = blockIdx.y;");
+  code.line("a += batch * " + num(s.a_stride) + ";");
+  code.line("b += batch * " + num(s.b_stride) + ";");
+  code.line("c += batch * " + num(s.m * s.n) + ";");
+  code.line("float av[" + m + "][" + pl + "][" + v + "];");
+  code.line("#pragma unroll");
+  code.open("for (int mm = 0; mm < " + m + "; ++mm)");
+  code.line("#pragma unroll");
+  code.open("for (int p = 0; p < " + pl + "; ++p)");
+  code.line("const int idx = group_lane + p * " + l + ";");
+  code.line("uint4 raw = make_uint4(0u, 0u, 0u, 0u);");
+  code.line("if (idx < " + std::to_string(vectors) +
+            ") raw = *reinterpret_cast<const uint4*>(a + mm * " + num(s.k) + " + idx * " + v +
+            ");");
+  code.line("const " + t + "* e = reinterpret_cast<const " + t + "*>(&raw);");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + v + "; ++j) av[mm][p][j] = yr_load_" + tag + "(e, j);");
+  code.close().close();
+  code.line("const long long first = (long long)blockIdx.x * " + num(block_rows) + " + group;");
+  code.line("#pragma unroll 1");
+  code.open("for (int r = 0; r < " + std::to_string(block_rows / groups) + "; r += " + u + ")");
+  code.line("uint4 raw[" + u + "][" + pl + "];");
+  code.line("#pragma unroll");
+  code.open("for (int q = 0; q < " + u + "; ++q)");
+  code.line("const long long row = first + (long long)(r + q) * " + g + ";");
+  code.line("#pragma unroll");
+  code.open("for (int p = 0; p < " + pl + "; ++p)");
+  code.line("const int idx = group_lane + p * " + l + ";");
+  code.line("if (row < " + num(s.n) + " && idx < " + std::to_string(vectors) +
+            ") raw[q][p] = yr_load_stream(b + row * " + num(s.k) + " + idx * " + v + ");");
+  code.line("else raw[q][p] = make_uint4(0u, 0u, 0u, 0u);");
+  code.close().close();
+  code.line("#pragma unroll");
+  code.open("for (int q = 0; q < " + u + "; ++q)");
+  code.line("float dot[" + m + "] = {};");
+  code.line("#pragma unroll");
+  code.open("for (int p = 0; p < " + pl + "; ++p)");
+  code.line("const " + t + "* e = reinterpret_cast<const " + t + "*>(&raw[q][p]);");
+  code.line("#pragma unroll");
+  code.open("for (int j = 0; j < " + v + "; ++j)");
+  code.line("const float w = yr_load_" + tag + "(e, j);");
+  code.line("#pragma unroll");
+  code.line("for (int mm = 0; mm < " + m + "; ++mm) dot[mm] += av[mm][p][j] * w;");
+  code.close().close();
+  code.line("#pragma unroll");
+  code.open("for (int mm = 0; mm < " + m + "; ++mm)");
+  code.line("#pragma unroll");
+  code.line("for (int o = " + std::to_string(lanes / 2) +
+            "; o > 0; o >>= 1) dot[mm] += __shfl_xor_sync(0xffffffffu, dot[mm], o);");
+  code.close();
+  code.line("const long long row = first + (long long)(r + q) * " + g + ";");
+  code.open("if (group_lane == 0 && row < " + num(s.n) + ")");
+  code.line("#pragma unroll");
+  code.line("for (int mm = 0; mm < " + m + "; ++mm) yr_store_" + tag + "(c, mm * " + num(s.n) +
+            " + row, dot[mm]);");
+  code.close().close().close().close();
+  GemvKernel result;
+  result.kernel.source = device_prelude() + code.str();
+  result.kernel.entry = "yr_gemv";
+  result.kernel.grid = {static_cast<unsigned>(blocks), static_cast<unsigned>(s.batches), 1};
+  result.kernel.block = {256, 1, 1};
+  return result;
+}
+
+}  // namespace
+
+std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& s, int multiprocessors) {
+  const bool float_type =
+      s.dtype == core::DType::BF16 || s.dtype == core::DType::F16 || s.dtype == core::DType::F32;
+  if (!float_type || s.batches < 1 || s.batches > 65535 || s.m < 1 || s.m > kGemvMaxRows ||
+      s.n < 1 || s.k < 1)
+    return std::nullopt;
+  return s.b_transposed ? row_gemv(s, multiprocessors) : column_gemv(s, multiprocessors);
 }
 
 }  // namespace yirage::backend::cuda

@@ -2,7 +2,8 @@
 // m <= 8, batched): each thread owns 16 bytes of columns of B and issues 8 independent 16-byte
 // loads of consecutive rows before using them; lane groups (a warp, or fewer lanes for narrow B)
 // split K inside a block, blocks split K across the grid (partials in a float workspace, summed
-// by the last block of each column tile).
+// by the last block of each column tile). With B stored transposed (n x k, as keys in q @ k^T),
+// lane groups take rows of B^T and reduce dot products with warp shuffles.
 #pragma once
 
 #include <cstddef>
@@ -25,8 +26,9 @@ struct GemvKernel {
 constexpr int64_t kGemvMaxRows = 8;
 
 /// The GEMV for `shape` on a device with `multiprocessors` SMs, or nothing when the shape does
-/// not suit it (transposed B, more than kGemvMaxRows rows, integer dtype, more than 65535
-/// batches, or rows of B that are not a multiple of 16 bytes).
+/// not suit it (more than kGemvMaxRows rows, integer dtype, more than 65535 batches, rows of B
+/// (of B^T when transposed) that are not a multiple of 16 bytes, or a transposed B with k above
+/// 64 vectors of 16 bytes).
 std::optional<GemvKernel> generate_gemv_kernel(const GemmShape& shape, int multiprocessors);
 
 }  // namespace yirage::backend::cuda
