@@ -5,8 +5,10 @@
 //           build-gpu/src/cli/yirage bench cuda-kernels --json /tmp/x.json
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -219,6 +221,38 @@ TEST(CudaGemm, EveryKernelChoiceMatchesTheReference) {
     }
   }
   unsetenv("YIRAGE_CUDA_GEMM");
+}
+
+// Host time of Program::run for five small kernels (Mirage nTrans: rms_norm, add, mul, add,
+// rms_norm on 8 x 4096 bf16), queued back to back; reported, with a generous bound.
+TEST(CudaProgram, HostTimePerRunOfFiveSmallKernels) {
+  const Availability available = get_backend("cuda").available();
+  if (!available.available) GTEST_SKIP() << "no CUDA here: " << available.reason;
+  ir::KernelGraph g;
+  const auto h = g.input({8, 4096}, DType::BF16);
+  const auto x = g.input({8, 4096}, DType::BF16);
+  const auto alpha = g.input({8, 4096}, DType::BF16);
+  const auto ones = g.input({4096}, DType::BF16);
+  const auto inner = g.binary(ir::OpKind::Add, g.rms_norm(h, ones), x);
+  g.mark_output(
+      g.rms_norm(g.binary(ir::OpKind::Add, x, g.binary(ir::OpKind::Mul, alpha, inner)), ones));
+  Runtime& runtime = Runtime::get();
+  std::vector<core::Tensor> device;
+  for (const auto& input : random_inputs(g, 5)) device.push_back(runtime.to_device(input));
+  Program program(runtime, g);
+  EXPECT_EQ(program.stats().generated, 5);
+  for (int i = 0; i < 10; ++i) program.run(device);
+  runtime.synchronize();
+  constexpr int kRuns = 100;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kRuns; ++i) program.run(device);
+  const double host_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+      kRuns;
+  runtime.synchronize();
+  std::cout << "host time per Program::run of 5 kernels: " << host_us << " us\n";
+  RecordProperty("host_us_per_run", std::to_string(host_us));
+  EXPECT_LT(host_us, 200.0);
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <vector>
 
 #include "yirage/backend/cuda/autotune.h"
@@ -206,7 +205,7 @@ bool cublaslt_matmul(Runtime& runtime, const GemmShape& s, const void* a, const 
   static std::mutex mutex;
   static Handle handle = nullptr;
   static std::shared_ptr<void> workspace;
-  static std::map<std::string, Plan> plans;
+  static std::map<std::array<int64_t, 11>, Plan> plans;
   std::lock_guard<std::mutex> lock(mutex);
   if (handle == nullptr) {
     if (api.create(&handle) != 0) return false;
@@ -217,13 +216,19 @@ bool cublaslt_matmul(Runtime& runtime, const GemmShape& s, const void* a, const 
   const std::array<uint32_t, 3> align = {alignment(a, batched * s.a_stride * size),
                                          alignment(b, batched * s.b_stride * size),
                                          alignment(c, batched * s.m * s.n * size)};
-  std::ostringstream key;
-  key << s.m << "," << s.n << "," << s.k << "," << s.batches << "," << s.a_stride << ","
-      << s.b_stride << "," << static_cast<int>(s.dtype) << "," << s.b_transposed << "," << align[0]
-      << "," << align[1] << "," << align[2];
-  auto found = plans.find(key.str());
-  if (found == plans.end())
-    found = plans.emplace(key.str(), make_plan(api, handle, s, align)).first;
+  const std::array<int64_t, 11> key = {s.m,
+                                       s.n,
+                                       s.k,
+                                       s.batches,
+                                       s.a_stride,
+                                       s.b_stride,
+                                       static_cast<int64_t>(s.dtype),
+                                       s.b_transposed ? 1 : 0,
+                                       align[0],
+                                       align[1],
+                                       align[2]};
+  auto found = plans.find(key);
+  if (found == plans.end()) found = plans.emplace(key, make_plan(api, handle, s, align)).first;
   Plan& plan = found->second;
   if (plan.algos.empty()) return false;
   const float alpha = 1.0f, beta = 0.0f;

@@ -10,10 +10,21 @@ namespace yirage::backend::cuda {
 
 namespace {
 
-constexpr int kWarps = 8;              // warps per block, splitting the block's rows of B
-constexpr int kUnroll = 8;             // 16-byte loads a thread issues before using them
-constexpr int kBlocksPerSm = 4;        // grid target
-constexpr int64_t kMaxXFloats = 6144;  // shared floats for the block's slice of A
+constexpr int kWarps = 8;   // warps per block, splitting the block's rows of B
+constexpr int kUnroll = 8;  // 16-byte loads a thread issues before using them
+
+// Resident blocks per SM a kernel is compiled for (launch bounds cap the registers at 64, 85 or
+// 128 a thread); grids stay within one such wave.
+int64_t blocks_per_sm(int64_t rows, bool transposed) {
+  if (rows == 1) return 4;
+  return rows == 2 && !transposed ? 3 : 2;
+}
+
+std::string launch_bounds(int64_t blocks) {
+  return "__launch_bounds__(256, " + std::to_string(blocks) + ")";
+}
+constexpr int64_t kMaxXFloats = 6144;   // shared floats for the block's slice of A
+constexpr int64_t kMaxHeldFloats = 64;  // floats of A a thread of the transposed GEMV holds
 
 std::string num(int64_t value) {
   return std::to_string(value) + "LL";
@@ -43,10 +54,11 @@ std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
   const int64_t virtual_warps = kWarps * (32 / lanes);  // row readers per block
   const int64_t tile_columns = lanes * width;
   const int64_t tiles = (s.n + tile_columns - 1) / tile_columns;
-  const int64_t target = static_cast<int64_t>(std::max(multiprocessors, 1)) * kBlocksPerSm;
-  // Splits along K: enough blocks for the target, each reader at least one batch of loads, and
-  // the block's slice of A within kMaxXFloats.
-  int64_t splits = std::clamp<int64_t>((target + tiles * s.batches - 1) / (tiles * s.batches), 1,
+  const int64_t resident = blocks_per_sm(s.m, false);
+  const int64_t target = static_cast<int64_t>(std::max(multiprocessors, 1)) * resident;
+  // Splits along K: blocks up to one wave, each reader at least one batch of loads, and the
+  // block's slice of A within kMaxXFloats.
+  int64_t splits = std::clamp<int64_t>(target / (tiles * s.batches), 1,
                                        std::max<int64_t>(1, s.k / (virtual_warps * kUnroll)));
   int64_t rows_per_reader = 0, block_rows = 0;
   for (;;) {
@@ -62,7 +74,7 @@ std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
   const std::string tc = std::to_string(tile_columns), l = std::to_string(lanes);
   CodeWriter code;
   code.raw(kLoadHelpers);
-  code.open("extern \"C\" __global__ void __launch_bounds__(256) yr_gemv(const " + t +
+  code.open("extern \"C\" __global__ void " + launch_bounds(resident) + " yr_gemv(const " + t +
             "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
             "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
   code.line("__shared__ float xs[" + m + "][" + rows + "];");
@@ -178,12 +190,20 @@ std::optional<GemvKernel> row_gemv(const GemmShape& s, int multiprocessors) {
   const int64_t width = 16 / size;
   if (s.k % width != 0 || s.k / width > 64) return std::nullopt;
   const int64_t vectors = s.k / width;  // per row
-  int64_t lanes = 1;                    // per row of B^T: at most 2 vectors each
-  while (lanes < 32 && lanes * 2 < vectors) lanes *= 2;
+  // Lanes per row of B^T: each holds per_lane vectors of every row of A in registers, at most
+  // 2 vectors and 64 floats.
+  const int64_t most = std::clamp<int64_t>(kMaxHeldFloats / (s.m * width), 1, 2);
+  int64_t lanes = 1;
+  while (lanes < 32 && lanes * most < vectors) lanes *= 2;
   const int64_t per_lane = (vectors + lanes - 1) / lanes;
-  const int64_t unroll = std::max<int64_t>(1, kUnroll / per_lane);
+  if (per_lane * s.m * width > kMaxHeldFloats) return std::nullopt;
+  // Rows in flight per lane: 8 loads, halved when A takes more than half the held floats.
+  const int64_t held = per_lane * s.m * width;
+  const int64_t unroll =
+      std::max<int64_t>(1, kUnroll / per_lane / (held > kMaxHeldFloats / 2 ? 2 : 1));
   const int64_t groups = kWarps * (32 / lanes);  // per block
-  const int64_t target = static_cast<int64_t>(std::max(multiprocessors, 1)) * kBlocksPerSm;
+  const int64_t resident = blocks_per_sm(s.m, true);
+  const int64_t target = static_cast<int64_t>(std::max(multiprocessors, 1)) * resident;
   // Rows per block: a multiple of groups x unroll, about n x batches / target.
   const int64_t step = groups * unroll;
   const int64_t wanted = (s.n * s.batches + target - 1) / target;
@@ -195,7 +215,7 @@ std::optional<GemvKernel> row_gemv(const GemmShape& s, int multiprocessors) {
   const std::string l = std::to_string(lanes), g = std::to_string(groups);
   CodeWriter code;
   code.raw(kLoadHelpers);
-  code.open("extern \"C\" __global__ void __launch_bounds__(256) yr_gemv(const " + t +
+  code.open("extern \"C\" __global__ void " + launch_bounds(resident) + " yr_gemv(const " + t +
             "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
             "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
   code.line("const int lane = threadIdx.x & 31;");
