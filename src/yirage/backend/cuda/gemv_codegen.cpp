@@ -90,6 +90,23 @@ std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
   code.line("b += batch * " + num(s.b_stride) + ";");
   code.line("c += batch * " + num(s.m * s.n) + ";");
   code.line("const long long k0 = split * " + num(block_rows) + ";");
+  code.line("const long long col = (tile * " + l + " + column_lane) * " + v + ";");
+  code.line("const bool active = col < " + num(s.n) + ";");
+  code.line("const int r0 = reader * " + std::to_string(rows_per_reader) + ", r1 = r0 + " +
+            std::to_string(rows_per_reader) + ";");
+  // The first batch of B is in flight while the block stages its slice of A.
+  auto load_batch = [&] {
+    code.line("#pragma unroll");
+    code.open("for (int q = 0; q < " + u + "; ++q)");
+    code.line("const long long row = k0 + r + q;");
+    code.line("if (active && r + q < r1 && row < " + num(s.k) +
+              ") raw[q] = yr_load_stream(b + row * " + num(s.n) + " + col);");
+    code.line("else raw[q] = make_uint4(0u, 0u, 0u, 0u);");
+    code.close();
+  };
+  code.line("uint4 raw[" + u + "];");
+  code.line("int r = r0;");
+  load_batch();
   code.open("for (int i = threadIdx.x; i < " + std::to_string(s.m * block_rows) +
             "; i += blockDim.x)");
   code.line("const int mm = i / " + rows + ", kk = i % " + rows + ";");
@@ -97,20 +114,11 @@ std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
             " + k0 + kk) : 0.0f;");
   code.close();
   code.line("__syncthreads();");
-  code.line("const long long col = (tile * " + l + " + column_lane) * " + v + ";");
-  code.line("const bool active = col < " + num(s.n) + ";");
   code.line("float acc[" + m + "][" + v + "] = {};");
-  code.line("const int r0 = reader * " + std::to_string(rows_per_reader) + ", r1 = r0 + " +
-            std::to_string(rows_per_reader) + ";");
   code.line("#pragma unroll 1");
-  code.open("for (int r = r0; r < r1; r += " + u + ")");
-  code.line("uint4 raw[" + u + "];");
-  code.line("#pragma unroll");
-  code.open("for (int q = 0; q < " + u + "; ++q)");
-  code.line("const long long row = k0 + r + q;");
-  code.line("if (active && r + q < r1 && row < " + num(s.k) +
-            ") raw[q] = yr_load_stream(b + row * " + num(s.n) + " + col);");
-  code.line("else raw[q] = make_uint4(0u, 0u, 0u, 0u);");
+  code.open("for (; r < r1; r += " + u + ")");
+  code.open("if (r != r0)");
+  load_batch();
   code.close();
   code.line("#pragma unroll");
   code.open("for (int q = 0; q < " + u + "; ++q)");
