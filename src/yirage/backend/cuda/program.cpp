@@ -15,6 +15,7 @@
 #include "yirage/backend/cuda/op_codegen.h"
 #include "yirage/backend/cuda/runtime.h"
 #include "yirage/core/error.h"
+#include "yirage/core/log.h"
 #include "yirage/ir/block_graph.h"
 
 namespace yirage::backend::cuda {
@@ -159,8 +160,14 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
         step->operands[1] = plan_.slot(nodes[node.inputs[1].node].inputs[0]);
       }
       step->gemv = generate_gemv_kernel(step->gemm, multiprocessors);
-      if (step->gemv) {
-        step->gemv_kernel = runtime_.kernel(step->gemv->kernel.source, step->gemv->kernel.entry);
+      if (step->gemv) {  // an optional candidate: one that fails to build is left out
+        try {
+          step->gemv_kernel = runtime_.kernel(step->gemv->kernel.source, step->gemv->kernel.entry);
+        } catch (const core::Error& error) {
+          YR_LOG(Warn) << "GEMV left out for a " << step->gemm.m << "x" << step->gemm.k << "x"
+                       << step->gemm.n << " product: " << error.what();
+          step->gemv.reset();
+        }
       }
       ++stats_.gemms;
     } else {

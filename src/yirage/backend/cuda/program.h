@@ -1,5 +1,7 @@
-// A kernel graph prepared for CUDA: one step per node (generated kernel, cuBLASLt GEMM, fused
-// block-graph kernel or a reshape alias), compiled once and run on device tensors.
+// A kernel graph prepared for CUDA: one step per node (generated kernel, GEMM, fused block-graph
+// kernel, or no launch for reshapes and transposes the GEMMs read in place), compiled once and
+// run on device tensors. A GEMM runs through cuBLASLt or, for few rows, the generated GEMV,
+// whichever was faster when timed on its first run.
 #pragma once
 
 #include <atomic>
@@ -19,7 +21,7 @@ class Runtime;
 /// How many steps of each kind a program holds.
 struct ProgramStats {
   int generated = 0;  ///< generated single-op kernels
-  int gemms = 0;      ///< cuBLASLt products
+  int gemms = 0;      ///< library-shaped products (cuBLASLt or the timed GEMV)
   int fused = 0;      ///< block-graph kernels
   int aliases = 0;    ///< reshapes (no launch)
   int folded = 0;     ///< transposes read in place by the GEMMs after them (no launch)
