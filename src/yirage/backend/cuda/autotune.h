@@ -14,8 +14,9 @@ class Runtime;
 bool stream_capturing(Runtime& runtime);
 
 /// Index of the fastest of `candidates` (each queues the same work on the runtime's stream and
-/// returns false when it cannot run), timed over `repeats` queued runs after one warm-up; -1 when
-/// the stream is capturing or no candidate ran. Waits for the stream.
+/// returns false when it cannot run): after a warm-up run of each, two interleaved rounds of
+/// `repeats` queued runs each, the better round counting; -1 when the stream is capturing or no
+/// candidate ran. Waits for the stream.
 int fastest_candidate(Runtime& runtime, const std::vector<std::function<bool()>>& candidates,
                       int repeats = 5);
 
