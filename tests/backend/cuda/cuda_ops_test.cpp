@@ -15,6 +15,7 @@
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/cuda/gemv_codegen.h"
 #include "yirage/backend/cuda/nvrtc.h"
+#include "yirage/backend/cuda/op_codegen.h"
 #include "yirage/backend/cuda/program.h"
 #include "yirage/backend/cuda/program_plan.h"
 #include "yirage/backend/cuda/runtime.h"
@@ -123,6 +124,67 @@ TEST(CudaGemv, DeclinesShapesItCannotRun) {
   EXPECT_FALSE(generate_gemv_kernel(transposed, 132));
   transposed.k = 128;
   EXPECT_TRUE(generate_gemv_kernel(transposed, 132));
+}
+
+// The kernel generated for the last node of `g` on a 132-SM device.
+KernelSource last_kernel(const ir::KernelGraph& g) {
+  const ir::Node& node = g.nodes().back();
+  std::vector<ir::TensorType> inputs;
+  for (const auto& ref : node.inputs) inputs.push_back(g.type(ref));
+  return generate_op_kernel(node, inputs, 132);
+}
+
+bool has(const KernelSource& kernel, const std::string& text) {
+  return kernel.source.find(text) != std::string::npos;
+}
+
+TEST(CudaOpCodegen, ElementWiseOpsUseVectorsWhereTheShapesAllow) {
+  ir::KernelGraph same;
+  const auto x = same.input({4096, 4096}, DType::BF16);
+  same.binary(ir::OpKind::Add, x, same.input({4096}, DType::BF16));  // row broadcast
+  const KernelSource wide = last_kernel(same);
+  EXPECT_TRUE(has(wide, "uint4"));
+  EXPECT_EQ(wide.grid[0], 132u * 8);  // grid-stride, capped to the device
+  ir::KernelGraph odd;
+  odd.binary(ir::OpKind::Add, odd.input({3, 5, 7}, DType::BF16), odd.input({5, 1}, DType::BF16));
+  const KernelSource scalar = last_kernel(odd);
+  EXPECT_FALSE(has(scalar, "uint4"));
+  EXPECT_TRUE(has(scalar, "% 5LL"));
+  ir::KernelGraph half;  // rows of 12 bf16: 8-byte vectors
+  half.unary(ir::OpKind::Exp, half.input({5, 12}, DType::BF16));
+  EXPECT_TRUE(has(last_kernel(half), "uint2"));
+}
+
+TEST(CudaOpCodegen, RowKernelsPickLaneGroupsBlocksOrStridedPasses) {
+  auto norm = [](core::Shape shape) {
+    ir::KernelGraph g;
+    g.rms_norm(g.input(shape, DType::BF16), g.input({shape.back()}, DType::BF16));
+    return last_kernel(g);
+  };
+  const KernelSource block = norm({3, 4096});  // 512 vectors: 128 threads, 4 each
+  EXPECT_EQ(block.block[0], 128u);
+  EXPECT_TRUE(has(block, "yr_block_sum"));
+  EXPECT_TRUE(has(block, "x_r[4]"));
+  const KernelSource lanes = norm({5, 100});  // 25 vectors of 4: a warp per row
+  EXPECT_EQ(lanes.block[0], 256u);
+  EXPECT_TRUE(has(lanes, "__shfl_xor_sync"));
+  EXPECT_TRUE(has(lanes, "uint2"));
+  ir::KernelGraph g;
+  g.softmax(g.input({1, 150000}, DType::BF16), -1);
+  const KernelSource strided = last_kernel(g);  // too long to hold: re-read each pass
+  EXPECT_EQ(strided.block[0], 1024u);
+  EXPECT_TRUE(has(strided, "idx += 1024LL"));
+}
+
+TEST(CudaOpCodegen, TransposesTileTheLastTwoDimsAndCopyVectorsOtherwise) {
+  ir::KernelGraph last;
+  last.transpose(last.input({3, 40, 33}, DType::BF16), 1, 2);
+  EXPECT_TRUE(has(last_kernel(last), "tile[32][33]"));
+  ir::KernelGraph outer;
+  outer.transpose(outer.input({4, 6, 16}, DType::BF16), 0, 1);
+  const KernelSource copy = last_kernel(outer);
+  EXPECT_TRUE(has(copy, "const uint4*"));
+  EXPECT_FALSE(has(copy, "tile"));
 }
 
 TEST(CudaProgramPlan, TransposeReadOnlyByGemmsFoldsIntoThem) {
