@@ -1,18 +1,22 @@
 """The CUDA kernel benchmark: every row of the CUDA issue's table, measured in one run on one GPU.
 
 PyTorch peers (bf16): eager, eager replayed in a CUDA graph, torch.compile, and torch.compile
-replayed in a CUDA graph, each timed over back-to-back calls with CUDA events; then
-`yirage bench cuda-kernels` (the CUDA backend: naive graphs and fused block graphs) on the same
-device; the copy bandwidth of this run gives each row's floor. Writes one JSON file.
+replayed in a CUDA graph, each timed over back-to-back calls with CUDA events.
 
-Usage (on a GPU machine): python3 bench/cuda_kernels.py --yirage build/src/cli/yirage --json FILE
+`yirage bench kernels --backend cuda --peers torch,cudnn --json FILE` runs this script with
+--torch-only on the same device, in the same run, and merges its rows with yirage's (fused and
+naive graphs on the cuda backend), the cudnn backend's and the bandwidth floor. Run directly, the
+script does just that through the CLI.
+
+Usage (on a GPU machine):
+    python3 bench/cuda_kernels.py --yirage build/src/cli/yirage --json FILE
+    python3 bench/cuda_kernels.py --torch-only --json FILE [--only ROW]   (the peers alone)
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +61,12 @@ def rms(x, eps=1e-6):
     return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
+ONLY = ""  # only rows whose name contains this
+
+
 def peers(rows, name, fn):
+    if ONLY not in name:
+        return
     entry = {"eager_us": once(lambda: time_calls(fn)), "graph_us": once(lambda: time_graph(fn))}
     try:
         compiled = torch.compile(fn)
@@ -120,40 +129,36 @@ def copy_bandwidth():
 
 
 def main():
+    global ONLY
     parser = argparse.ArgumentParser()
     parser.add_argument("--yirage", default="build/src/cli/yirage")
     parser.add_argument("--json", required=True)
-    parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument("--only", default="", help="only rows whose name contains this")
+    parser.add_argument("--torch-only", action="store_true",
+                        help="measure the PyTorch peers alone (what the yirage CLI runs)")
     args = parser.parse_args()
+    ONLY = args.only
+    if not args.torch_only:
+        command = [args.yirage, "bench", "kernels", "--backend", "cuda", "--peers", "torch,cudnn",
+                   "--python", sys.executable, "--peer-script", os.path.abspath(__file__),
+                   "--json", args.json]
+        if args.only:
+            command += ["--only", args.only]
+        return subprocess.run(command, check=False).returncode
     bandwidth = copy_bandwidth()
     print(f"copy bandwidth (torch) {bandwidth / 1e12:.2f} TB/s", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        ours_path = os.path.join(tmp, "yirage.json")
-        subprocess.run([args.yirage, "bench", "cuda-kernels", "--json", ours_path], check=True)
-        ours = json.load(open(ours_path))
-    torch_results = {} if args.skip_torch else torch_rows()
     result = {
-        "benchmark": "cuda-kernels",
-        "device": ours["device"],
         "torch": torch.__version__,
-        "copy_TBps_torch": bandwidth / 1e12,
-        "copy_TBps_yirage": ours["copy_TBps"],
+        "device": torch.cuda.get_device_name(),
+        "copy_TBps": bandwidth / 1e12,
         "method": "microseconds per call over back-to-back calls timed with CUDA events; "
-                  "*_graph: replays of one captured call; floor: bytes / copy bandwidth of this run",
-        "rows": {},
+                  "*graph_us: replays of one call captured in a CUDA graph",
+        "rows": torch_rows(),
     }
-    print(f"\n{'row':36s} {'torch best':>10s} {'yirage':>9s} {'floor':>7s}  ratio")
-    for name, entry in ours["rows"].items():
-        peer = torch_results.get(name, {})
-        row = {"yirage": entry, "torch": peer, "floor_us": entry["floor_us"]}
-        if "best_us" in peer:
-            row["speedup_vs_best_torch"] = peer["best_us"] / entry["best_us"]
-        result["rows"][name] = row
-        print(f"{name:36s} {peer.get('best_us', float('nan')):10.2f} {entry['best_us']:9.2f} "
-              f"{entry['floor_us']:7.2f}  {row.get('speedup_vs_best_torch', float('nan')):.2f}x")
     with open(args.json, "w") as out:
         json.dump(result, out, indent=1)
     print("wrote", args.json)
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,8 @@ std::vector<BackendInfo> list_backends() {
 
 // Runs `graph` on the backend called `name`. `inputs` are arrays or DLPack producers, `declared`
 // the dtype each one's bits stand for when it differs from the array's own (bfloat16 from
-// NumPy, which cannot say it); outputs come back as arrays of `kind`.
+// NumPy, which cannot say it); outputs come back as NumPy arrays, or as DLPack objects when
+// `dlpack_outputs` is set or they live on a GPU.
 nb::list run_graph(const ir::KernelGraph& graph, const std::vector<nb::handle>& inputs,
                    const std::vector<std::optional<core::DType>>& declared, const std::string& name,
                    bool dlpack_outputs) {
@@ -62,11 +64,20 @@ nb::list run_graph(const ir::KernelGraph& graph, const std::vector<nb::handle>& 
   {
     nb::gil_scoped_release release;
     outputs = target.run(snapshot, tensors);
-    target.synchronize();
+    // Device outputs are ordered on the legacy default stream, where frameworks read them (the
+    // backend's run saw to that): only host outputs need the device to finish.
+    const bool on_device = std::any_of(outputs.begin(), outputs.end(), [](const auto& output) {
+      return output.device().kind == core::DeviceKind::Cuda;
+    });
+    if (!on_device) target.synchronize();
   }
   nb::list arrays;
-  const ArrayKind kind = dlpack_outputs ? ArrayKind::DLPack : ArrayKind::Numpy;
-  for (auto& output : outputs) arrays.append(tensor_to_array(std::move(output), kind));
+  for (auto& output : outputs) {
+    // NumPy cannot hold device memory: CUDA outputs always leave as DLPack objects.
+    const bool device = output.device().kind == core::DeviceKind::Cuda;
+    const ArrayKind kind = dlpack_outputs || device ? ArrayKind::DLPack : ArrayKind::Numpy;
+    arrays.append(tensor_to_array(std::move(output), kind));
+  }
   return arrays;
 }
 

@@ -65,6 +65,8 @@ nb::dict report_dict(const search::SearchReport& report) {
   out["derived_verified"] = report.derived_verified;
   out["fragments"] = report.fragments;
   out["profiled"] = report.profiled;
+  out["original_seconds"] = report.original_seconds;
+  out["best_seconds"] = report.best_seconds;
   out["kernels_before"] = report.kernels_before;
   out["kernels_after"] = report.kernels_after;
   out["original_cost"] = report.original_cost;

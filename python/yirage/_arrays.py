@@ -47,6 +47,8 @@ def prepare_inputs(inputs):
         elif is_torch_tensor(value):
             torch_inputs = True
             value, dtype = (value.detach() if value.requires_grad else value), None
+            if value.is_cuda and not value.is_contiguous():
+                value = value.contiguous()  # device kernels read dense memory
         else:
             dtype = None  # any other DLPack producer; C++ says what it cannot read
         arrays.append(value)
@@ -55,10 +57,23 @@ def prepare_inputs(inputs):
 
 
 def finish_outputs(outputs, types, torch_outputs):
-    """NumPy arrays (bfloat16 viewed as ml_dtypes.bfloat16) or torch tensors, sharing memory."""
+    """NumPy arrays (bfloat16 viewed as ml_dtypes.bfloat16), torch tensors, or (for GPU memory
+    and when asked for) DLPack objects, all sharing the result memory."""
     if torch_outputs:
         import torch
 
         return [torch.from_dlpack(output) for output in outputs]
-    return [output.view(_NUMPY_DTYPES[DType.bfloat16]) if ttype.dtype == DType.bfloat16 else output
+    return [output.view(_NUMPY_DTYPES[DType.bfloat16])
+            if isinstance(output, np.ndarray) and ttype.dtype == DType.bfloat16 else output
             for output, ttype in zip(outputs, types)]
+
+
+def cuda_torch_streams(inputs):
+    """(current, legacy default) torch streams when a CUDA torch input was made on a stream other
+    than the legacy default one (which yirage's CUDA work is ordered with), else None."""
+    if not any(is_torch_tensor(value) and value.is_cuda for value in inputs):
+        return None
+    import torch
+
+    current, default = torch.cuda.current_stream(), torch.cuda.default_stream()
+    return None if current == default else (current, default)

@@ -1,26 +1,38 @@
 """The Python face of the kernel graph: yirage._core.KernelGraph plus running and optimizing it."""
 
 from . import _core
-from ._arrays import finish_outputs, prepare_inputs
+from ._arrays import cuda_torch_streams, finish_outputs, prepare_inputs
 from ._core import UserError
 
 
 class KernelGraph(_core.KernelGraph):
     """A kernel graph: inputs, one method per op, marked outputs; call it to run it."""
 
-    def __call__(self, inputs, backend="reference"):
+    def __call__(self, inputs, backend="reference", *, dlpack=False):
         """Runs the graph on `backend` and returns its outputs in marked order.
 
         `inputs` holds one array per graph input, matching its shape and dtype: NumPy arrays
         (ml_dtypes.bfloat16 for bfloat16) or DLPack tensors such as torch.Tensor, with any
         strides. Outputs are NumPy arrays, or torch tensors when an input was one; either way
-        they view the result memory without a copy.
+        they view the result memory without a copy. With `dlpack=True`, or when an output lives
+        on a GPU and no input was a torch tensor, outputs are DLPack objects (`__dlpack__`,
+        `__dlpack_device__`, every dtype as itself) for torch.from_dlpack, np.from_dlpack and
+        the like.
+
+        On `backend="cuda"` (or "cudnn"), CUDA tensors are read and written in place, without
+        host copies; the work is ordered after what the legacy default stream (and a torch
+        input's current stream) queued before the call, and later work there sees the outputs.
         """
         if not isinstance(inputs, (list, tuple)):
             raise UserError(f"inputs is a {type(inputs).__name__}; expected a list with one "
                             f"array per graph input ({self.num_inputs})")
         arrays, declared, torch_inputs = prepare_inputs(inputs)
-        outputs = _core._run(self, arrays, declared, backend, torch_inputs)
+        streams = cuda_torch_streams(inputs) if torch_inputs else None
+        if streams is not None:
+            streams[1].wait_stream(streams[0])  # the inputs, before yirage's work
+        outputs = _core._run(self, arrays, declared, backend, torch_inputs or dlpack)
+        if streams is not None:
+            streams[0].wait_stream(streams[1])  # the outputs, before the caller's next work
         return finish_outputs(outputs, self.output_types, torch_inputs)
 
     def superoptimize(self, backend="reference", time_budget=30.0, seed=0, cache=True,
@@ -41,6 +53,10 @@ class KernelGraph(_core.KernelGraph):
         Ctrl-C (KeyboardInterrupt) stops it and returns the best verified result so far, with
         report()["cancelled"] set. `prune=False` turns abstract-expression pruning off;
         `derive=False` leaves out the streaming forms derived by lowering (depth-first search only).
+
+        On a backend that can profile (`"cuda"`, `"cudnn"` with a GPU; `"cpu"`, `"mkl"`), the
+        cheapest verified candidates and the input graph are timed on that backend's device
+        and the fastest is kept; the report's `profiled` counts them.
         """
         program = KernelGraph()
         report = _core._superoptimize(self, program, backend, float(time_budget), seed, cache,
@@ -88,9 +104,9 @@ class OptimizedProgram:
         """The program as a KernelGraph."""
         return self._graph
 
-    def __call__(self, inputs, backend="reference"):
+    def __call__(self, inputs, backend="reference", *, dlpack=False):
         """Runs the program on `backend`, taking and returning what the graph does."""
-        return self._graph(inputs, backend=backend)
+        return self._graph(inputs, backend=backend, dlpack=dlpack)
 
     @property
     def kernels(self):
@@ -104,7 +120,9 @@ class OptimizedProgram:
         search's time), seconds (this call's wall time; a cache hit: lookup and seal check),
         derived and derived_verified (streaming forms lowered into frames, and how many
         verified), fragments (pieces of a partitioned graph; 0 when searched whole), profiled
-        (candidates timed on a backend that can profile) and summary (plain words)."""
+        (candidates timed on a backend that can profile), original_seconds and best_seconds
+        (their measured times: the input graph's and the chosen program's; 0 when nothing was
+        timed) and summary (plain words)."""
         return dict(self._report)
 
     def to_json(self, indent=2):

@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/cuda_bench.h"
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/cpu_features.h"
@@ -312,7 +313,27 @@ void add_bench_kernels_command(CLI::App& bench) {
       ->check(CLI::Range(0.0, 60.0));
   kernels->add_option("--min-runs", options->min_runs, "Least runs per measurement")
       ->check(CLI::Range(1, 1000));
-  kernels->callback([options] { run_kernel_bench(*options); });
+  // --backend cuda: the CUDA rows, with the cudnn and PyTorch peers in the same run.
+  auto cuda = std::make_shared<CudaBenchOptions>();
+  auto peers = std::make_shared<std::string>();
+  kernels->add_option("--peers", *peers, "With --backend cuda: peers in the same run, torch,cudnn");
+  kernels->add_option("--only", cuda->only, "With --backend cuda: rows whose name contains this");
+  kernels->add_option("--iterations", cuda->iterations, "With --backend cuda: calls per round")
+      ->check(CLI::Range(1, 100000));
+  kernels->add_option("--python", cuda->python, "With --peers torch: Python with PyTorch");
+  kernels->add_option("--peer-script", cuda->peer_script,
+                      "With --peers torch: the peer script (default: bench/cuda_kernels.py)");
+  kernels->callback([options, cuda, peers] {
+    if (options->backend != "cuda") {
+      YR_USER_CHECK(peers->empty(), "--peers goes with --backend cuda; the "
+                                        << options->backend << " benchmark takes --peer");
+      run_kernel_bench(*options);
+      return;
+    }
+    cuda->json = options->json;
+    cuda->peers = split_peers(*peers);
+    run_cuda_kernel_bench(*cuda);
+  });
 }
 
 }  // namespace yirage::cli

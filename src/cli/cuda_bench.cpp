@@ -1,16 +1,23 @@
-// `yirage bench cuda-kernels`: each benchmark row (Qwen3 and Mirage shapes, bf16) as the naive
-// kernel graph and as fused block graphs at several tilings, on the CUDA backend. Times are
+// `yirage bench kernels --backend cuda` (also `bench cuda-kernels`): each benchmark row (Qwen3
+// and Mirage shapes, bf16) as the naive kernel graph and as fused block graphs at several tilings,
+// on the CUDA backend; with --peers, the cudnn backend on the naive graph (in process) and the
+// PyTorch modes (bench/cuda_kernels.py, run from here on the same device). Times are
 // microseconds per call over back-to-back calls (events), and per replay of a captured CUDA
-// graph; the copy bandwidth of the same run gives the floor. Fused results are checked against
-// the naive graph on the GPU.
+// graph; the copy bandwidth of the same run gives the floor. Results are checked against the
+// naive graph on the GPU.
 #include "cli/cuda_bench.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +26,8 @@
 
 #include "yirage/backend/cuda/program.h"
 #include "yirage/backend/cuda/runtime.h"
+#include "yirage/backend/cudnn/cudnn_backend.h"
+#include "yirage/backend/cudnn/cudnn_program.h"
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
@@ -67,20 +76,6 @@ Row make_row(std::string name, const std::function<Workload(Tiling)>& build,
     }
   }
   return row;
-}
-
-Workload ntrans(int64_t rows, int64_t hidden) {
-  Workload w{
-      "ntrans", "h,x,alpha[" + std::to_string(rows) + ", " + std::to_string(hidden) + "]", {}, {}};
-  ir::KernelGraph& g = w.naive;
-  const auto h = g.input({rows, hidden}, DType::BF16);
-  const auto x = g.input({rows, hidden}, DType::BF16);
-  const auto alpha = g.input({rows, hidden}, DType::BF16);
-  const auto ones = g.input({hidden}, DType::BF16);
-  const auto inner = g.binary(ir::OpKind::Add, g.rms_norm(h, ones), x);
-  g.mark_output(
-      g.rms_norm(g.binary(ir::OpKind::Add, x, g.binary(ir::OpKind::Mul, alpha, inner)), ones));
-  return w;
 }
 
 std::vector<Row> rows() {
@@ -134,49 +129,65 @@ std::vector<Row> rows() {
   result.push_back(make_row("mirage_gated_mlp",
                             [=](Tiling t) { return workloads::gated_mlp(8, 4096, 4096, bf16, t); },
                             {{128, 16}, {256, 8}, {64, 32}}));
-  result.push_back(make_row("mirage_ntrans_bs1", [](Tiling) { return ntrans(8, 4096); }, {}));
+  result.push_back(make_row("mirage_ntrans_bs1",
+                            [=](Tiling) { return workloads::ntrans(8, 4096, bf16); }, {{8, 1}}));
   return result;
 }
 
 struct Timing {
-  double back_to_back_us = 0;
-  double graph_us = 0;
+  double back_to_back_us = std::nan("");
+  double graph_us = std::nan("");
+  std::string graph_error;  // why the call could not be captured in a CUDA graph
 };
 
-// Mean microseconds per call over `iterations` back-to-back calls, median of five rounds; and
-// the same for replays of one captured call.
-Timing time_program(backend::cuda::Program& program, const std::vector<core::Tensor>& inputs,
-                    int iterations) {
+double median_us(Runtime& runtime, const std::function<void()>& call, int iterations) {
+  std::vector<double> rounds;
+  for (int round = 0; round < 5; ++round) {
+    const auto start = runtime.record_event();
+    for (int i = 0; i < iterations; ++i) call();
+    const auto end = runtime.record_event();
+    rounds.push_back(runtime.elapsed_ms(start.get(), end.get()) * 1e3 / iterations);
+  }
+  std::sort(rounds.begin(), rounds.end());
+  return rounds[rounds.size() / 2];
+}
+
+// Mean microseconds per call over back-to-back calls of `run`, median of five rounds; and the
+// same for replays of one captured call.
+Timing time_calls(const std::function<std::vector<core::Tensor>()>& run, int iterations) {
   Runtime& runtime = Runtime::get();
-  auto median_round = [&](const std::function<void()>& call) {
-    std::vector<double> rounds;
-    for (int round = 0; round < 5; ++round) {
-      const auto start = runtime.record_event();
-      for (int i = 0; i < iterations; ++i) call();
-      const auto end = runtime.record_event();
-      rounds.push_back(runtime.elapsed_ms(start.get(), end.get()) * 1e3 / iterations);
-    }
-    std::sort(rounds.begin(), rounds.end());
-    return rounds[rounds.size() / 2];
-  };
-  for (int i = 0; i < 3; ++i) program.run(inputs);
+  for (int i = 0; i < 3; ++i) run();
   runtime.synchronize();
   {  // about 20 ms per round, between 3 and `iterations` calls
     const auto start = runtime.record_event();
-    program.run(inputs);
+    run();
     const auto end = runtime.record_event();
     const double once_ms =
         std::max(1e-3, static_cast<double>(runtime.elapsed_ms(start.get(), end.get())));
     iterations = static_cast<int>(std::clamp(20.0 / once_ms, 3.0, static_cast<double>(iterations)));
   }
   Timing timing;
-  timing.back_to_back_us = median_round([&] { program.run(inputs); });
-  runtime.begin_capture();
-  const auto held = program.run(inputs);  // held: the graph writes these buffers
-  const auto graph = runtime.end_capture();
-  runtime.launch_graph(graph);
-  runtime.synchronize();
-  timing.graph_us = median_round([&] { runtime.launch_graph(graph); });
+  timing.back_to_back_us = median_us(
+      runtime, [&] { run(); }, iterations);
+  std::shared_ptr<void> graph;
+  std::vector<core::Tensor> held;  // the captured graph writes these buffers
+  try {
+    runtime.begin_capture();
+    try {
+      held = run();
+    } catch (...) {
+      runtime.end_capture();
+      throw;
+    }
+    graph = runtime.end_capture();
+    runtime.launch_graph(graph);
+    runtime.synchronize();
+  } catch (const std::exception& error) {
+    timing.graph_error = std::string(error.what()).substr(0, 300);
+    return timing;
+  }
+  timing.graph_us = median_us(
+      runtime, [&] { runtime.launch_graph(graph); }, iterations);
   return timing;
 }
 
@@ -202,93 +213,277 @@ double relative_error(const core::Tensor& out, const core::Tensor& ref) {
   return std::sqrt(diff / std::max(norm, 1e-30));
 }
 
-void run_cuda_kernels_bench(const std::string& json_path, const std::string& only, int iterations) {
+double fastest(const Timing& timing) {
+  double best = 1e30;
+  for (double us : {timing.back_to_back_us, timing.graph_us}) {
+    if (std::isfinite(us)) best = std::min(best, us);
+  }
+  return best;
+}
+
+nlohmann::json finite_or_null(double value) {
+  return std::isfinite(value) && value < 1e29 ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+std::vector<core::Tensor> to_host(Runtime& runtime, const std::vector<core::Tensor>& tensors) {
+  std::vector<core::Tensor> host;
+  for (const auto& tensor : tensors) host.push_back(runtime.to_host(tensor));
+  return host;
+}
+
+// The PyTorch peer script: the one named, else bench/cuda_kernels.py under the working
+// directory or the source tree the binary was built in.
+std::string find_peer_script(const std::string& named) {
+  if (!named.empty()) return named;
+  std::vector<std::filesystem::path> candidates = {"bench/cuda_kernels.py"};
+  std::error_code error;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+         dir = dir.parent_path()) {
+      candidates.push_back(dir / "bench" / "cuda_kernels.py");
+    }
+  }
+  for (const auto& candidate : candidates) {
+    if (std::filesystem::exists(candidate)) return candidate.string();
+  }
+  return "";
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// Runs the PyTorch peers (eager, CUDA graph, torch.compile, both) on this machine's device 0
+// through the Python script; its JSON, or {"error": ...}.
+nlohmann::json run_torch_peers(const CudaBenchOptions& options) {
+  const std::string script = find_peer_script(options.peer_script);
+  if (script.empty()) return {{"error", "bench/cuda_kernels.py not found; pass --peer-script"}};
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("yirage-torch-peers-" + std::to_string(::getpid()) + ".json");
+  std::string command = shell_quote(options.python) + " " + shell_quote(script) +
+                        " --torch-only --json " + shell_quote(path.string());
+  if (!options.only.empty()) command += " --only " + shell_quote(options.only);
+  std::cout << "torch peers: " << command << "\n" << std::flush;
+  const int status = std::system(command.c_str());
+  std::ifstream in(path);
+  if (status != 0 || !in.good()) {
+    return {{"error", "the PyTorch peer script failed (exit status " + std::to_string(status) +
+                          "): " + command}};
+  }
+  nlohmann::json peers = nlohmann::json::parse(in, nullptr, false);
+  in.close();
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);
+  if (peers.is_discarded()) return {{"error", "the PyTorch peer script wrote no valid JSON"}};
+  return peers;
+}
+
+// The cudnn backend on the row's naive graph: times, the error against the naive graph on the
+// cuda backend, and how it planned the graph.
+nlohmann::json measure_cudnn(const ir::KernelGraph& graph,
+                             const std::vector<core::Tensor>& reference, int iterations) {
+  backend::Backend& cudnn = backend::get_backend("cudnn");
+  const backend::Availability availability = cudnn.available();
+  if (!availability.available) return {{"unavailable", availability.reason}};
+  Runtime& runtime = Runtime::get();
+  nlohmann::json entry;
+  try {
+    std::vector<core::Tensor> inputs;
+    for (const auto& input : backend::random_inputs(graph, 17))
+      inputs.push_back(runtime.to_device(input));
+    auto program = backend::cudnn::cudnn_program_for(graph);
+    const auto& plan = program->summary();
+    entry["plan"] = {{"fused_attention", plan.fused_attention},
+                     {"attention_fallbacks", plan.attention_fallbacks},
+                     {"fallback_reasons", plan.fallback_reasons},
+                     {"cublaslt_gemms", plan.gemms},
+                     {"cuda_kernels", plan.kernels}};
+    const auto host = to_host(runtime, program->run(inputs));
+    if (!reference.empty()) entry["rel_error_vs_naive"] = relative_error(host[0], reference[0]);
+    const Timing timing = time_calls([&] { return program->run(inputs); }, iterations);
+    entry["us"] = finite_or_null(timing.back_to_back_us);
+    entry["graph_us"] = finite_or_null(timing.graph_us);
+    if (!timing.graph_error.empty()) entry["graph_error"] = timing.graph_error;
+    entry["best_us"] = finite_or_null(fastest(timing));
+  } catch (const std::exception& error) {
+    entry["error"] = std::string(error.what()).substr(0, 300);
+  }
+  return entry;
+}
+
+bool wants(const CudaBenchOptions& options, const std::string& peer) {
+  return std::find(options.peers.begin(), options.peers.end(), peer) != options.peers.end();
+}
+
+}  // namespace
+
+void run_cuda_kernel_bench(const CudaBenchOptions& options) {
+  for (const std::string& peer : options.peers) {
+    YR_USER_CHECK(peer == "torch" || peer == "cudnn",
+                  "unknown peer '" << peer << "'; expected torch and/or cudnn");
+  }
   backend::Backend& cuda = backend::get_available_backend("cuda");
   Runtime& runtime = Runtime::get();
   const double bandwidth = copy_bandwidth(runtime);
   const auto info = cuda.device_info();
   nlohmann::json device = {{"name", info.name}};
   for (const auto& [key, value] : info.properties) device[key] = value;
-  nlohmann::json result = {{"benchmark", "cuda-kernels"},
-                           {"device", device},
-                           {"copy_TBps", bandwidth / 1e12},
-                           {"method",
-                            "us per call: mean over back-to-back calls (events), median of 5 "
-                            "rounds; graph_us: replays of one captured call"},
-                           {"rows", nlohmann::json::object()}};
+  const auto cudnn_info = backend::get_backend("cudnn").device_info();
+  for (const auto& [key, value] : cudnn_info.properties) {
+    if (key == "cudnn") device["cudnn"] = value;
+  }
+  nlohmann::json result = {
+      {"benchmark", "cuda-kernels"},
+      {"device", device},
+      {"copy_TBps", bandwidth / 1e12},
+      {"peers", options.peers},
+      {"method",
+       "bf16; us per call: mean over back-to-back calls (CUDA events), median of 5 rounds; "
+       "graph_us: replays of one captured call; yirage.best_us: the fastest variant either way; "
+       "floor_us: bytes of inputs and outputs / copy bandwidth of this run; cudnn: the naive "
+       "graph on the cudnn backend (cuDNN fused attention, cuBLASLt GEMMs, the cuda backend's "
+       "kernels for the rest); torch: bench/cuda_kernels.py on the same device in the same run"},
+      {"rows", nlohmann::json::object()}};
   std::cout << "copy bandwidth " << std::fixed << std::setprecision(2) << bandwidth / 1e12
             << " TB/s\n";
   for (Row& row : rows()) {
-    if (!only.empty() && row.name.find(only) == std::string::npos) continue;
-    nlohmann::json entry = {{"floor_us", row.bytes / bandwidth * 1e6},
-                            {"shape", row.variants[0].shape},
-                            {"variants", nlohmann::json::array()}};
+    if (!options.only.empty() && row.name.find(options.only) == std::string::npos) continue;
+    nlohmann::json yirage = {{"variants", nlohmann::json::array()}};
     std::vector<core::Tensor> reference;
     double best = 1e30;
     std::string best_label;
     for (std::size_t v = 0; v < row.variants.size(); ++v) {
       const bool fused = v > 0;
       const ir::KernelGraph& graph = fused ? row.variants[v].fused : row.variants[v].naive;
-      nlohmann::json variant = {{"variant", row.labels[v]}};
+      nlohmann::json variant = {{"variant", row.labels[v]}, {"kernels", graph.num_kernels()}};
       try {
-        const auto host_inputs = backend::random_inputs(graph, 17);
         std::vector<core::Tensor> inputs;
-        for (const auto& input : host_inputs) inputs.push_back(runtime.to_device(input));
+        for (const auto& input : backend::random_inputs(graph, 17))
+          inputs.push_back(runtime.to_device(input));
         auto program = backend::cuda::program_for(runtime, graph);
-        const auto outputs = program->run(inputs);
-        std::vector<core::Tensor> host;
-        for (const auto& output : outputs) host.push_back(runtime.to_host(output));
+        const auto host = to_host(runtime, program->run(inputs));
         if (!fused) {
           reference = host;
-        } else {
+        } else if (!reference.empty()) {
           variant["rel_error_vs_naive"] = relative_error(host[0], reference[0]);
         }
-        const Timing timing = time_program(*program, inputs, iterations);
-        variant["us"] = timing.back_to_back_us;
-        variant["graph_us"] = timing.graph_us;
-        variant["kernels"] = graph.num_kernels();
-        const double fastest = std::min(timing.back_to_back_us, timing.graph_us);
-        if (fastest < best) {
-          best = fastest;
+        const Timing timing = time_calls([&] { return program->run(inputs); }, options.iterations);
+        variant["us"] = finite_or_null(timing.back_to_back_us);
+        variant["graph_us"] = finite_or_null(timing.graph_us);
+        if (!timing.graph_error.empty()) variant["graph_error"] = timing.graph_error;
+        if (fastest(timing) < best) {
+          best = fastest(timing);
           best_label = row.labels[v];
         }
       } catch (const std::exception& error) {
         variant["error"] = std::string(error.what()).substr(0, 300);
       }
-      entry["variants"].push_back(variant);
+      yirage["variants"].push_back(variant);
     }
-    entry["best_us"] = best;
-    entry["best_variant"] = best_label;
-    std::cout << std::left << std::setw(36) << row.name << " best " << std::setw(9)
+    yirage["best_us"] = finite_or_null(best);
+    yirage["best_variant"] = best_label;
+    nlohmann::json entry = {{"shape", row.variants[0].shape},
+                            {"bytes", row.bytes},
+                            {"floor_us", row.bytes / bandwidth * 1e6},
+                            {"yirage", yirage}};
+    if (wants(options, "cudnn"))
+      entry["cudnn"] = measure_cudnn(row.variants[0].naive, reference, options.iterations);
+    std::cout << std::left << std::setw(36) << row.name << " yirage " << std::setw(9)
               << std::setprecision(2) << best << " us (" << best_label << "), floor "
-              << entry["floor_us"].get<double>() << " us\n";
-    for (const auto& variant : entry["variants"]) std::cout << "    " << variant.dump() << "\n";
+              << entry["floor_us"].get<double>() << " us";
+    if (entry.contains("cudnn") && entry["cudnn"].contains("best_us") &&
+        entry["cudnn"]["best_us"].is_number())
+      std::cout << ", cudnn " << entry["cudnn"]["best_us"].get<double>() << " us";
+    std::cout << "\n";
+    for (const auto& variant : yirage["variants"]) std::cout << "    " << variant.dump() << "\n";
     result["rows"][row.name] = entry;
   }
-  if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    YR_USER_CHECK(out.good(), "cannot write '" << json_path << "'");
+
+  if (wants(options, "torch")) {
+    const nlohmann::json peers = run_torch_peers(options);
+    if (peers.contains("error")) {
+      result["torch_error"] = peers["error"];
+    } else {
+      result["torch"] = peers.value("torch", "");
+      result["torch_device"] = peers.value("device", "");
+      result["copy_TBps_torch"] = peers.value("copy_TBps", 0.0);
+    }
+    for (auto& [name, entry] : result["rows"].items()) {
+      if (peers.contains("rows") && peers["rows"].contains(name)) {
+        entry["torch"] = peers["rows"][name];
+      } else {
+        entry["torch"] = {{"error", peers.value("error", "the peer script has no such row")}};
+      }
+    }
+  }
+
+  // Ratios: peer time over yirage's best (above 1: yirage is faster), yirage over the floor.
+  std::cout << "\n"
+            << std::left << std::setw(36) << "row" << std::right << std::setw(10) << "yirage"
+            << std::setw(11) << "torch best" << std::setw(9) << "cudnn" << std::setw(8) << "floor"
+            << std::setw(10) << "vs torch" << std::setw(10) << "vs cudnn"
+            << "\n";
+  for (auto& [name, entry] : result["rows"].items()) {
+    const auto number = [](const nlohmann::json& j, const char* key) {
+      return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>()
+                                                                    : std::nan("");
+    };
+    const double ours = number(entry["yirage"], "best_us");
+    const double torch_best =
+        entry.contains("torch") ? number(entry["torch"], "best_us") : std::nan("");
+    const double cudnn_best =
+        entry.contains("cudnn") ? number(entry["cudnn"], "best_us") : std::nan("");
+    const double floor_us = number(entry, "floor_us");
+    nlohmann::json ratios = {{"yirage_over_floor", finite_or_null(ours / floor_us)}};
+    if (entry.contains("torch"))
+      ratios["best_torch_over_yirage"] = finite_or_null(torch_best / ours);
+    if (entry.contains("cudnn")) ratios["cudnn_over_yirage"] = finite_or_null(cudnn_best / ours);
+    entry["ratios"] = ratios;
+    std::cout << std::left << std::setw(36) << name << std::right << std::setprecision(2)
+              << std::setw(10) << ours << std::setw(11) << torch_best << std::setw(9) << cudnn_best
+              << std::setw(8) << floor_us << std::setw(9) << torch_best / ours << "x"
+              << std::setw(9) << cudnn_best / ours << "x\n";
+  }
+  if (!options.json.empty()) {
+    std::ofstream out(options.json);
+    YR_USER_CHECK(out.good(), "cannot write '" << options.json << "'");
     out << result.dump(2) << "\n";
-    std::cout << "wrote " << json_path << "\n";
+    std::cout << "wrote " << options.json << "\n";
   }
 }
 
-}  // namespace
-
 void add_cuda_kernels_bench(CLI::App& bench) {
-  struct Options {
-    std::string json, only;
-    int iterations = 200;
-  };
-  auto options = std::make_shared<Options>();
+  auto options = std::make_shared<CudaBenchOptions>();
+  auto peers = std::make_shared<std::string>();
   CLI::App* command = bench.add_subcommand(
-      "cuda-kernels", "Time the benchmark rows on the CUDA backend (naive and fused graphs)");
+      "cuda-kernels",
+      "Time the benchmark rows on the CUDA backend (naive and fused graphs); the same as "
+      "`bench kernels --backend cuda`");
   command->add_option("--json", options->json, "Also write the results to this JSON file");
   command->add_option("--only", options->only, "Only rows whose name contains this text");
   command->add_option("--iterations", options->iterations, "Calls per timing round")
       ->check(CLI::Range(1, 100000));
-  command->callback(
-      [options] { run_cuda_kernels_bench(options->json, options->only, options->iterations); });
+  command->add_option("--peers", *peers, "Peers measured in the same run: torch,cudnn");
+  command->add_option("--python", options->python, "Python with PyTorch, for the torch peer");
+  command->add_option("--peer-script", options->peer_script,
+                      "The PyTorch peer script (default: bench/cuda_kernels.py)");
+  command->callback([options, peers] {
+    options->peers = split_peers(*peers);
+    run_cuda_kernel_bench(*options);
+  });
+}
+
+std::vector<std::string> split_peers(const std::string& text) {
+  std::vector<std::string> peers;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) peers.push_back(item);
+  }
+  return peers;
 }
 
 }  // namespace yirage::cli

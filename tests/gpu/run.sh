@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU test entry point: builds yirage (unless BUILD_DIR already holds the binaries) and runs the
-# CUDA backend's tests against the reference backend, then any backend-conformance tests.
+# CUDA and cudnn backends' tests against the reference backend, then the backend-conformance tests.
 # Usage: tests/gpu/run.sh [BUILD_DIR]   (run on a machine with an NVIDIA GPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,4 +10,4 @@ if [[ ! -x "$build/tests/yirage_tests" ]]; then
   ninja -C "$build" yirage_tests yirage_cli
 fi
 "$build/src/cli/yirage" info || true
-"$build/tests/yirage_tests" --gtest_filter='Cuda*:*Conformance*' --gtest_brief=0
+"$build/tests/yirage_tests" --gtest_filter='Cuda*:Cudnn*:*Conformance*' --gtest_brief=0

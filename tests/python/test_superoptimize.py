@@ -16,6 +16,7 @@ REPORT_KEYS = {
     "states", "pruned", "verified", "rejected", "frames", "kernels_before", "kernels_after",
     "original_cost", "best_cost", "improved", "cancelled", "budget_exhausted", "cache_hit",
     "search_seconds", "seconds", "summary", "derived", "derived_verified", "fragments", "profiled",
+    "original_seconds", "best_seconds",
 }
 
 

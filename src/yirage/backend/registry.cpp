@@ -5,6 +5,7 @@
 
 #include "yirage/backend/cpu/cpu_backend.h"
 #include "yirage/backend/cuda/cuda_backend.h"
+#include "yirage/backend/cudnn/cudnn_backend.h"
 #include "yirage/backend/mkl/mkl_backend.h"
 #include "yirage/backend/reference/reference_backend.h"
 #include "yirage/backend/unavailable_backend.h"
@@ -20,6 +21,7 @@ std::vector<std::unique_ptr<Backend>> create_backends() {
   backends.push_back(make_cpu_backend());
   backends.push_back(make_mkl_backend());
   backends.push_back(make_cuda_backend());
+  backends.push_back(make_cudnn_backend());
   backends.push_back(
       make_unavailable_backend("mps", "Apple Metal Performance Shaders",
                                "needs macOS on Apple silicon; this build targets Linux"));

@@ -239,6 +239,34 @@ Workload attention_decode(int64_t kv_heads, int64_t group, int64_t kv_len, int64
   return w;
 }
 
+Workload ntrans(int64_t rows, int64_t hidden, DType dtype) {
+  Workload w{"ntrans",
+             shape_text({{"h", {rows, hidden}}, {"x", {rows, hidden}}, {"alpha", {rows, hidden}}}),
+             {},
+             {}};
+  for (KernelGraph* g : {&w.naive, &w.fused}) {
+    for (int i = 0; i < 3; ++i) g->input({rows, hidden}, dtype);
+    g->input({hidden}, dtype);
+  }
+  const TensorRef h{0, 0}, x{1, 0}, alpha{2, 0}, ones{3, 0};
+  KernelGraph& n = w.naive;
+  const TensorRef inner = n.binary(OpKind::Add, n.rms_norm(h, ones, kNormEps), x);
+  n.mark_output(
+      n.rms_norm(n.binary(OpKind::Add, x, n.binary(OpKind::Mul, alpha, inner)), ones, kNormEps));
+
+  Block b{std::make_shared<BlockGraph>(Dim3{rows, 1, 1}, Dim3{256, 1, 1}, 1, 64)};
+  const auto types = w.fused.input_types();
+  const TensorRef bh = b.graph->input(types[0], {0, -1, -1}, -1);
+  const TensorRef bx = b.graph->input(types[1], {0, -1, -1}, -1);
+  const TensorRef ba = b.graph->input(types[2], {0, -1, -1}, -1);
+  const TensorRef bones = b.graph->input(types[3], {-1, -1, -1}, -1);
+  const TensorRef bin = b.op(OpKind::Add, {b.rms_norm(bh, bones), bx});
+  const TensorRef sum = b.op(OpKind::Add, {bx, b.op(OpKind::Mul, {ba, bin})});
+  b.graph->output(b.rms_norm(sum, bones), {0, -1, -1});
+  w.fused.mark_output(w.fused.customized({h, x, alpha, ones}, b.graph)[0]);
+  return w;
+}
+
 std::vector<Workload> standard_workloads() {
   const DType bf16 = DType::BF16;
   std::vector<Workload> result;

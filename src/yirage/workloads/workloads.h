@@ -44,6 +44,11 @@ Workload lora(int64_t batch, int64_t hidden, int64_t out, int64_t rank, core::DT
 Workload attention_decode(int64_t kv_heads, int64_t group, int64_t kv_len, int64_t head_dim,
                           core::DType dtype, bool qk_norm, Tiling tiling = {});
 
+/// Mirage's nTrans (normalized-transformer residual update): h, x, alpha [rows, hidden] and
+/// ones [hidden]; rms_norm(x + alpha * (rms_norm(h, ones) + x), ones). Fused as one
+/// element-wise block graph, a row per block.
+Workload ntrans(int64_t rows, int64_t hidden, core::DType dtype);
+
 /// The standard set: each workload at Mirage's benchmark shapes and at Qwen3-0.6B and
 /// Qwen3-8B shapes (bf16).
 std::vector<Workload> standard_workloads();

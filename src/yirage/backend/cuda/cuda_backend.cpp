@@ -100,6 +100,7 @@ class CudaBackend final : public Backend {
     YR_USER_CHECK(iterations >= 1, "profile needs at least 1 iteration; got " << iterations);
     check_run_arguments(*this, graph, inputs);
     Runtime& runtime = Runtime::get();
+    runtime.make_current();  // the search may profile from any thread
     std::vector<core::Tensor> device_inputs;
     for (const auto& input : inputs) device_inputs.push_back(prepare(runtime, input));
     auto program = cuda::program_for(runtime, graph);
