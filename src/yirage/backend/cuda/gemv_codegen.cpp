@@ -4,6 +4,7 @@
 #include <string>
 
 #include "yirage/backend/cuda/code_writer.h"
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
 
 namespace yirage::backend::cuda {
@@ -77,6 +78,7 @@ std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
   code.open("extern \"C\" __global__ void " + launch_bounds(resident) + " yr_gemv(const " + t +
             "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
             "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
+  code.raw(dependent_prologue());
   code.line("__shared__ float xs[" + m + "][" + rows + "];");
   // Column lane q's element j at j * (lanes + 1) + q: conflict-free writes and reads.
   code.line("__shared__ float red[" + std::to_string(virtual_warps) + "][" +
@@ -226,6 +228,7 @@ std::optional<GemvKernel> row_gemv(const GemmShape& s, int multiprocessors) {
   code.open("extern \"C\" __global__ void " + launch_bounds(resident) + " yr_gemv(const " + t +
             "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
             "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
+  code.raw(dependent_prologue());
   code.line("const int lane = threadIdx.x & 31;");
   code.line("const int group = (threadIdx.x >> 5) * " + std::to_string(32 / lanes) + " + lane / " +
             l + ", group_lane = lane % " + l + ";");

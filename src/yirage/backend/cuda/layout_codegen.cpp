@@ -35,7 +35,7 @@ KernelSource tiled_transpose(const ir::Node& node, const TensorType& x) {
   const int64_t tiles_r = (rows + 31) / 32, tiles_c = (cols + 31) / 32;
   const int64_t tiles = batch * tiles_r * tiles_c;
   CodeWriter code;
-  code.open(signature({x}, node.outputs));
+  open_kernel(code, signature({x}, node.outputs));
   code.line("__shared__ " + storage_type(x.dtype) + " tile[32][33];");
   code.line("const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;");
   code.open("for (long long t = blockIdx.x; t < " + num(tiles) + "; t += gridDim.x)");
@@ -70,7 +70,7 @@ KernelSource concat(const ir::Node& node, const std::vector<TensorType>& inputs)
   const int64_t extent = out.shape[dim];
   const int64_t n = core::shape_numel(out.shape) / width;
   CodeWriter code;
-  code.open(signature(inputs, node.outputs));
+  open_kernel(code, signature(inputs, node.outputs));
   code.line("auto* dst = " + as_registers(out, width, "out0", false) + ";");
   open_grid_loop(code, n);
   code.line("const long long in = i % " + num(inner) + ", k = (i / " + num(inner) + ") % " +
@@ -95,7 +95,7 @@ KernelSource split(const ir::Node& node, const TensorType& x) {
   const int64_t extent = x.shape[dim];
   const int64_t n = core::shape_numel(x.shape) / width;
   CodeWriter code;
-  code.open(signature({x}, node.outputs));
+  open_kernel(code, signature({x}, node.outputs));
   code.line("const auto* src = " + as_registers(x, width, "in0", true) + ";");
   open_grid_loop(code, n);
   code.line("const long long in = i % " + num(inner) + ", k = (i / " + num(inner) + ") % " +
@@ -134,7 +134,7 @@ KernelSource transpose(const ir::Node& node, const TensorType& x) {
   std::swap(strides[dim0], strides[dim1]);
   const int64_t n = core::shape_numel(shape);
   CodeWriter code;
-  code.open(signature({x}, node.outputs));
+  open_kernel(code, signature({x}, node.outputs));
   code.line("const auto* src = " + as_registers(x, width, "in0", true) + ";");
   code.line("auto* dst = " + as_registers(node.outputs[0], width, "out0", false) + ";");
   open_grid_loop(code, n);
@@ -155,7 +155,7 @@ KernelSource embedding(const ir::Node& node, const std::vector<TensorType>& inpu
   const int64_t per_row = d / width;  // registers per row
   const int64_t n = core::shape_numel(node.outputs[0].shape) / width;
   CodeWriter code;
-  code.open(signature(inputs, node.outputs, "int* __restrict__ status"));
+  open_kernel(code, signature(inputs, node.outputs, "int* __restrict__ status"));
   code.line("const auto* src = " + as_registers(table, width, "in1", true) + ";");
   code.line("auto* dst = " + as_registers(node.outputs[0], width, "out0", false) + ";");
   open_grid_loop(code, n);

@@ -22,6 +22,7 @@ using opgen::load;
 using opgen::load_vector;
 using opgen::num;
 using opgen::open_grid_loop;
+using opgen::open_kernel;
 using opgen::signature;
 using opgen::store;
 using opgen::store_vector;
@@ -124,7 +125,7 @@ KernelSource elementwise(const ir::Node& node, const std::vector<TensorType>& in
                                                   : binary_expression(node.op, x, y);
   };
   CodeWriter code;
-  code.open(signature(inputs, node.outputs));
+  open_kernel(code, signature(inputs, node.outputs));
   if (!vectorised) {
     open_grid_loop(code, n);
     for (std::size_t k = 0; k < inputs.size(); ++k) {
@@ -176,7 +177,7 @@ KernelSource rope(const ir::Node& node, const std::vector<TensorType>& inputs) {
   std::snprintf(log_theta, sizeof(log_theta), "%.17g", std::log(node.attrs.get_float("theta")));
   const std::string w = std::to_string(width);
   CodeWriter code;
-  code.open(signature(inputs, node.outputs));
+  open_kernel(code, signature(inputs, node.outputs));
   open_grid_loop(code, n);
   code.line("const long long pair = (i % " + num(vectors) + ") * " + num(width) + ", row = i / " +
             num(vectors) + ";");
@@ -215,7 +216,7 @@ KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs,
       broadcast_strides({inputs[1].shape.begin(), inputs[1].shape.end() - 2}, batch);
   const int64_t batches = product(batch, 0, batch.size());
   CodeWriter code;
-  code.open(signature(inputs, node.outputs));
+  open_kernel(code, signature(inputs, node.outputs));
   code.line("__shared__ float ta[16][17], tb[16][17];");
   code.open("for (long long bi = blockIdx.z; bi < " + num(batches) + "; bi += gridDim.z)");
   code.line("long long r = bi, c, oa = 0, ob = 0;");

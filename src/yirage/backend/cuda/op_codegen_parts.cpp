@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/core/error.h"
 
@@ -27,6 +28,11 @@ std::string signature(const std::vector<TensorType>& inputs, const std::vector<T
             (i + 1 < outputs.size() || !extra.empty() ? ", " : "");
   }
   return text + extra + ")";
+}
+
+void open_kernel(CodeWriter& code, const std::string& signature) {
+  code.open(signature);
+  code.raw(dependent_prologue());
 }
 
 std::string load(const TensorType& type, const std::string& pointer, const std::string& index) {

@@ -22,6 +22,8 @@ std::string num(int64_t value);
 std::string signature(const std::vector<ir::TensorType>& inputs,
                       const std::vector<ir::TensorType>& outputs, const std::string& extra = "",
                       unsigned threads = kThreads);
+/// Opens the kernel body of `signature`, starting with the dependent-launch prologue.
+void open_kernel(CodeWriter& code, const std::string& signature);
 /// Float expression loading element `index` of `pointer`.
 std::string load(const ir::TensorType& type, const std::string& pointer, const std::string& index);
 /// Statement storing float `value` at element `index` of `pointer`.

@@ -11,6 +11,7 @@
 #include "yirage/backend/cuda/autotune.h"
 #include "yirage/backend/cuda/block_codegen.h"
 #include "yirage/backend/cuda/cublaslt.h"
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/gemv_codegen.h"
 #include "yirage/backend/cuda/op_codegen.h"
 #include "yirage/backend/cuda/runtime.h"
@@ -195,8 +196,8 @@ void Program::run_gemm(Step& step, const std::vector<void*>& args, void* out, bo
     void* params_b = const_cast<void*>(b);
     void* partial = step.gemv_partial.get();
     void* counters = step.gemv_counters.get();
-    runtime_.launch(step.gemv_kernel, step.gemv->kernel.grid, step.gemv->kernel.block,
-                    {&params_a, &params_b, &out, &partial, &counters});
+    launch_dependent(runtime_, step.gemv_kernel, step.gemv->kernel.grid, step.gemv->kernel.block,
+                     {&params_a, &params_b, &out, &partial, &counters});
     return true;
   };
   auto prepare_gemv = [&] {
@@ -253,7 +254,8 @@ void Program::run_gemm(Step& step, const std::vector<void*>& args, void* out, bo
   }
   void* params_a = const_cast<void*>(a);
   void* params_b = const_cast<void*>(b);
-  runtime_.launch(step.kernel, step.source.grid, step.source.block, {&params_a, &params_b, &out});
+  launch_dependent(runtime_, step.kernel, step.source.grid, step.source.block,
+                   {&params_a, &params_b, &out});
 }
 
 std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) {
@@ -329,7 +331,11 @@ std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) 
     if (node.op == ir::OpKind::Embedding) args.push_back(status);
     params.clear();
     for (void*& arg : args) params.push_back(&arg);
-    runtime_.launch(step->kernel, step->source.grid, step->source.block, params);
+    if (step->kind == StepKind::Kernel) {  // generated single-op kernels open with the prologue
+      launch_dependent(runtime_, step->kernel, step->source.grid, step->source.block, params);
+    } else {
+      runtime_.launch(step->kernel, step->source.grid, step->source.block, params);
+    }
   }
   if (checks_ids_) {
     int result[3] = {0, 0, 0};

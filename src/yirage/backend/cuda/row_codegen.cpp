@@ -152,7 +152,7 @@ KernelSource row_reduction(const ir::Node& node, const TensorType& x, int64_t ro
   const RowPlan plan = plan_rows(rows, extent, vector_width({x, node.outputs[0]}));
   const RowOperand xs{x, "in0", "x", true};
   CodeWriter code;
-  code.open(signature({x}, node.outputs, "", plan.threads));
+  open_kernel(code, signature({x}, node.outputs, "", plan.threads));
   open_rows(code, plan);
   code.line(std::string("float acc = ") + (is_max ? "-YR_INF;" : "0.0f;"));
   if (plan.per_thread > 0) cache_row(code, plan, {xs});
@@ -182,7 +182,7 @@ KernelSource reduction(const ir::Node& node, const TensorType& x) {
   const std::string result =
       node.op == OpKind::Mean ? "acc / " + float_literal(static_cast<double>(extent)) : "acc";
   CodeWriter code;
-  code.open(signature({x}, node.outputs));
+  open_kernel(code, signature({x}, node.outputs));
   open_grid_loop(code, outer * inner);
   code.line("const long long o = i / " + num(inner) + ", in = i % " + num(inner) + ";");
   code.line("float acc = " + init + ";");
@@ -204,7 +204,7 @@ KernelSource rms_norm(const ir::Node& node, const std::vector<TensorType>& input
       plan_rows(core::shape_numel(x.shape) / d, d, vector_width({x, inputs[1], out}));
   const RowOperand xs{x, "in0", "x", true}, ws{inputs[1], "in1", "w", false};
   CodeWriter code;
-  code.open(signature(inputs, node.outputs, "", plan.threads));
+  open_kernel(code, signature(inputs, node.outputs, "", plan.threads));
   open_rows(code, plan);
   if (plan.per_thread > 0) cache_row(code, plan, {xs, ws});
   code.line("float acc = 0.0f;");
@@ -231,7 +231,7 @@ KernelSource softmax(const ir::Node& node, const TensorType& x) {
   if (inner == 1) {
     const RowPlan plan = plan_rows(outer, extent, vector_width({x, out}));
     const RowOperand xs{x, "in0", "x", true};
-    code.open(signature({x}, node.outputs, "", plan.threads));
+    open_kernel(code, signature({x}, node.outputs, "", plan.threads));
     open_rows(code, plan);
     if (plan.per_thread > 0) cache_row(code, plan, {xs});
     code.line("float peak = -YR_INF;");
@@ -255,7 +255,7 @@ KernelSource softmax(const ir::Node& node, const TensorType& x) {
     code.close().close();
     return finish_rows(code, plan);
   }
-  code.open(signature({x}, node.outputs));
+  open_kernel(code, signature({x}, node.outputs));
   open_grid_loop(code, outer * inner);
   code.line("const long long o = i / " + num(inner) + ", in = i % " + num(inner) + ";");
   code.line("const long long base = o * " + num(extent * inner) + " + in;");
