@@ -1,8 +1,12 @@
-// The unfused CUDA path without a GPU: the GEMV generator's sources compile through NVRTC for
-// sm_80 and sm_90 and it declines shapes it cannot run; the program's buffer plan (reshape
-// aliases, fresh output buffers, transposes folded into GEMMs).
-// On a GPU: build-gpu/tests/yirage_tests --gtest_filter='Cuda*:Conformance*'
+// The unfused CUDA path. Without a GPU: the GEMV generator's sources compile through NVRTC for
+// sm_80 and sm_90 and it declines shapes it cannot run; the single-op generators pick vector,
+// row and tile layouts as the shapes allow; the program's buffer plan (reshape aliases, fresh
+// output buffers, transposes folded into GEMMs). On a GPU: every GEMM kernel choice against the
+// reference, and the host time of a program run.
+// On a GPU: build-gpu/tests/yirage_tests --gtest_filter='Cuda*:*Conformance*'
 //           build-gpu/src/cli/yirage bench cuda-kernels --json /tmp/x.json
+// (A/B: YIRAGE_CUDA_PDL=0 launches ordinarily; YIRAGE_CUDA_GEMM=cublaslt|gemv|tiled forces the
+// GEMM kernel instead of the timed choice.)
 #include <gtest/gtest.h>
 
 #include <chrono>
