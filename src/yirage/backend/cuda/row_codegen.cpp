@@ -176,24 +176,31 @@ KernelSource reduction(const ir::Node& node, const TensorType& x) {
   const int64_t outer = product(x.shape, 0, dim), extent = x.shape[dim];
   const int64_t inner = product(x.shape, dim + 1, x.shape.size());
   if (inner == 1) return row_reduction(node, x, outer, extent);
+  // Columns: each thread reduces `width` adjacent columns down the reduced dim with vectors.
+  const int64_t width = dividing_width(vector_width({x, node.outputs[0]}), inner);
+  const int64_t columns = inner / width, items = outer * columns;
   const bool is_max = node.op == OpKind::Max;
-  const std::string init = is_max ? "-YR_INF" : "0.0f";
-  const std::string step = is_max ? "acc = fmaxf(acc, v);" : "acc += v;";
+  const std::string w = std::to_string(width);
   const std::string result =
-      node.op == OpKind::Mean ? "acc / " + float_literal(static_cast<double>(extent)) : "acc";
+      node.op == OpKind::Mean ? "acc[j] / " + float_literal(static_cast<double>(extent)) : "acc[j]";
   CodeWriter code;
   open_kernel(code, signature({x}, node.outputs));
-  open_grid_loop(code, outer * inner);
-  code.line("const long long o = i / " + num(inner) + ", in = i % " + num(inner) + ";");
-  code.line("float acc = " + init + ";");
+  open_grid_loop(code, items);
+  code.line("const long long o = i / " + num(columns) + ", in = (i % " + num(columns) + ") * " +
+            num(width) + ";");
+  code.line("float acc[" + w + "];");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + w + "; ++j) acc[j] = " + (is_max ? "-YR_INF;" : "0.0f;"));
   code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line("const float v = " +
-            load(x, "in0", "(o * " + num(extent) + " + k) * " + num(inner) + " + in") + ";");
-  code.line(step);
+  load_vector(code, x, width, "in0", "(o * " + num(extent) + " + k) * " + num(inner) + " + in",
+              "v");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + w + "; ++j) " +
+            (is_max ? "acc[j] = fmaxf(acc[j], v[j]);" : "acc[j] += v[j];"));
   code.close();
-  code.line(store(node.outputs[0], "out0", "i", result));
+  store_vector(code, node.outputs[0], width, "out0", "i * " + num(width), result);
   code.close().close();
-  return finish(code, blocks_for(outer * inner));
+  return finish(code, blocks_for(items));
 }
 
 KernelSource rms_norm(const ir::Node& node, const std::vector<TensorType>& inputs) {
@@ -255,22 +262,33 @@ KernelSource softmax(const ir::Node& node, const TensorType& x) {
     code.close().close();
     return finish_rows(code, plan);
   }
+  // Columns: each thread normalises `width` adjacent columns along the dim with vectors.
+  const int64_t width = dividing_width(vector_width({x, out}), inner);
+  const int64_t columns = inner / width, items = outer * columns;
+  const std::string w = std::to_string(width);
   open_kernel(code, signature({x}, node.outputs));
-  open_grid_loop(code, outer * inner);
-  code.line("const long long o = i / " + num(inner) + ", in = i % " + num(inner) + ";");
-  code.line("const long long base = o * " + num(extent * inner) + " + in;");
-  code.line("float peak = -YR_INF, total = 0.0f;");
+  open_grid_loop(code, items);
+  code.line("const long long base = (i / " + num(columns) + ") * " + num(extent * inner) +
+            " + (i % " + num(columns) + ") * " + num(width) + ";");
+  code.line("float peak[" + w + "], total[" + w + "];");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + w + "; ++j) { peak[j] = -YR_INF; total[j] = 0.0f; }");
   code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line("peak = fmaxf(peak, " + load(x, "in0", "base + k * " + num(inner)) + ");");
+  load_vector(code, x, width, "in0", "base + k * " + num(inner), "v");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + w + "; ++j) peak[j] = fmaxf(peak[j], v[j]);");
   code.close();
   code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line("total += expf(" + load(x, "in0", "base + k * " + num(inner)) + " - peak);");
+  load_vector(code, x, width, "in0", "base + k * " + num(inner), "v");
+  code.line("#pragma unroll");
+  code.line("for (int j = 0; j < " + w + "; ++j) total[j] += expf(v[j] - peak[j]);");
   code.close();
   code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line(store(out, "out0", "base + k * " + num(inner),
-                  "expf(" + load(x, "in0", "base + k * " + num(inner)) + " - peak) / total"));
+  load_vector(code, x, width, "in0", "base + k * " + num(inner), "v");
+  store_vector(code, out, width, "out0", "base + k * " + num(inner),
+               "expf(v[j] - peak[j]) / total[j]");
   code.close().close().close();
-  return finish(code, blocks_for(outer * inner));
+  return finish(code, blocks_for(items));
 }
 
 }  // namespace yirage::backend::cuda::opgen
