@@ -44,6 +44,36 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_op_graphs(DType dtype) {
     g.mark_output(g.softmax(x, -1));
     graphs.emplace_back("reductions", std::move(g));
   }
+  {  // the vectorised element-wise paths: same shape, row, column, scalar, strided broadcast
+    KernelGraph g;
+    const auto x = g.input({8, 4096}, dtype);
+    const auto row = g.input({4096}, dtype);
+    const auto column = g.input({8, 1}, dtype);
+    const auto scalar = g.input({1}, dtype);
+    auto v = g.binary(OpKind::Add, x, g.unary(OpKind::Silu, x));
+    v = g.binary(OpKind::Mul, v, row);
+    v = g.binary(OpKind::Sub, column, v);
+    v = g.binary(OpKind::Div, v, g.unary(OpKind::AddScalar, g.unary(OpKind::Square, scalar), 1.0));
+    g.mark_output(v);
+    const auto cube = g.input({4, 6, 16}, dtype);
+    const auto middle = g.input({6, 1}, dtype);
+    const auto outer = g.input({4, 1, 16}, dtype);
+    g.mark_output(g.binary(OpKind::Add, g.binary(OpKind::Mul, cube, middle), outer));
+    graphs.emplace_back("elementwise_vectors", std::move(g));
+  }
+  {  // row kernels at every thread layout: lane groups, a block per row, re-reading long rows
+    KernelGraph g;
+    for (const core::Shape& shape :
+         std::vector<core::Shape>{{3, 4096}, {5, 100}, {9, 24}, {2, 40000}, {1, 150000}, {4, 3}}) {
+      const auto x = g.input(shape, dtype);
+      const auto w = g.input({shape.back()}, dtype);
+      g.mark_output(g.rms_norm(x, w, 1e-6));
+      g.mark_output(g.softmax(x, -1));
+      g.mark_output(g.reduce(OpKind::Sum, x, 1));
+      g.mark_output(g.reduce(OpKind::Max, x, 1, true));
+    }
+    graphs.emplace_back("row_kernels", std::move(g));
+  }
   {
     KernelGraph g;
     const auto x = g.input({6, 512}, dtype);
@@ -75,6 +105,15 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_op_graphs(DType dtype) {
     g.mark_output(parts[1]);
     g.mark_output(g.reshape(joined, {4, 16}));
     graphs.emplace_back("layout", std::move(g));
+  }
+  {  // register copies and the tiled transpose, with partial tiles and odd runs
+    KernelGraph g;
+    g.mark_output(g.transpose(g.input({3, 40, 33}, dtype), 1, 2));
+    g.mark_output(g.transpose(g.input({4, 6, 16}, dtype), 0, 1));
+    g.mark_output(g.concat({g.input({2, 3, 8}, dtype), g.input({2, 5, 8}, dtype)}, 1));
+    for (const auto& part : g.split(g.input({2, 8, 6}, dtype), {3, 5}, 1)) g.mark_output(part);
+    g.mark_output(g.embedding(g.input({5}, DType::I64), g.input({7, 5}, dtype)));
+    graphs.emplace_back("layout_vectors", std::move(g));
   }
   {
     KernelGraph g;

@@ -2,11 +2,14 @@
 
 #include <dlfcn.h>
 
+#include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <tuple>
+#include <vector>
 
+#include "yirage/backend/cuda/autotune.h"
 #include "yirage/backend/cuda/runtime.h"
 #include "yirage/core/error.h"
 
@@ -38,15 +41,24 @@ constexpr int kRealBF16 = 14;          // CUDA_R_16BF
 constexpr int kLayoutBatchCount = 5;   // CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT
 constexpr int kLayoutBatchOffset = 6;  // CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET
 constexpr int kPrefMaxWorkspace = 1;   // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
+constexpr int kPrefAlignA = 5;         // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES
+constexpr int kPrefAlignB = 6;         // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES
+constexpr int kPrefAlignC = 7;         // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES
+constexpr int kPrefAlignD = 8;         // CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES
+constexpr int kDescTransA = 3;         // CUBLASLT_MATMUL_DESC_TRANSA
+constexpr int kOpTranspose = 1;        // CUBLAS_OP_T
+constexpr int kCandidates = 8;         // heuristic results timed on first use
 constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
 
 struct Api {
   int (*create)(Handle*);
   int (*desc_create)(Desc*, int compute, int scale);
+  int (*desc_set)(Desc, int attribute, const void* value, std::size_t size);
   int (*layout_create)(Layout*, int type, uint64_t rows, uint64_t cols, int64_t ld);
   int (*layout_set)(Layout, int attribute, const void* value, std::size_t size);
   int (*pref_create)(Preference*);
   int (*pref_set)(Preference, int attribute, const void* value, std::size_t size);
+  int (*pref_destroy)(Preference);
   int (*heuristic)(Handle, Desc, Layout, Layout, Layout, Layout, Preference, int, HeuristicResult*,
                    int*);
   int (*matmul)(Handle, Desc, const void*, const void*, Layout, const void*, Layout, const void*,
@@ -86,10 +98,12 @@ Loaded load() {
   std::string& w = loaded.why;
   loaded.ok = resolve(library, "cublasLtCreate", a.create, w) &&
               resolve(library, "cublasLtMatmulDescCreate", a.desc_create, w) &&
+              resolve(library, "cublasLtMatmulDescSetAttribute", a.desc_set, w) &&
               resolve(library, "cublasLtMatrixLayoutCreate", a.layout_create, w) &&
               resolve(library, "cublasLtMatrixLayoutSetAttribute", a.layout_set, w) &&
               resolve(library, "cublasLtMatmulPreferenceCreate", a.pref_create, w) &&
               resolve(library, "cublasLtMatmulPreferenceSetAttribute", a.pref_set, w) &&
+              resolve(library, "cublasLtMatmulPreferenceDestroy", a.pref_destroy, w) &&
               resolve(library, "cublasLtMatmulAlgoGetHeuristic", a.heuristic, w) &&
               resolve(library, "cublasLtMatmul", a.matmul, w);
   return loaded;
@@ -100,12 +114,13 @@ const Loaded& loaded() {
   return instance;
 }
 
-// A prepared product: descriptors and the chosen algorithm (kept for the process).
+// A prepared product: descriptors, the heuristic's candidate algorithms and, once timed, the
+// fastest of them (kept for the process).
 struct Plan {
   Desc desc = nullptr;
   Layout a = nullptr, b = nullptr, c = nullptr;
-  Algo algo{};
-  bool ok = false;
+  std::vector<Algo> algos;  // best guess first
+  int chosen = -1;          // index into algos once timed
 };
 
 int data_type(core::DType dtype) {
@@ -133,6 +148,50 @@ Layout make_layout(const Api& api, int type, int64_t rows, int64_t cols, int64_t
   return layout;
 }
 
+// Largest power of two up to 256 dividing the address of every matrix of an operand.
+uint32_t alignment(const void* pointer, int64_t stride_bytes) {
+  uint64_t bits = reinterpret_cast<uintptr_t>(pointer) | 256u;
+  if (stride_bytes > 0) bits |= static_cast<uint64_t>(stride_bytes);
+  return static_cast<uint32_t>(bits & (~bits + 1));
+}
+
+// Descriptors and candidate algorithms for `s` with operands aligned to `align` bytes ({A, B, C}
+// of the row-major product). Row-major C = A B is column-major C^T = B^T A^T: B goes first.
+Plan make_plan(const Api& api, Handle handle, const GemmShape& s,
+               const std::array<uint32_t, 3>& align) {
+  Plan plan;
+  const int type = data_type(s.dtype);
+  if (api.desc_create(&plan.desc, kComputeF32, kRealF32) != 0) return plan;
+  if (s.b_transposed) {  // B stored n x k row-major: column-major k x n, used transposed
+    const int32_t op = kOpTranspose;
+    if (api.desc_set(plan.desc, kDescTransA, &op, sizeof(op)) != 0) return plan;
+    plan.a = make_layout(api, type, s.k, s.n, s.k, s.batches, s.b_stride);
+  } else {
+    plan.a = make_layout(api, type, s.n, s.k, s.n, s.batches, s.b_stride);
+  }
+  plan.b = make_layout(api, type, s.k, s.m, s.k, s.batches, s.a_stride);
+  plan.c = make_layout(api, type, s.n, s.m, s.n, s.batches, s.m * s.n);
+  Preference preference = nullptr;
+  if (!plan.a || !plan.b || !plan.c || api.pref_create(&preference) != 0) return plan;
+  const uint64_t limit = kWorkspaceBytes;
+  api.pref_set(preference, kPrefMaxWorkspace, &limit, sizeof(limit));
+  api.pref_set(preference, kPrefAlignA, &align[1], sizeof(uint32_t));
+  api.pref_set(preference, kPrefAlignB, &align[0], sizeof(uint32_t));
+  api.pref_set(preference, kPrefAlignC, &align[2], sizeof(uint32_t));
+  api.pref_set(preference, kPrefAlignD, &align[2], sizeof(uint32_t));
+  std::array<HeuristicResult, kCandidates> results{};
+  int count = 0;
+  if (api.heuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, preference, kCandidates,
+                    results.data(), &count) == 0) {
+    for (int i = 0; i < count; ++i) {
+      if (results[i].state == 0 && results[i].workspace <= kWorkspaceBytes)
+        plan.algos.push_back(results[i].algo);
+    }
+  }
+  api.pref_destroy(preference);
+  return plan;
+}
+
 }  // namespace
 
 bool cublaslt_available(std::string* why) {
@@ -146,46 +205,45 @@ bool cublaslt_matmul(Runtime& runtime, const GemmShape& s, const void* a, const 
   static std::mutex mutex;
   static Handle handle = nullptr;
   static std::shared_ptr<void> workspace;
-  static std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int>, Plan>
-      plans;
+  static std::map<std::array<int64_t, 11>, Plan> plans;
   std::lock_guard<std::mutex> lock(mutex);
   if (handle == nullptr) {
     if (api.create(&handle) != 0) return false;
     workspace = runtime.allocate(kWorkspaceBytes);
   }
-  const auto key =
-      std::make_tuple(s.m, s.n, s.k, s.batches, s.a_stride, s.b_stride, static_cast<int>(s.dtype));
+  const int64_t size = static_cast<int64_t>(core::dtype_size(s.dtype));
+  const int64_t batched = s.batches > 1 ? 1 : 0;
+  const std::array<uint32_t, 3> align = {alignment(a, batched * s.a_stride * size),
+                                         alignment(b, batched * s.b_stride * size),
+                                         alignment(c, batched * s.m * s.n * size)};
+  const std::array<int64_t, 11> key = {s.m,
+                                       s.n,
+                                       s.k,
+                                       s.batches,
+                                       s.a_stride,
+                                       s.b_stride,
+                                       static_cast<int64_t>(s.dtype),
+                                       s.b_transposed ? 1 : 0,
+                                       align[0],
+                                       align[1],
+                                       align[2]};
   auto found = plans.find(key);
-  if (found == plans.end()) {
-    Plan plan;
-    const int type = data_type(s.dtype);
-    // Row-major C = A B is column-major C^T = B^T A^T: B is the first operand.
-    if (api.desc_create(&plan.desc, kComputeF32, kRealF32) == 0) {
-      plan.a = make_layout(api, type, s.n, s.k, s.n, s.batches, s.b_stride);
-      plan.b = make_layout(api, type, s.k, s.m, s.k, s.batches, s.a_stride);
-      plan.c = make_layout(api, type, s.n, s.m, s.n, s.batches, s.m * s.n);
-      Preference preference = nullptr;
-      if (plan.a && plan.b && plan.c && api.pref_create(&preference) == 0) {
-        const uint64_t limit = kWorkspaceBytes;
-        api.pref_set(preference, kPrefMaxWorkspace, &limit, sizeof(limit));
-        HeuristicResult result{};
-        int count = 0;
-        if (api.heuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, preference, 1, &result,
-                          &count) == 0 &&
-            count > 0) {
-          plan.algo = result.algo;
-          plan.ok = true;
-        }
-      }
-    }
-    found = plans.emplace(key, plan).first;
-  }
-  const Plan& plan = found->second;
-  if (!plan.ok) return false;
+  if (found == plans.end()) found = plans.emplace(key, make_plan(api, handle, s, align)).first;
+  Plan& plan = found->second;
+  if (plan.algos.empty()) return false;
   const float alpha = 1.0f, beta = 0.0f;
-  const int status =
-      api.matmul(handle, plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c,
-                 &plan.algo, workspace.get(), kWorkspaceBytes, runtime.stream());
+  auto run = [&](const Algo& algo) {
+    return api.matmul(handle, plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c,
+                      &algo, workspace.get(), kWorkspaceBytes, runtime.stream());
+  };
+  if (plan.chosen < 0 && plan.algos.size() > 1) {
+    std::vector<std::function<bool()>> candidates;
+    for (const Algo& algo : plan.algos) candidates.push_back([&, algo] { return run(algo) == 0; });
+    plan.chosen = fastest_candidate(runtime, candidates);
+  } else if (plan.chosen < 0) {
+    plan.chosen = 0;
+  }
+  const int status = run(plan.algos[std::max(plan.chosen, 0)]);
   YR_USER_CHECK(status == 0, "cuBLASLt matmul failed with status " << status);
   return true;
 }

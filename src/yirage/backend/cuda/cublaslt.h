@@ -21,13 +21,16 @@ struct GemmShape {
   int64_t a_stride = 0;                  ///< elements between consecutive A matrices
   int64_t b_stride = 0;                  ///< elements between consecutive B matrices
   core::DType dtype = core::DType::F32;  ///< element type of A, B and C (float accumulation)
+  bool b_transposed = false;             ///< B is stored as its transpose, n x k row-major
 };
 
 /// Whether cuBLASLt could be loaded, with the reason when not.
 bool cublaslt_available(std::string* why = nullptr);
 
 /// Queues the product on the runtime's stream. Returns false (queuing nothing) when cuBLASLt is
-/// unavailable or finds no algorithm for the shape.
+/// unavailable or finds no algorithm for the shape. On the first call for a shape and operand
+/// alignment outside graph capture, the heuristic's candidate algorithms (split-K ones included)
+/// are timed on the operands and the fastest is kept for the process.
 bool cublaslt_matmul(Runtime& runtime, const GemmShape& shape, const void* a, const void* b,
                      void* c);
 

@@ -1,9 +1,12 @@
 #include "yirage/backend/cuda/op_codegen.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 #include "yirage/backend/cuda/code_writer.h"
 #include "yirage/backend/cuda/device_code.h"
+#include "yirage/backend/cuda/op_codegen_parts.h"
 #include "yirage/core/error.h"
 
 namespace yirage::backend::cuda {
@@ -13,313 +16,196 @@ namespace {
 using core::Shape;
 using ir::OpKind;
 using ir::TensorType;
+using opgen::blocks_for;
+using opgen::finish;
+using opgen::load;
+using opgen::load_vector;
+using opgen::num;
+using opgen::open_grid_loop;
+using opgen::open_kernel;
+using opgen::signature;
+using opgen::store;
+using opgen::store_vector;
+using opgen::vector_width;
 
-constexpr unsigned kThreads = 256;
+// ---- element-wise ops with broadcasting ----
 
-std::string num(int64_t value) {
-  return std::to_string(value) + "LL";
-}
+// How an operand of an element-wise op is addressed from the output's flat index i.
+struct Access {
+  enum Kind { Same, Scalar, Window, General } kind = Same;
+  int64_t inner = 1;             // Window: offset (i / inner) % span
+  int64_t span = 1;              //
+  std::vector<int64_t> strides;  // General: per output dim, 0 on broadcast dims
+};
 
-// extern "C" __global__ signature: operands, outputs, extra parameters.
-std::string signature(const std::vector<TensorType>& inputs, const std::vector<TensorType>& outputs,
-                      const std::string& extra = "") {
-  std::string text =
-      "extern \"C\" __global__ void __launch_bounds__(" + std::to_string(kThreads) + ") yr_kernel(";
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    text +=
-        "const " + storage_type(inputs[i].dtype) + "* __restrict__ in" + std::to_string(i) + ", ";
+Access classify(const Shape& shape, const Shape& out) {
+  Access access;
+  if (shape == out) return access;
+  const std::size_t rank = out.size(), skip = rank - shape.size();
+  int64_t first = -1, last = -1;
+  bool gap = false, contiguous = true;
+  for (std::size_t d = 0; d < rank; ++d) {
+    const int64_t own = d < skip ? 1 : shape[d - skip];
+    if (out[d] == 1) continue;
+    if (own == out[d]) {
+      if (first < 0) first = static_cast<int64_t>(d);
+      if (gap) contiguous = false;
+      last = static_cast<int64_t>(d);
+    } else if (first >= 0) {
+      gap = true;
+    }
   }
-  for (std::size_t i = 0; i < outputs.size(); ++i) {
-    text += storage_type(outputs[i].dtype) + "* __restrict__ out" + std::to_string(i) +
-            (i + 1 < outputs.size() || !extra.empty() ? ", " : "");
+  if (first < 0) {
+    access.kind = Access::Scalar;
+  } else if (!contiguous) {
+    access.kind = Access::General;
+    access.strides = broadcast_strides(shape, out);
+  } else {
+    access.kind = Access::Window;
+    access.inner = product(out, static_cast<std::size_t>(last) + 1, rank);
+    access.span = product(out, static_cast<std::size_t>(first), static_cast<std::size_t>(last) + 1);
   }
-  return text + extra + ")";
+  return access;
 }
 
-std::string load(const TensorType& type, const std::string& pointer, const std::string& index) {
-  return "yr_load_" + dtype_tag(type.dtype) + "(" + pointer + ", " + index + ")";
-}
-
-std::string store(const TensorType& type, const std::string& pointer, const std::string& index,
-                  const std::string& value) {
-  return "yr_store_" + dtype_tag(type.dtype) + "(" + pointer + ", " + index + ", " + value + ");";
-}
-
-unsigned blocks_for(int64_t work) {
-  return static_cast<unsigned>(std::clamp<int64_t>((work + kThreads - 1) / kThreads, 1, 65536));
-}
-
-KernelSource finish(CodeWriter& code, unsigned blocks) {
-  KernelSource kernel;
-  kernel.source = device_prelude() + code.str();
-  kernel.grid = {blocks, 1, 1};
-  kernel.block = {kThreads, 1, 1};
-  return kernel;
-}
-
-// Opens a grid-stride loop over `count` items as `i`.
-void open_grid_loop(CodeWriter& code, int64_t count) {
-  code.open("for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < " +
-            num(count) + "; i += (long long)gridDim.x * blockDim.x)");
+// Offset expression of `access` at flat output index `i` (General: a division chain).
+std::string offset(const Access& access, const Shape& out, const std::string& i) {
+  switch (access.kind) {
+    case Access::Same:
+      return i;
+    case Access::Scalar:
+      return "0";
+    case Access::Window: {
+      std::string value = access.inner == 1 ? i : "(" + i + " / " + num(access.inner) + ")";
+      if (access.span * access.inner < core::shape_numel(out))
+        value = "(" + value + " % " + num(access.span) + ")";
+      return value;
+    }
+    case Access::General:
+      break;
+  }
+  std::string sum;
+  int64_t below = 1;
+  for (int64_t d = static_cast<int64_t>(out.size()) - 1; d >= 0; --d) {
+    if (access.strides[d] != 0) {
+      if (!sum.empty()) sum += " + ";
+      sum += "((" + i + " / " + num(below) + ") % " + num(out[d]) + ") * " + num(access.strides[d]);
+    }
+    below *= out[d];
+  }
+  return sum.empty() ? "0" : "(" + sum + ")";
 }
 
 KernelSource elementwise(const ir::Node& node, const std::vector<TensorType>& inputs) {
   const TensorType& out = node.outputs[0];
   const int64_t n = core::shape_numel(out.shape);
-  CodeWriter code;
-  code.open(signature(inputs, node.outputs));
-  open_grid_loop(code, n);
-  std::vector<std::string> offsets;
-  std::vector<std::vector<int64_t>> strides;
-  bool needs_index = false;
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    if (inputs[k].shape == out.shape) {
-      offsets.push_back("i");
-      strides.emplace_back();
-    } else {
-      offsets.push_back("o" + std::to_string(k));
-      strides.push_back(broadcast_strides(inputs[k].shape, out.shape));
-      code.line("long long o" + std::to_string(k) + " = 0;");
-      needs_index = true;
+  std::vector<Access> access;
+  for (const auto& input : inputs) access.push_back(classify(input.shape, out.shape));
+  std::vector<TensorType> types = inputs;
+  types.push_back(out);
+  // The widest vector (16 bytes of the widest dtype, halved down to 2 elements) every operand
+  // can be read with: same shape, a scalar, or a broadcast window the vector does not straddle.
+  auto fits = [&](int64_t width) {
+    if (n % width != 0) return false;
+    for (const Access& a : access) {
+      const bool ok = a.kind == Access::Same || a.kind == Access::Scalar ||
+                      (a.kind == Access::Window &&
+                       (a.inner % width == 0 || (a.inner == 1 && a.span % width == 0)));
+      if (!ok) return false;
     }
-  }
-  if (needs_index) {
-    code.line("long long r = i, c;");
-    for (int64_t d = static_cast<int64_t>(out.shape.size()) - 1; d >= 0; --d) {
-      code.line("c = r % " + num(out.shape[d]) + "; r /= " + num(out.shape[d]) + ";");
-      for (std::size_t k = 0; k < inputs.size(); ++k) {
-        if (!strides[k].empty() && strides[k][d] != 0)
-          code.line("o" + std::to_string(k) + " += c * " + num(strides[k][d]) + ";");
-      }
-    }
-  }
-  std::string value;
+    return true;
+  };
+  int64_t width = vector_width(types);
+  while (width > 1 && !fits(width)) width /= 2;
+  const bool vectorised = width > 1;
   const ir::OpInfo& info = ir::op_info(node.op);
-  if (info.category == ir::OpCategory::Unary) {
-    const double s = node.attrs.has("scalar") ? node.attrs.get_float("scalar") : 0.0;
-    code.line("const float x = " + load(inputs[0], "in0", offsets[0]) + ";");
-    value = unary_expression(node.op, "x", s);
-  } else {
-    code.line("const float x = " + load(inputs[0], "in0", offsets[0]) + ";");
-    code.line("const float y = " + load(inputs[1], "in1", offsets[1]) + ";");
-    value = binary_expression(node.op, "x", "y");
-  }
-  code.line(store(out, "out0", "i", value));
-  code.close().close();
-  return finish(code, blocks_for(n));
-}
-
-KernelSource reduction(const ir::Node& node, const TensorType& x) {
-  const auto dim = static_cast<std::size_t>(node.attrs.get_int("dim"));
-  const int64_t outer = product(x.shape, 0, dim), extent = x.shape[dim];
-  const int64_t inner = product(x.shape, dim + 1, x.shape.size());
-  const bool is_max = node.op == OpKind::Max;
-  const std::string init = is_max ? "-YR_INF" : "0.0f";
-  const std::string step = is_max ? "acc = fmaxf(acc, v);" : "acc += v;";
-  const std::string result =
-      node.op == OpKind::Mean ? "acc / " + float_literal(static_cast<double>(extent)) : "acc";
+  const double s = node.attrs.has("scalar") ? node.attrs.get_float("scalar") : 0.0;
+  auto value = [&](const std::string& x, const std::string& y) {
+    return info.category == ir::OpCategory::Unary ? unary_expression(node.op, x, s)
+                                                  : binary_expression(node.op, x, y);
+  };
   CodeWriter code;
-  code.open(signature({x}, node.outputs));
-  if (inner == 1) {  // one block per output: a strided pass and a block reduction
-    code.open("for (long long row = blockIdx.x; row < " + num(outer) + "; row += gridDim.x)");
-    code.line("float acc = " + init + ";");
-    code.open("for (long long k = threadIdx.x; k < " + num(extent) + "; k += blockDim.x)");
-    code.line("const float v = " + load(x, "in0", "row * " + num(extent) + " + k") + ";");
-    code.line(step);
-    code.close();
-    code.line(std::string("acc = ") + (is_max ? "yr_block_max(acc);" : "yr_block_sum(acc);"));
-    code.line("if (threadIdx.x == 0) " + store(node.outputs[0], "out0", "row", result));
+  open_kernel(code, signature(inputs, node.outputs));
+  if (!vectorised) {
+    open_grid_loop(code, n);
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      code.line("const float x" + std::to_string(k) + " = " +
+                load(inputs[k], "in" + std::to_string(k), offset(access[k], out.shape, "i")) + ";");
+    }
+    code.line(store(out, "out0", "i", value("x0", "x1")));
     code.close().close();
-    return finish(code, static_cast<unsigned>(std::min<int64_t>(outer, 65536)));
+    return finish(code, blocks_for(n));
   }
-  open_grid_loop(code, outer * inner);
-  code.line("const long long o = i / " + num(inner) + ", in = i % " + num(inner) + ";");
-  code.line("float acc = " + init + ";");
-  code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line("const float v = " +
-            load(x, "in0", "(o * " + num(extent) + " + k) * " + num(inner) + " + in") + ";");
-  code.line(step);
-  code.close();
-  code.line(store(node.outputs[0], "out0", "i", result));
-  code.close().close();
-  return finish(code, blocks_for(outer * inner));
-}
-
-KernelSource rms_norm(const ir::Node& node, const std::vector<TensorType>& inputs) {
-  const TensorType& x = inputs[0];
-  const int64_t d = x.shape.back();
-  const int64_t rows = core::shape_numel(x.shape) / d;
-  CodeWriter code;
-  code.open(signature(inputs, node.outputs));
-  code.open("for (long long row = blockIdx.x; row < " + num(rows) + "; row += gridDim.x)");
-  code.line("const long long base = row * " + num(d) + ";");
-  code.line("float acc = 0.0f;");
-  code.open("for (long long k = threadIdx.x; k < " + num(d) + "; k += blockDim.x)");
-  code.line("const float v = " + load(x, "in0", "base + k") + "; acc += v * v;");
-  code.close();
-  code.line("const float scale = rsqrtf(yr_block_sum(acc) / " +
-            float_literal(static_cast<double>(d)) + " + " +
-            float_literal(node.attrs.get_float("eps")) + ");");
-  code.open("for (long long k = threadIdx.x; k < " + num(d) + "; k += blockDim.x)");
-  code.line(store(node.outputs[0], "out0", "base + k",
-                  load(x, "in0", "base + k") + " * scale * " + load(inputs[1], "in1", "k")));
-  code.close().close().close();
-  return finish(code, static_cast<unsigned>(std::min<int64_t>(rows, 65536)));
-}
-
-KernelSource softmax(const ir::Node& node, const TensorType& x) {
-  const auto dim = static_cast<std::size_t>(node.attrs.get_int("dim"));
-  const int64_t outer = product(x.shape, 0, dim), extent = x.shape[dim];
-  const int64_t inner = product(x.shape, dim + 1, x.shape.size());
-  const TensorType& out = node.outputs[0];
-  CodeWriter code;
-  code.open(signature({x}, node.outputs));
-  if (inner == 1) {
-    code.open("for (long long row = blockIdx.x; row < " + num(outer) + "; row += gridDim.x)");
-    code.line("const long long base = row * " + num(extent) + ";");
-    code.line("float peak = -YR_INF;");
-    code.open("for (long long k = threadIdx.x; k < " + num(extent) + "; k += blockDim.x)");
-    code.line("peak = fmaxf(peak, " + load(x, "in0", "base + k") + ");");
-    code.close();
-    code.line("peak = yr_block_max(peak);");
-    code.line("float total = 0.0f;");
-    code.open("for (long long k = threadIdx.x; k < " + num(extent) + "; k += blockDim.x)");
-    code.line("total += expf(" + load(x, "in0", "base + k") + " - peak);");
-    code.close();
-    code.line("const float inv = 1.0f / yr_block_sum(total);");
-    code.open("for (long long k = threadIdx.x; k < " + num(extent) + "; k += blockDim.x)");
-    code.line(
-        store(out, "out0", "base + k", "expf(" + load(x, "in0", "base + k") + " - peak) * inv"));
-    code.close().close().close();
-    return finish(code, static_cast<unsigned>(std::min<int64_t>(outer, 65536)));
+  // Vectors of `width` elements: one 16-byte access per same-shape operand, one scalar per
+  // operand constant over the vector, one aligned vector inside a broadcast row.
+  open_grid_loop(code, n / width);
+  code.line("const long long e = i * " + num(width) + ";");
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const std::string index = std::to_string(k);
+    std::string name = "x", pointer = "in";
+    name += index;
+    pointer += index;
+    const Access& a = access[k];
+    if (a.kind == Access::Same || (a.kind == Access::Window && a.inner == 1)) {
+      load_vector(code, inputs[k], width, pointer, offset(a, out.shape, "e"), name);
+    } else {
+      code.line("const float " + name +
+                "_s = " + load(inputs[k], pointer, offset(a, out.shape, "e")) + ";");
+      code.line("float " + name + "[" + std::to_string(width) + "];");
+      code.line("#pragma unroll");
+      code.line("for (int j = 0; j < " + std::to_string(width) + "; ++j) " + name +
+                "[j] = " + name + "_s;");
+    }
   }
-  open_grid_loop(code, outer * inner);
-  code.line("const long long o = i / " + num(inner) + ", in = i % " + num(inner) + ";");
-  code.line("const long long base = o * " + num(extent * inner) + " + in;");
-  code.line("float peak = -YR_INF, total = 0.0f;");
-  code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line("peak = fmaxf(peak, " + load(x, "in0", "base + k * " + num(inner)) + ");");
-  code.close();
-  code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line("total += expf(" + load(x, "in0", "base + k * " + num(inner)) + " - peak);");
-  code.close();
-  code.open("for (long long k = 0; k < " + num(extent) + "; ++k)");
-  code.line(store(out, "out0", "base + k * " + num(inner),
-                  "expf(" + load(x, "in0", "base + k * " + num(inner)) + " - peak) / total"));
-  code.close().close().close();
-  return finish(code, blocks_for(outer * inner));
-}
-
-KernelSource concat(const ir::Node& node, const std::vector<TensorType>& inputs) {
-  const auto dim = static_cast<std::size_t>(node.attrs.get_int("dim"));
-  const TensorType& out = node.outputs[0];
-  const int64_t inner = product(out.shape, dim + 1, out.shape.size());
-  const int64_t extent = out.shape[dim];
-  const int64_t n = core::shape_numel(out.shape);
-  CodeWriter code;
-  code.open(signature(inputs, node.outputs));
-  open_grid_loop(code, n);
-  code.line("const long long in = i % " + num(inner) + ", k = (i / " + num(inner) + ") % " +
-            num(extent) + ", o = i / " + num(inner * extent) + ";");
-  int64_t start = 0;
-  for (std::size_t p = 0; p < inputs.size(); ++p) {
-    const int64_t part = inputs[p].shape[dim];
-    code.line(std::string(p == 0 ? "" : "else ") + "if (k < " + num(start + part) +
-              ") out0[i] = in" + std::to_string(p) + "[(o * " + num(part) + " + k - " + num(start) +
-              ") * " + num(inner) + " + in];");
-    start += part;
-  }
+  store_vector(code, out, width, "out0", "e", value("x0[j]", "x1[j]"));
   code.close().close();
-  return finish(code, blocks_for(n));
+  return finish(code, blocks_for(n / width));
 }
 
-KernelSource split(const ir::Node& node, const TensorType& x) {
-  const auto dim = static_cast<std::size_t>(node.attrs.get_int("dim"));
-  const int64_t inner = product(x.shape, dim + 1, x.shape.size());
-  const int64_t extent = x.shape[dim];
-  const int64_t n = core::shape_numel(x.shape);
-  CodeWriter code;
-  code.open(signature({x}, node.outputs));
-  open_grid_loop(code, n);
-  code.line("const long long in = i % " + num(inner) + ", k = (i / " + num(inner) + ") % " +
-            num(extent) + ", o = i / " + num(inner * extent) + ";");
-  int64_t start = 0;
-  for (std::size_t p = 0; p < node.outputs.size(); ++p) {
-    const int64_t part = node.outputs[p].shape[dim];
-    code.line(std::string(p == 0 ? "" : "else ") + "if (k < " + num(start + part) + ") out" +
-              std::to_string(p) + "[(o * " + num(part) + " + k - " + num(start) + ") * " +
-              num(inner) + " + in] = in0[i];");
-    start += part;
-  }
-  code.close().close();
-  return finish(code, blocks_for(n));
-}
-
-KernelSource transpose(const ir::Node& node, const TensorType& x) {
-  const auto dim0 = static_cast<std::size_t>(node.attrs.get_int("dim0"));
-  const auto dim1 = static_cast<std::size_t>(node.attrs.get_int("dim1"));
-  const Shape& shape = node.outputs[0].shape;
-  auto strides = core::contiguous_strides(x.shape);
-  std::swap(strides[dim0], strides[dim1]);
-  const int64_t n = core::shape_numel(shape);
-  CodeWriter code;
-  code.open(signature({x}, node.outputs));
-  open_grid_loop(code, n);
-  code.line("long long r = i, c, s = 0;");
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    code.line("c = r % " + num(shape[d]) + "; r /= " + num(shape[d]) + "; s += c * " +
-              num(strides[d]) + ";");
-  }
-  code.line("out0[i] = in0[s];");
-  code.close().close();
-  return finish(code, blocks_for(n));
-}
-
-KernelSource embedding(const ir::Node& node, const std::vector<TensorType>& inputs) {
-  const int64_t rows = inputs[1].shape[0], d = inputs[1].shape[1];
-  const int64_t n = core::shape_numel(node.outputs[0].shape);
-  CodeWriter code;
-  code.open(signature(inputs, node.outputs, "int* __restrict__ status"));
-  open_grid_loop(code, n);
-  code.line("const long long row = i / " + num(d) + ", k = i % " + num(d) + ";");
-  code.line("const long long id = (long long)in0[row];");
-  code.open("if (id < 0 || id >= " + num(rows) + ")");
-  code.line("if (atomicCAS(status, 0, 1) == 0) { status[1] = (int)id; status[2] = (int)row; }");
-  code.line("out0[i] = 0;");
-  code.close();
-  code.line("else out0[i] = in1[id * " + num(d) + " + k];");
-  code.close().close();
-  return finish(code, blocks_for(n));
-}
-
+// Rotary embedding, rotate-half form: each thread rotates `width` consecutive pairs (two
+// aligned vectors, one from each half of the row); angles in double as in the reference.
 KernelSource rope(const ir::Node& node, const std::vector<TensorType>& inputs) {
   const TensorType& x = inputs[0];
+  const TensorType& out = node.outputs[0];
   const int64_t d = x.shape.back(), half = d / 2;
+  const int64_t width = opgen::dividing_width(vector_width({x, out}), half);
+  const int64_t vectors = half / width;  // per row
   const int64_t count = core::shape_numel(inputs[1].shape);
   const int64_t per_position = core::shape_numel(x.shape) / (count * d);
-  const int64_t n = count * per_position * half;
-  const double theta = node.attrs.get_float("theta");
+  const int64_t n = count * per_position * vectors;
+  char log_theta[64];
+  std::snprintf(log_theta, sizeof(log_theta), "%.17g", std::log(node.attrs.get_float("theta")));
+  const std::string w = std::to_string(width);
   CodeWriter code;
-  code.open(signature(inputs, node.outputs));
+  open_kernel(code, signature(inputs, node.outputs));
   open_grid_loop(code, n);
-  code.line("const long long pair = i % " + num(half) + ", row = i / " + num(half) + ";");
-  code.line("const long long p = row / " + num(per_position) + ";");
-  code.line("const double angle = (double)in1[p] * pow(" + std::to_string(theta) +
-            ", -2.0 * (double)pair / " + std::to_string(static_cast<double>(d)) + ");");
-  code.line("double sn, cs; sincos(angle, &sn, &cs);");
-  code.line("const float c = (float)cs, s = (float)sn;");
+  code.line("const long long pair = (i % " + num(vectors) + ") * " + num(width) + ", row = i / " +
+            num(vectors) + ";");
+  code.line("const double position = (double)in1[row / " + num(per_position) + "];");
   code.line("const long long base = row * " + num(d) + ";");
-  code.line("const float x1 = " + load(x, "in0", "base + pair") + ";");
-  code.line("const float x2 = " + load(x, "in0", "base + " + num(half) + " + pair") + ";");
-  code.line(store(node.outputs[0], "out0", "base + pair", "x1 * c - x2 * s"));
-  code.line(store(node.outputs[0], "out0", "base + " + num(half) + " + pair", "x2 * c + x1 * s"));
+  load_vector(code, x, width, "in0", "base + pair", "x1");
+  load_vector(code, x, width, "in0", "base + " + num(half) + " + pair", "x2");
+  code.line("float c[" + w + "], s[" + w + "];");
+  code.line("#pragma unroll");
+  code.open("for (int j = 0; j < " + w + "; ++j)");
+  code.line("const double angle = position * exp(-2.0 * (double)(pair + j) / " + std::to_string(d) +
+            ".0 * " + log_theta + ");");
+  code.line("double sn, cs;");
+  code.line("sincos(angle, &sn, &cs);");
+  code.line("c[j] = (float)cs;");
+  code.line("s[j] = (float)sn;");
+  code.close();
+  store_vector(code, out, width, "out0", "base + pair", "x1[j] * c[j] - x2[j] * s[j]");
+  store_vector(code, out, width, "out0", "base + " + num(half) + " + pair",
+               "x2[j] * c[j] + x1[j] * s[j]");
   code.close().close();
   return finish(code, blocks_for(n));
 }
 
 // Batched matmul with broadcast batch dims: 16x16 output tiles, K in steps of 16 through shared
 // memory, float accumulation; grid.z walks the batch.
-KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs) {
+KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs,
+                    bool b_transposed) {
   const Shape& shape = node.outputs[0].shape;
   const std::size_t rank = shape.size();
   const int64_t m = shape[rank - 2], n = shape[rank - 1], k = inputs[0].shape.back();
@@ -330,7 +216,7 @@ KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs)
       broadcast_strides({inputs[1].shape.begin(), inputs[1].shape.end() - 2}, batch);
   const int64_t batches = product(batch, 0, batch.size());
   CodeWriter code;
-  code.open(signature(inputs, node.outputs));
+  open_kernel(code, signature(inputs, node.outputs));
   code.line("__shared__ float ta[16][17], tb[16][17];");
   code.open("for (long long bi = blockIdx.z; bi < " + num(batches) + "; bi += gridDim.z)");
   code.line("long long r = bi, c, oa = 0, ob = 0;");
@@ -348,7 +234,10 @@ KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs)
   code.line("ta[ty][tx] = (row < " + num(m) + " && k0 + tx < " + num(k) + ") ? " +
             load(inputs[0], "in0", "oa + row * " + num(k) + " + k0 + tx") + " : 0.0f;");
   code.line("tb[ty][tx] = (k0 + ty < " + num(k) + " && col < " + num(n) + ") ? " +
-            load(inputs[1], "in1", "ob + (k0 + ty) * " + num(n) + " + col") + " : 0.0f;");
+            load(inputs[1], "in1",
+                 b_transposed ? "ob + col * " + num(k) + " + k0 + ty"
+                              : "ob + (k0 + ty) * " + num(n) + " + col") +
+            " : 0.0f;");
   code.line("__syncthreads();");
   code.line("#pragma unroll");
   code.line("for (int p = 0; p < 16; ++p) acc += ta[ty][p] * tb[p][tx];");
@@ -368,31 +257,51 @@ KernelSource matmul(const ir::Node& node, const std::vector<TensorType>& inputs)
 
 }  // namespace
 
-KernelSource generate_op_kernel(const ir::Node& node, const std::vector<TensorType>& inputs) {
+static KernelSource generate_op_kernel_unbounded(const ir::Node& node,
+                                                 const std::vector<TensorType>& inputs);
+
+KernelSource generate_matmul_kernel(const ir::Node& node, const std::vector<TensorType>& inputs,
+                                    bool b_transposed) {
+  return matmul(node, inputs, b_transposed);
+}
+
+KernelSource generate_op_kernel(const ir::Node& node, const std::vector<TensorType>& inputs,
+                                int multiprocessors) {
+  KernelSource kernel = generate_op_kernel_unbounded(node, inputs);
+  // Grid-stride kernels: a few resident blocks per SM are enough.
+  const bool grid_stride = node.op != OpKind::Matmul;
+  if (grid_stride && multiprocessors > 0) {
+    kernel.grid[0] = std::min<unsigned>(kernel.grid[0], static_cast<unsigned>(multiprocessors) * 8);
+  }
+  return kernel;
+}
+
+static KernelSource generate_op_kernel_unbounded(const ir::Node& node,
+                                                 const std::vector<TensorType>& inputs) {
   switch (ir::op_info(node.op).category) {
     case ir::OpCategory::Unary:
     case ir::OpCategory::Binary:
       return elementwise(node, inputs);
     case ir::OpCategory::Reduce:
-      return reduction(node, inputs[0]);
+      return opgen::reduction(node, inputs[0]);
     case ir::OpCategory::Structural:
       break;
   }
   switch (node.op) {
     case OpKind::Matmul:
-      return matmul(node, inputs);
+      return matmul(node, inputs, false);
     case OpKind::RmsNorm:
-      return rms_norm(node, inputs);
+      return opgen::rms_norm(node, inputs);
     case OpKind::Softmax:
-      return softmax(node, inputs[0]);
+      return opgen::softmax(node, inputs[0]);
     case OpKind::Concat:
-      return concat(node, inputs);
+      return opgen::concat(node, inputs);
     case OpKind::Split:
-      return split(node, inputs[0]);
+      return opgen::split(node, inputs[0]);
     case OpKind::Transpose:
-      return transpose(node, inputs[0]);
+      return opgen::transpose(node, inputs[0]);
     case OpKind::Embedding:
-      return embedding(node, inputs);
+      return opgen::embedding(node, inputs);
     case OpKind::Rope:
       return rope(node, inputs);
     default:
