@@ -21,6 +21,7 @@
 #include "yirage/backend/cuda/matmul_schedule.h"
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
+#include "yirage/search/lowering.h"
 #include "yirage/workloads/workloads.h"
 
 namespace yirage::backend::cuda {
@@ -84,11 +85,28 @@ TEST(CudaMatmulEmulation, ScheduledKernelsMatchTheReferenceOnTheCpu) {
   if (std::system("c++ --version > /dev/null 2>&1") != 0)
     GTEST_SKIP() << "no host C++ compiler (c++) to build the emulated kernels";
   // RMSNorm+matmul with two row tiles a warp pair, a gated MLP in f16 with odd column tiles and
-  // contraction warps taking turns, and LoRA with its after-loop matmul.
+  // contraction warps taking turns, LoRA with its after-loop matmul, and a residual add of a
+  // loop-invariant tile.
   std::vector<Workload> list;
   list.push_back(workloads::rms_norm_matmul(20, 256, 128, DType::BF16, Tiling{4, 4}));
   list.push_back(workloads::gated_mlp(20, 64, 48, DType::F16, Tiling{2, 4}));
   list.push_back(workloads::lora(3, 128, 256, 16, DType::BF16, Tiling{4, 2}));
+  {  // A projection with a residual add, as the search lowers it: x + a @ w.
+    Workload w{"residual", "x[5, 64] a[5, 256] w[256, 64]", {}, {}};
+    const auto x = w.naive.input({5, 64}, DType::BF16);
+    const auto a = w.naive.input({5, 256}, DType::BF16);
+    const auto weight = w.naive.input({256, 64}, DType::BF16);
+    w.naive.mark_output(w.naive.binary(ir::OpKind::Add, x, w.naive.matmul(a, weight)));
+    search::Frame frame;
+    frame.grid = {4, 1, 1};
+    frame.forloop = 4;
+    frame.imaps = {{1, -1, -1}, {-1, -1, -1}, {1, -1, -1}};
+    frame.fmaps = {-1, 1, 0};
+    const auto lowered = search::lower_to_frame(w.naive, frame);
+    ASSERT_TRUE(lowered.has_value());
+    w.fused = *lowered;
+    list.push_back(std::move(w));
+  }
   const auto dir = std::filesystem::temp_directory_path() /
                    ("yirage-emulation-" + std::to_string(static_cast<long>(getpid())));
   std::filesystem::create_directories(dir);
