@@ -304,6 +304,8 @@ bool choose_launch(MatmulPlan& plan, const ir::BlockGraph& graph, int shared_lim
         plan.stage_bytes = stage;
         plan.pipeline_bytes = pipeline;
         plan.accumulator_registers = accumulators;
+        // Up to three blocks of few accumulators share an SM, else two (about 128 registers).
+        plan.min_blocks = static_cast<int>(std::min<int64_t>(resident, accumulators <= 32 ? 3 : 2));
         return true;
       }
     }

@@ -67,6 +67,7 @@ struct MatmulPlan {
   int64_t persistent_bytes = 0;       ///< float tiles of loop-invariant inputs (after the stages)
   int64_t pipeline_bytes = 0;         ///< the stages, or the post tiles if more
   int64_t accumulator_registers = 0;  ///< f32 accumulators per thread
+  int min_blocks = 1;                 ///< blocks per SM the registers must allow
 };
 
 /// The plan for `graph` on a device with `shared_limit` bytes of opt-in shared memory per

@@ -162,10 +162,8 @@ class MatmulEmitter {
                 num(static_cast<int64_t>(k)) + ", ";
     }
     params += "float* __restrict__ scratch";
-    const int64_t resident = std::clamp<int64_t>((g_.num_blocks() + 131) / 132, 1,
-                                                 p_.accumulator_registers <= 32 ? 3 : 2);
     code_.open("extern \"C\" __global__ void __launch_bounds__(" + num(threads_) + ", " +
-               num(resident) + ") yr_kernel(" + params + ")");
+               num(p_.min_blocks) + ") yr_kernel(" + params + ")");
     code_.line("(void)scratch;");
   }
 
