@@ -42,7 +42,9 @@ class RequestOutput:
 
 class LLM:
     """A Qwen3 checkpoint directory (config.json, safetensors weights, tokenizer.json) loaded
-    for generation on a yirage backend ("cpu" when it is available, else "reference")."""
+    for generation on a yirage backend ("cpu" when it is available, else "reference"; "cuda"
+    keeps the weights, KV cache and activations on the GPU and replays decode steps as CUDA
+    graphs)."""
 
     def __init__(self, model, backend=None, dtype=None, fused=False, kv_cache_mb=0,
                  max_batch=8, search_seconds=30.0):

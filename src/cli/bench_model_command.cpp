@@ -1,6 +1,7 @@
 // `yirage bench model MODEL`: end-to-end generation speed, unfused and fused, per batch size.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -76,6 +77,18 @@ std::vector<std::string> read_prompts(const std::string& path) {
   return prompts;
 }
 
+// The checkpoint directory `model`, or with "demo:PRESET" a demo model generated in memory.
+std::unique_ptr<llm::Engine> open_engine(const std::string& model,
+                                         const llm::EngineOptions& options) {
+  if (!model.starts_with("demo:")) return llm::Engine::open(model, options);
+  std::vector<std::string> anchors;
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) anchors.push_back(exe.parent_path().string());
+  return llm::Engine::open_demo(llm::parse_demo_preset(model.substr(5)),
+                                llm::default_tokenizer_dir(anchors), options);
+}
+
 Measurement measure(llm::Engine& engine, const std::string& variant,
                     const std::vector<std::vector<int64_t>>& prompt_ids, int64_t batch,
                     const BenchModelOptions& options) {
@@ -121,13 +134,25 @@ void run_bench_model(const BenchModelOptions& options) {
   nlohmann::json config_json;
   std::string backend;
   std::string dtype;
+  std::string device;
+  double load_seconds = 0.0;
+  bool engine_gemv = false;
   for (const bool fused : {false, true}) {
     if (fused && options.unfused_only) break;
     EngineFlags flags = options.engine;
     flags.fused = fused;
     flags.max_batch = std::max<int64_t>(
         flags.max_batch, *std::max_element(options.batch_sizes.begin(), options.batch_sizes.end()));
-    const auto engine = llm::Engine::open(options.model, flags.options());
+    const auto load_start = std::chrono::steady_clock::now();
+    const auto engine = open_engine(options.model, flags.options());
+    load_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    std::cout << "model ready in " << std::fixed << std::setprecision(1) << load_seconds << " s on "
+              << engine->model().options().backend
+              << (options.model.starts_with("demo:") ? " (demo weights generated in memory)" : "")
+              << "\n"
+              << std::flush;
+    device = engine->model().backend().device_info().name;
     const auto& config = engine->model().config();
     config_json = {{"layers", config.num_hidden_layers},
                    {"hidden", config.hidden_size},
@@ -159,6 +184,13 @@ void run_bench_model(const BenchModelOptions& options) {
                 << " kept, " << counters.fused_slower << " dropped as slower here";
     }
     std::cout << "\n";
+    if (const auto* gpu = engine->model().device_model()) {
+      engine_gemv = gpu->stats().gemv;
+      std::cout << variant << ": " << gpu->stats().graph_replays << " steps replayed from "
+                << gpu->stats().graph_captures << " CUDA graphs, " << gpu->stats().eager_steps
+                << " run kernel by kernel; few-row products through "
+                << (gpu->stats().gemv ? "GEMV kernels" : "cuBLASLt") << "\n";
+    }
     variants[variant] = {{"kernels", counters.kernels},
                          {"kernels_run", counters.fused_kernels},
                          {"searches", counters.searches},
@@ -198,8 +230,11 @@ void run_bench_model(const BenchModelOptions& options) {
                                    {"prompts", prompts.size()},
                                    {"warmup", options.warmup},
                                    {"iters", options.iters},
+                                   {"load_seconds", load_seconds},
+                                   {"gemv", engine_gemv},
                                    {"machine",
                                     {{"cpu", cpu.model},
+                                     {"device", device},
                                      {"hardware_threads", cpu.hardware_threads},
                                      {"threads_used", core::ThreadPool::global().num_threads()},
                                      {"features", cpu.names()},
@@ -219,7 +254,11 @@ void add_bench_model_command(CLI::App& app) {
   auto options = std::make_shared<BenchModelOptions>();
   CLI::App* command = bench->add_subcommand(
       "model", "Generation speed of a Qwen3 checkpoint, unfused and fused, per batch size");
-  command->add_option("model", options->model, "Checkpoint directory")->required();
+  command
+      ->add_option("model", options->model,
+                   "Checkpoint directory, or demo:PRESET (tiny, qwen3-0.6b-shape, "
+                   "qwen3-8b-shape) for a demo model generated in memory")
+      ->required();
   command->add_option("--prompts", options->prompts,
                       "File of prompts, one per line (default: four built-in prompts)");
   command->add_option("--batch-sizes", options->batch_sizes, "Batch sizes to measure")

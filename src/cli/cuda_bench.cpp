@@ -81,7 +81,8 @@ Row make_row(std::string name, const std::function<Workload(Tiling)>& build,
 std::vector<Row> rows() {
   const DType bf16 = DType::BF16;
   std::vector<Row> result;
-  const std::vector<Tiling> gemv = {{96, 16}, {192, 16}, {384, 8}, {48, 32}};
+  // Grid 128 gives each of an H100's 132 SMs at most one block.
+  const std::vector<Tiling> gemv = {{96, 16}, {192, 16}, {384, 8}, {48, 32}, {128, 16}};
   for (int64_t bs : {1, 8, 64}) {
     result.push_back(make_row(
         "qwen3_8B_rmsnorm_qkv_bs" + std::to_string(bs),
@@ -97,16 +98,16 @@ std::vector<Row> rows() {
     result.push_back(
         make_row("qwen3_8B_gated_mlp_bs" + std::to_string(bs),
                  [=](Tiling t) { return workloads::gated_mlp(bs, 4096, 12288, bf16, t); },
-                 {{192, 16}, {384, 16}, {768, 8}}));
+                 {{192, 16}, {384, 16}, {768, 8}, {128, 16}, {256, 16}}));
   }
   result.push_back(make_row("qwen3_0.6B_gated_mlp_bs1",
                             [=](Tiling t) { return workloads::gated_mlp(1, 1024, 3072, bf16, t); },
-                            {{96, 4}, {192, 4}, {48, 8}}));
+                            {{96, 4}, {192, 4}, {48, 8}, {128, 4}}));
   for (int64_t bs : {1, 8}) {
     result.push_back(make_row(
         "qwen3_8B_gqa_decode_kv4096_bs" + std::to_string(bs),
         [=](Tiling t) { return workloads::attention_decode(8 * bs, 4, 4096, 128, bf16, false, t); },
-        {{16, 4}, {32, 2}, {8, 8}}));
+        {{16, 4}, {32, 2}, {8, 8}, {64, 1}}));
   }
   for (int64_t bs : {1, 8}) {
     result.push_back(make_row("mirage_gqa_bs" + std::to_string(bs),
@@ -114,11 +115,11 @@ std::vector<Row> rows() {
                                 return workloads::attention_decode(2 * bs, 256, 4096, 64, bf16,
                                                                    false, t);
                               },
-                              {{16, 4}, {32, 4}, {64, 2}}));
+                              {{16, 4}, {32, 4}, {64, 2}, {8, 8}}));
     result.push_back(make_row(
         "mirage_qknorm_bs" + std::to_string(bs),
         [=](Tiling t) { return workloads::attention_decode(2 * bs, 256, 4096, 64, bf16, true, t); },
-        {{16, 4}, {32, 4}, {64, 2}}));
+        {{16, 4}, {32, 4}, {64, 2}, {8, 8}}));
     result.push_back(make_row(
         "mirage_rmsnorm_bs" + std::to_string(bs),
         [=](Tiling t) { return workloads::rms_norm_matmul(2 * bs, 4096, 6144, bf16, t); }, gemv));

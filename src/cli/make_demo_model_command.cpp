@@ -72,7 +72,9 @@ void add_make_demo_model_command(CLI::App& app) {
       "Write a Qwen3-architecture checkpoint with deterministic pseudo-random weights and the "
       "Qwen3 tokenizer files");
   command->add_option("dir", options->dir, "directory to write (created when missing)")->required();
-  command->add_option("--preset", options->preset, "model size: tiny or qwen3-0.6b-shape")
+  command
+      ->add_option("--preset", options->preset,
+                   "model size: tiny, qwen3-0.6b-shape or qwen3-8b-shape (16 GB)")
       ->capture_default_str();
   command->add_option("--dtype", options->dtype, "weight type: bf16, f16 or f32")
       ->capture_default_str();

@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
 #include "llm/temp_dir.h"
 #include "test_util.h"
 #include "yirage/llm/checkpoint.h"
+#include "yirage/llm/demo_weights.h"
 
 namespace yirage::llm {
 namespace {
@@ -70,7 +72,8 @@ TEST(DemoModel, PresetsHaveQwen3Shapes) {
   EXPECT_DOUBLE_EQ(big.rms_norm_eps, 1e-6);
   EXPECT_EQ(big.torch_dtype, DType::F16);
   EXPECT_EQ(parse_demo_preset("qwen3-0.6b-shape"), DemoPreset::Qwen3_0_6B);
-  EXPECT_USER_ERROR([] { parse_demo_preset("huge"); }, "'huge'", "tiny or qwen3-0.6b-shape");
+  EXPECT_USER_ERROR([] { parse_demo_preset("huge"); }, "'huge'",
+                    "tiny, qwen3-0.6b-shape or qwen3-8b-shape");
   EXPECT_USER_ERROR([] { demo_config(DemoPreset::Tiny, DType::I32); }, "int32");
 }
 
@@ -120,6 +123,38 @@ TEST(DemoModel, TinyCheckpointOpensWithTheSameBytesEverywhere) {
           << name;
     }
   }
+}
+
+TEST(DemoModel, Qwen3_8BShapedPresetIsUntiedWithEightBillionParameters) {
+  const Qwen3Config config = demo_config(parse_demo_preset("qwen3-8b-shape"), DType::BF16);
+  EXPECT_EQ(config.num_hidden_layers, 36);
+  EXPECT_EQ(config.hidden_size, 4096);
+  EXPECT_EQ(config.intermediate_size, 12288);
+  EXPECT_EQ(config.num_attention_heads, 32);
+  EXPECT_EQ(config.num_key_value_heads, 8);
+  EXPECT_EQ(config.head_dim, 128);
+  EXPECT_EQ(config.vocab_size, 151936);
+  EXPECT_FALSE(config.tie_word_embeddings);
+  int64_t parameters = 0;
+  for (const auto& [name, shape] : qwen3_weight_shapes(config))
+    parameters += core::shape_numel(shape);
+  EXPECT_EQ(parameters, 8190735360);
+}
+
+TEST(DemoModel, WeightsGeneratedInMemoryEqualTheWrittenCheckpoint) {
+  TempDir dir;
+  write_demo_model(dir.path().string(), DemoPreset::Tiny, tokenizer_dir(), DType::F16);
+  const Checkpoint checkpoint = Checkpoint::open(dir.path().string());
+  const WeightLookup lookup = demo_weight_lookup(checkpoint.config());
+  for (const auto& [name, shape] : qwen3_weight_shapes(checkpoint.config())) {
+    const core::Tensor stored = checkpoint.weight(name);
+    const core::Tensor generated = lookup(name);
+    ASSERT_EQ(generated.shape(), shape) << name;
+    ASSERT_EQ(generated.dtype(), DType::F16) << name;
+    EXPECT_EQ(std::memcmp(generated.data(), stored.contiguous().data(), stored.nbytes()), 0)
+        << name;
+  }
+  EXPECT_FALSE(lookup("no.such.weight").defined());
 }
 
 TEST(DemoModel, BadTokenizerDirectoryIsAClearError) {

@@ -62,6 +62,7 @@ class Checkpoint {
 enum class DemoPreset {
   Tiny,        ///< a few layers, hidden 64: fast everywhere, for tests and the README
   Qwen3_0_6B,  ///< Qwen3-0.6B's shapes (28 layers, hidden 1024), for benchmarks
+  Qwen3_8B,    ///< Qwen3-8B's shapes (36 layers, hidden 4096, untied head): 16 GB in bf16
 };
 
 /// Writes a Qwen3-architecture checkpoint to `dir` (created when missing): config.json,
@@ -73,7 +74,8 @@ void write_demo_model(const std::string& dir, DemoPreset preset, const std::stri
 
 /// The configuration `preset` writes, with weights stored as `dtype` (BF16, F16 or F32).
 Qwen3Config demo_config(DemoPreset preset, core::DType dtype);
-/// The preset named "tiny" or "qwen3-0.6b-shape"; UserError listing both otherwise.
+/// The preset named "tiny", "qwen3-0.6b-shape" or "qwen3-8b-shape"; UserError listing them
+/// otherwise.
 DemoPreset parse_demo_preset(const std::string& name);
 /// The Qwen3 tokenizer directory shipped with yirage: for each of `anchors` (such as the
 /// executable's or the Python module's directory) and each of its parents, the first of

@@ -15,11 +15,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <vector>
 
 #include "yirage/core/error.h"
 #include "yirage/core/hash.h"
 #include "yirage/core/thread_pool.h"
 #include "yirage/llm/checkpoint.h"
+#include "yirage/llm/demo_weights.h"
 
 namespace yirage::llm {
 
@@ -89,6 +92,47 @@ double demo_uniform(uint64_t tensor, uint64_t element) {
   return static_cast<double>(2 * bits - (int64_t{1} << 24) + 1) * 0x1p-24;
 }
 
+void fill_demo_weight(const Qwen3Config& config, std::size_t index, const std::string& name,
+                      const core::Shape& shape, std::span<uint8_t> bytes) {
+  const core::DType dtype = config.torch_dtype;
+  const std::size_t element_bytes = core::dtype_size(dtype);
+  const WeightScale scale = scale_of(name, shape, config);
+  const auto count = static_cast<int64_t>(bytes.size() / element_bytes);
+  core::ThreadPool::global().parallel_for(count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const double value =
+          scale.offset + scale.amplitude * demo_uniform(index, static_cast<uint64_t>(i));
+      const uint16_t bf16 = core::double_to_bf16(value);
+      uint8_t* out = bytes.data() + i * static_cast<int64_t>(element_bytes);
+      if (dtype == core::DType::BF16) {
+        std::memcpy(out, &bf16, 2);
+      } else if (dtype == core::DType::F16) {
+        const uint16_t f16 = core::double_to_f16(core::bf16_to_float(bf16));
+        std::memcpy(out, &f16, 2);
+      } else {
+        const float f32 = core::bf16_to_float(bf16);
+        std::memcpy(out, &f32, 4);
+      }
+    }
+  });
+}
+
+WeightLookup demo_weight_lookup(const Qwen3Config& config) {
+  auto shapes = std::make_shared<std::vector<std::pair<std::string, core::Shape>>>(
+      qwen3_weight_shapes(config));
+  return [config, shapes](const std::string& name) {
+    for (std::size_t index = 0; index < shapes->size(); ++index) {
+      const auto& [weight, shape] = (*shapes)[index];
+      if (weight != name) continue;
+      core::Tensor tensor = core::Tensor::empty(shape, config.torch_dtype);
+      fill_demo_weight(config, index, name, shape,
+                       {static_cast<uint8_t*>(tensor.data()), tensor.nbytes()});
+      return tensor;
+    }
+    return core::Tensor{};
+  };
+}
+
 Qwen3Config demo_config(DemoPreset preset, core::DType dtype) {
   YR_USER_CHECK(
       dtype == core::DType::BF16 || dtype == core::DType::F16 || dtype == core::DType::F32,
@@ -119,6 +163,15 @@ Qwen3Config demo_config(DemoPreset preset, core::DType dtype) {
       config.num_attention_heads = 16;
       config.num_key_value_heads = 8;
       config.head_dim = 128;
+      break;
+    case DemoPreset::Qwen3_8B:
+      config.hidden_size = 4096;
+      config.intermediate_size = 12288;
+      config.num_hidden_layers = 36;
+      config.num_attention_heads = 32;
+      config.num_key_value_heads = 8;
+      config.head_dim = 128;
+      config.tie_word_embeddings = false;
       break;
   }
   return config;
@@ -156,7 +209,9 @@ std::string default_tokenizer_dir(const std::vector<std::string>& anchors) {
 DemoPreset parse_demo_preset(const std::string& name) {
   if (name == "tiny") return DemoPreset::Tiny;
   if (name == "qwen3-0.6b-shape") return DemoPreset::Qwen3_0_6B;
-  YR_USER_ERROR("unknown demo preset '" << name << "'; expected tiny or qwen3-0.6b-shape");
+  if (name == "qwen3-8b-shape") return DemoPreset::Qwen3_8B;
+  YR_USER_ERROR("unknown demo preset '" << name
+                                        << "'; expected tiny, qwen3-0.6b-shape or qwen3-8b-shape");
 }
 
 void write_demo_model(const std::string& dir, DemoPreset preset, const std::string& tokenizer_dir,
@@ -175,32 +230,12 @@ void write_demo_model(const std::string& dir, DemoPreset preset, const std::stri
   const auto shapes = qwen3_weight_shapes(config);
   std::vector<TensorSpec> specs;
   for (const auto& [name, shape] : shapes) specs.push_back({name, dtype, shape});
-  const std::size_t element_bytes = core::dtype_size(dtype);
-  write_safetensors_streamed(
-      (root / "model.safetensors").string(), specs,
-      [&](std::size_t index, std::span<uint8_t> bytes) {
-        const auto& [name, shape] = shapes[index];
-        const WeightScale scale = scale_of(name, shape, config);
-        const auto count = static_cast<int64_t>(bytes.size() / element_bytes);
-        core::ThreadPool::global().parallel_for(count, 1 << 14, [&](int64_t begin, int64_t end) {
-          for (int64_t i = begin; i < end; ++i) {
-            const double value =
-                scale.offset + scale.amplitude * demo_uniform(index, static_cast<uint64_t>(i));
-            const uint16_t bf16 = core::double_to_bf16(value);
-            uint8_t* out = bytes.data() + i * static_cast<int64_t>(element_bytes);
-            if (dtype == core::DType::BF16) {
-              std::memcpy(out, &bf16, 2);
-            } else if (dtype == core::DType::F16) {
-              const uint16_t f16 = core::double_to_f16(core::bf16_to_float(bf16));
-              std::memcpy(out, &f16, 2);
-            } else {
-              const float f32 = core::bf16_to_float(bf16);
-              std::memcpy(out, &f32, 4);
-            }
-          }
-        });
-      },
-      {{"format", "pt"}});
+  write_safetensors_streamed((root / "model.safetensors").string(), specs,
+                             [&](std::size_t index, std::span<uint8_t> bytes) {
+                               fill_demo_weight(config, index, shapes[index].first,
+                                                shapes[index].second, bytes);
+                             },
+                             {{"format", "pt"}});
 
   write_text(root / "config.json", config.to_json());
   write_text(root / "generation_config.json", generation_config_json(config));

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "yirage/core/error.h"
+#include "yirage/llm/demo_weights.h"
 
 namespace yirage::llm {
 
@@ -82,6 +83,7 @@ struct Running {
   int64_t cached = 0;  // ids already in the KV cache
   int64_t limit = 0;   // most tokens to generate
   std::vector<int64_t> stop_ids;
+  bool greedy = false;  // argmax without a repetition penalty: the device can pick the token
   std::optional<Sampler> sampler;
   std::optional<StreamDecoder> decoder;
   std::optional<OutputText> text;
@@ -104,6 +106,16 @@ std::unique_ptr<Engine> Engine::open(const std::string& dir, const EngineOptions
   auto tokenizer = Tokenizer::from_file(checkpoint.tokenizer_path());
   return std::make_unique<Engine>(std::move(model), std::move(tokenizer), checkpoint.generation(),
                                   options);
+}
+
+std::unique_ptr<Engine> Engine::open_demo(DemoPreset preset, const std::string& tokenizer_dir,
+                                          const EngineOptions& options) {
+  const Qwen3Config config = demo_config(preset, core::DType::BF16);
+  auto model = std::make_shared<Qwen3Model>(config, demo_weight_lookup(config), options.model);
+  auto tokenizer = Tokenizer::from_file(tokenizer_dir);
+  GenerationDefaults defaults;
+  defaults.eos_token_ids = config.eos_token_ids;
+  return std::make_unique<Engine>(std::move(model), std::move(tokenizer), defaults, options);
 }
 
 Engine::Engine(std::shared_ptr<Qwen3Model> model, std::shared_ptr<const Tokenizer> tokenizer,
@@ -194,6 +206,7 @@ std::vector<GenerationOutput> Engine::generate(const std::vector<GenerationReque
         r.stop_ids = request.params.stop_token_ids;
         if (!request.params.ignore_eos)
           r.stop_ids.insert(r.stop_ids.end(), eos_ids_.begin(), eos_ids_.end());
+        r.greedy = request.params.temperature < 1e-5 && request.params.repetition_penalty == 1.0;
         r.sampler.emplace(request.params);
         if (tokenizer_) r.decoder.emplace(tokenizer_, true);
         r.text.emplace(request.params.stop);
@@ -206,18 +219,34 @@ std::vector<GenerationOutput> Engine::generate(const std::vector<GenerationReque
         batch.push_back({r.sequence, std::vector<int64_t>(r.ids.begin() + r.cached, r.ids.end()),
                          r.cached, false});
       }
-      const core::Tensor logits = model_->forward(cache_, batch);
-      const int64_t vocab = logits.dim(1);
+      const int64_t vocab = config.vocab_size;
       // Embedding rows past the tokenizer's vocabulary are padding: they are never sampled.
       const int64_t sampled =
           tokenizer_ ? std::min<int64_t>(vocab, tokenizer_->vocab_size()) : vocab;
+      // On the GPU, an all-greedy batch brings back only the chosen ids.
+      const bool device_greedy =
+          model_->on_device() &&
+          std::all_of(running.begin(), running.end(), [](const Running& r) { return r.greedy; });
+      core::Tensor logits;
+      std::vector<int64_t> chosen;
+      if (device_greedy) {
+        chosen = model_->forward_greedy(cache_, batch, sampled);
+      } else {
+        logits = model_->forward(cache_, batch);
+      }
       std::vector<Running> still;
       for (std::size_t b = 0; b < running.size(); ++b) {
         Running& r = running[b];
         r.cached = static_cast<int64_t>(r.ids.size());
-        const std::span<const float> row(logits.data_as<float>() + static_cast<int64_t>(b) * vocab,
-                                         static_cast<std::size_t>(sampled));
-        const int64_t token = r.sampler->sample(row, r.ids);
+        int64_t token = 0;
+        if (device_greedy) {
+          token = chosen[b];
+        } else {
+          const std::span<const float> row(
+              logits.data_as<float>() + static_cast<int64_t>(b) * vocab,
+              static_cast<std::size_t>(sampled));
+          token = r.sampler->sample(row, r.ids);
+        }
         r.ids.push_back(token);
         GenerationOutput& out = outputs[r.index];
         out.token_ids.push_back(token);

@@ -60,6 +60,10 @@ class Engine {
  public:
   /// Opens the Hugging Face checkpoint directory `dir` with its tokenizer.
   static std::unique_ptr<Engine> open(const std::string& dir, const EngineOptions& options);
+  /// A demo model of `preset` (bfloat16 weights generated in memory, the bytes
+  /// write_demo_model would write) with the tokenizer in `tokenizer_dir`.
+  static std::unique_ptr<Engine> open_demo(DemoPreset preset, const std::string& tokenizer_dir,
+                                           const EngineOptions& options);
   /// An engine over `model`; `tokenizer` may be null (then only token ids go in and out, and
   /// stop strings are refused). `defaults` supplies extra stop ids and sampling defaults.
   Engine(std::shared_ptr<Qwen3Model> model, std::shared_ptr<const Tokenizer> tokenizer,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "yirage/backend/cuda/runtime.h"
 #include "yirage/core/error.h"
 
 namespace yirage::llm {
@@ -44,8 +45,14 @@ KvCache::KvCache(const KvLayout& layout, const KvCacheOptions& options)
   layer_bytes_ = row_bytes_ * static_cast<std::size_t>(num_blocks_ * block_size_);
   const core::Shape shape{layout.num_layers, num_blocks_, block_size_, layout.num_kv_heads,
                           layout.head_dim};
-  keys_ = core::Tensor::empty(shape, layout.dtype);
-  values_ = core::Tensor::empty(shape, layout.dtype);
+  if (layout.device == core::DeviceKind::Cuda) {
+    backend::cuda::Runtime& runtime = backend::cuda::Runtime::get();
+    keys_ = runtime.empty(shape, layout.dtype);
+    values_ = runtime.empty(shape, layout.dtype);
+  } else {
+    keys_ = core::Tensor::empty(shape, layout.dtype);
+    values_ = core::Tensor::empty(shape, layout.dtype);
+  }
   free_.resize(static_cast<std::size_t>(num_blocks_));
   // Lowest block ids on top of the stack, so sequences fill memory from the front.
   for (int64_t i = 0; i < num_blocks_; ++i)

@@ -12,10 +12,11 @@ namespace yirage::llm {
 
 /// The shape of what one token stores: keys and values of every layer and KV head.
 struct KvLayout {
-  int64_t num_layers = 0;                 ///< decoder layers
-  int64_t num_kv_heads = 0;               ///< key/value heads per layer
-  int64_t head_dim = 0;                   ///< width of one head
-  core::DType dtype = core::DType::BF16;  ///< element type of the cache
+  int64_t num_layers = 0;                           ///< decoder layers
+  int64_t num_kv_heads = 0;                         ///< key/value heads per layer
+  int64_t head_dim = 0;                             ///< width of one head
+  core::DType dtype = core::DType::BF16;            ///< element type of the cache
+  core::DeviceKind device = core::DeviceKind::Cpu;  ///< where keys and values live
   /// Bytes one token occupies across all layers, keys and values.
   int64_t bytes_per_token() const;
 };
@@ -31,7 +32,9 @@ struct KvCacheOptions {
 /// The byte budget used when KvCacheOptions sets no limit: 256 MiB.
 inline constexpr int64_t kDefaultKvBytes = int64_t{256} << 20;
 
-/// Keys and values of many sequences in blocks of `block_size` token slots. A sequence owns a
+/// Keys and values of many sequences in blocks of `block_size` token slots, in host memory or,
+/// for a CUDA layout, in device memory (then only the bookkeeping runs on the host: key() and
+/// value() return device addresses). A sequence owns a
 /// list of blocks (its block table) that grows as it reserves room; its token at position p
 /// lives in slot p % block_size of block table[p / block_size]. Within a slot, keys (and
 /// values) are [num_kv_heads, head_dim] rows per layer.
@@ -73,6 +76,11 @@ class KvCache {
   const void* key(int64_t layer, int64_t sequence, int64_t position) const;
   /// Read-only values, as value().
   const void* value(int64_t layer, int64_t sequence, int64_t position) const;
+
+  /// All keys: [layers, blocks, block_size, kv_heads, head_dim] on the layout's device.
+  const core::Tensor& keys() const { return keys_; }
+  /// All values, as keys().
+  const core::Tensor& values() const { return values_; }
 
   /// The blocks of `sequence`, in position order.
   const std::vector<int32_t>& block_table(int64_t sequence) const;

@@ -6,6 +6,7 @@
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
+#include "yirage/core/log.h"
 #include "yirage/llm/float_rows.h"
 #include "yirage/llm/paged_attention.h"
 #include "yirage/search/superoptimizer.h"
@@ -45,10 +46,19 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, const WeightLookup& lookup,
                     << " KV heads of " << config.head_dim);
   backend_ = &backend::get_available_backend(options.backend);
   weights_ = load_weights(config, lookup, dtype_);
+  if (options.backend == "cuda") {
+    if (options.fused) {
+      YR_LOG(Warn) << "the model on the cuda backend runs its own fused kernels; the step graphs "
+                      "are not superoptimized";
+    }
+    device_ = std::make_unique<CudaModel>(config_, std::move(weights_), dtype_);
+    weights_ = Qwen3Weights();
+  }
 }
 
 KvLayout Qwen3Model::kv_layout() const {
-  return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, dtype_};
+  return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, dtype_,
+          device_ ? core::DeviceKind::Cuda : core::DeviceKind::Cpu};
 }
 
 const ir::KernelGraph& Qwen3Model::step_graph(StepGraph graph, int64_t tokens) {
@@ -108,16 +118,18 @@ core::Tensor Qwen3Model::embed(const std::vector<int64_t>& ids) const {
   return x;
 }
 
-core::Tensor Qwen3Model::forward(KvCache& cache, const std::vector<StepSequence>& batch) {
+StepRows Qwen3Model::prepare(KvCache& cache, const std::vector<StepSequence>& batch) {
   YR_USER_CHECK(!batch.empty(), "forward: empty batch; expected at least one sequence");
   YR_INTERNAL_CHECK(cache.layout().dtype == dtype_ &&
                         cache.layout().num_layers == config_.num_hidden_layers &&
                         cache.layout().num_kv_heads == config_.num_key_value_heads &&
                         cache.layout().head_dim == config_.head_dim,
                     "forward: the KV cache's layout does not match the model");
-  std::vector<int64_t> ids;
-  std::vector<AttentionRow> rows;
-  std::vector<int64_t> logit_rows;
+  YR_USER_CHECK(cache.layout().device == kv_layout().device,
+                "forward: the KV cache is in "
+                    << (cache.layout().device == core::DeviceKind::Cuda ? "device" : "host")
+                    << " memory; this model needs one made from its kv_layout()");
+  StepRows step;
   for (const StepSequence& seq : batch) {
     YR_USER_CHECK(!seq.tokens.empty(), "forward: sequence " << seq.sequence
                                                             << " has no tokens; expected at "
@@ -134,11 +146,57 @@ core::Tensor Qwen3Model::forward(KvCache& cache, const std::vector<StepSequence>
           id >= 0 && id < config_.vocab_size,
           "forward: token id " << id << " is outside the vocabulary of " << config_.vocab_size);
       const bool wanted = seq.all_logits || i + 1 == seq.tokens.size();
-      if (wanted) logit_rows.push_back(static_cast<int64_t>(ids.size()));
-      ids.push_back(id);
-      rows.push_back({seq.sequence, seq.position + static_cast<int64_t>(i)});
+      if (wanted) step.logit_rows.push_back(static_cast<int64_t>(step.ids.size()));
+      step.ids.push_back(id);
+      step.rows.push_back({seq.sequence, seq.position + static_cast<int64_t>(i)});
     }
   }
+  return step;
+}
+
+core::Tensor Qwen3Model::forward(KvCache& cache, const std::vector<StepSequence>& batch) {
+  const StepRows step = prepare(cache, batch);
+  if (!device_) return forward_host(cache, step);
+  const auto start = Clock::now();
+  core::Tensor logits = device_->logits(cache, step);
+  counters_.device_seconds += seconds_since(start);
+  ++counters_.steps;
+  counters_.tokens += static_cast<int64_t>(step.ids.size());
+  return logits;
+}
+
+std::vector<int64_t> Qwen3Model::forward_greedy(KvCache& cache,
+                                                const std::vector<StepSequence>& batch,
+                                                int64_t limit) {
+  YR_USER_CHECK(limit >= 1 && limit <= config_.vocab_size, "greedy decoding over the first "
+                                                               << limit << " ids; expected 1 to "
+                                                               << config_.vocab_size);
+  const StepRows step = prepare(cache, batch);
+  if (device_) {
+    const auto start = Clock::now();
+    std::vector<int64_t> ids = device_->argmax(cache, step, limit);
+    counters_.device_seconds += seconds_since(start);
+    ++counters_.steps;
+    counters_.tokens += static_cast<int64_t>(step.ids.size());
+    return ids;
+  }
+  const core::Tensor logits = forward_host(cache, step);
+  std::vector<int64_t> ids;
+  for (int64_t r = 0; r < logits.dim(0); ++r) {
+    const float* row = logits.data_as<float>() + r * logits.dim(1);
+    int64_t best = 0;
+    for (int64_t i = 1; i < limit; ++i) {
+      if (row[i] > row[best]) best = i;
+    }
+    ids.push_back(best);
+  }
+  return ids;
+}
+
+core::Tensor Qwen3Model::forward_host(KvCache& cache, const StepRows& step) {
+  const std::vector<int64_t>& ids = step.ids;
+  const std::vector<AttentionRow>& rows = step.rows;
+  const std::vector<int64_t>& logit_rows = step.logit_rows;
   const auto n = static_cast<int64_t>(ids.size());
   core::Tensor positions = core::Tensor::empty({n}, core::DType::I64);
   for (int64_t i = 0; i < n; ++i)

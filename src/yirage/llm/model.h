@@ -13,6 +13,7 @@
 #include "yirage/core/tensor.h"
 #include "yirage/ir/kernel_graph.h"
 #include "yirage/llm/config.h"
+#include "yirage/llm/cuda_model.h"
 #include "yirage/llm/kv_cache.h"
 #include "yirage/llm/model_graphs.h"
 #include "yirage/llm/model_weights.h"
@@ -59,10 +60,13 @@ struct ModelCounters {
   std::array<double, kNumStepGraphs> graph_seconds{};  ///< time in each step graph, by StepGraph
   double attention_seconds = 0.0;  ///< time in KV cache writes and paged attention
   double other_seconds = 0.0;      ///< embedding, row gathers, logits conversion
+  double device_seconds = 0.0;     ///< whole steps on the CUDA model (waiting for results included)
 };
 
 /// A Qwen3 model ready to run: weights converted to the compute dtype, step graphs built per
-/// token count and cached.
+/// token count and cached. On the "cuda" backend the model lives on the GPU instead (CudaModel:
+/// weights, activations and KV cache in device memory, decode steps replayed as CUDA graphs);
+/// its KV caches must then be made from kv_layout(), which places them in device memory.
 class Qwen3Model {
  public:
   /// Loads the weights of `config` through `lookup`; UserError on a missing or misshapen weight
@@ -74,8 +78,12 @@ class Qwen3Model {
   const ModelOptions& options() const { return options_; }
   /// The compute dtype.
   core::DType dtype() const { return dtype_; }
-  /// What the KV cache of this model stores per token.
+  /// What the KV cache of this model stores per token, and where (device memory on "cuda").
   KvLayout kv_layout() const;
+  /// True when the model runs on the GPU as a CudaModel.
+  bool on_device() const { return device_ != nullptr; }
+  /// The device model (null unless on_device()).
+  const CudaModel* device_model() const { return device_.get(); }
   /// The backend running the graphs.
   backend::Backend& backend() const { return *backend_; }
 
@@ -84,6 +92,10 @@ class Qwen3Model {
   /// logits [rows, vocab]: per sequence in order, one row for its last token, or one per
   /// token when all_logits is set.
   core::Tensor forward(KvCache& cache, const std::vector<StepSequence>& batch);
+  /// As forward, but returns for each logits row the first id of its largest logit among ids
+  /// [0, limit): greedy decoding. On the GPU only these ids come back to the host.
+  std::vector<int64_t> forward_greedy(KvCache& cache, const std::vector<StepSequence>& batch,
+                                      int64_t limit);
 
   /// The graph `graph` for `tokens` rows as it runs (superoptimized in fused mode).
   const ir::KernelGraph& step_graph(StepGraph graph, int64_t tokens);
@@ -94,12 +106,15 @@ class Qwen3Model {
   std::vector<core::Tensor> run(StepGraph graph, int64_t tokens,
                                 const std::vector<core::Tensor>& inputs);
   core::Tensor embed(const std::vector<int64_t>& ids) const;
+  StepRows prepare(KvCache& cache, const std::vector<StepSequence>& batch);
+  core::Tensor forward_host(KvCache& cache, const StepRows& step);
 
   Qwen3Config config_;
   ModelOptions options_;
   core::DType dtype_;
   backend::Backend* backend_ = nullptr;
   Qwen3Weights weights_;
+  std::unique_ptr<CudaModel> device_;
   std::map<std::pair<StepGraph, int64_t>, std::unique_ptr<ir::KernelGraph>> graphs_;
   ModelCounters counters_;
 };

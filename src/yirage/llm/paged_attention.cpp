@@ -13,6 +13,8 @@ namespace yirage::llm {
 void store_kv(KvCache& cache, int64_t layer, const std::vector<AttentionRow>& rows,
               const core::Tensor& k, const core::Tensor& v) {
   const KvLayout& layout = cache.layout();
+  YR_INTERNAL_CHECK(layout.device == core::DeviceKind::Cpu,
+                    "store_kv: the KV cache is not on the host");
   const core::Shape expected{static_cast<int64_t>(rows.size()), layout.num_kv_heads,
                              layout.head_dim};
   YR_INTERNAL_CHECK(k.shape() == expected && v.shape() == expected && k.dtype() == layout.dtype &&
@@ -35,6 +37,8 @@ void store_kv(KvCache& cache, int64_t layer, const std::vector<AttentionRow>& ro
 core::Tensor paged_attention(const KvCache& cache, int64_t layer,
                              const std::vector<AttentionRow>& rows, const core::Tensor& q) {
   const KvLayout& layout = cache.layout();
+  YR_INTERNAL_CHECK(layout.device == core::DeviceKind::Cpu,
+                    "paged_attention: the KV cache is not on the host");
   const int64_t num_rows = static_cast<int64_t>(rows.size());
   YR_INTERNAL_CHECK(q.rank() == 3 && q.dim(0) == num_rows && q.dim(2) == layout.head_dim &&
                         q.dim(1) % layout.num_kv_heads == 0 && q.is_contiguous(),

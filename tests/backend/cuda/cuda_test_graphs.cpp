@@ -1,5 +1,9 @@
 #include "backend/cuda/cuda_test_graphs.h"
 
+#include <cmath>
+#include <memory>
+
+#include "yirage/ir/block_graph.h"
 #include "yirage/workloads/workloads.h"
 
 namespace yirage::testing {
@@ -125,6 +129,52 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_op_graphs(DType dtype) {
   return graphs;
 }
 
+KernelGraph attention_with_k_by_columns(int64_t heads, int64_t rows, int64_t kv_len,
+                                        int64_t head_dim, DType dtype, int64_t splits,
+                                        int64_t loops) {
+  using ir::AccumKind;
+  using ir::BlockGraph;
+  using ir::TensorRef;
+  KernelGraph g;
+  const std::vector<TensorRef> inputs = {g.input({heads, rows, head_dim}, dtype),
+                                         g.input({heads, head_dim, kv_len}, dtype),
+                                         g.input({heads, kv_len, head_dim}, dtype)};
+  auto b = std::make_shared<BlockGraph>(ir::Dim3{heads, splits, 1}, ir::Dim3{128, 1, 1}, loops, 64);
+  const auto types = g.input_types();
+  const TensorRef q = b->input(types[0], {0, -1, -1}, -1);
+  const TensorRef k = b->input(types[1], {0, splits > 1 ? 2 : -1, -1}, 2);
+  const TensorRef v = b->input(types[2], {0, splits > 1 ? 1 : -1, -1}, 1);
+  ir::Attrs scale, reduce;
+  scale.set("scalar", 1.0 / std::sqrt(static_cast<double>(head_dim)));
+  reduce.set("dim", int64_t{2}).set("keepdim", true);
+  const TensorRef s =
+      b->add_op(OpKind::MulScalar, {b->add_op(OpKind::Matmul, {q, k}, {})[0]}, scale)[0];
+  const TensorRef m = b->add_op(OpKind::Max, {s}, reduce)[0];
+  const TensorRef e = b->add_op(OpKind::Exp, {b->add_op(OpKind::Sub, {s, m}, {})[0]}, {})[0];
+  const TensorRef sum =
+      b->accumulate(AccumKind::RescaledSum, b->add_op(OpKind::Sum, {e}, reduce)[0], m);
+  const TensorRef out =
+      b->accumulate(AccumKind::RescaledSum, b->add_op(OpKind::Matmul, {e, v}, {})[0], m);
+  if (splits == 1) {
+    b->output(b->add_op(OpKind::Div, {out, sum}, {})[0], {0, -1, -1});
+    g.mark_output(g.customized(inputs, b)[0]);
+    return g;
+  }
+  b->output(out, {0, 1, -1});
+  b->output(sum, {0, 1, -1});
+  b->output(b->accumulate(AccumKind::Max, m), {0, 1, -1});
+  const auto partial = g.customized(inputs, b);
+  auto c = std::make_shared<BlockGraph>(ir::Dim3{heads, 1, 1}, ir::Dim3{128, 1, 1}, splits, 64);
+  const TensorRef o_part = c->input(g.type(partial[0]), {0, -1, -1}, 1);
+  const TensorRef l_part = c->input(g.type(partial[1]), {0, -1, -1}, 1);
+  const TensorRef x_part = c->input(g.type(partial[2]), {0, -1, -1}, 1);
+  const TensorRef total = c->accumulate(AccumKind::RescaledSum, o_part, x_part);
+  const TensorRef denominator = c->accumulate(AccumKind::RescaledSum, l_part, x_part);
+  c->output(c->add_op(OpKind::Div, {total, denominator}, {})[0], {0, -1, -1});
+  g.mark_output(g.customized(partial, c)[0]);
+  return g;
+}
+
 std::vector<std::pair<std::string, KernelGraph>> cuda_workload_graphs(DType dtype) {
   std::vector<workloads::Workload> list;
   list.push_back(workloads::rms_norm_matmul(4, 256, 512, dtype));
@@ -133,11 +183,24 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_workload_graphs(DType dtyp
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, false));
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, false, {4, 0}));
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, true));
+  // The attention schedule's other shapes: a pipeline of several KV tiles, head 128, query
+  // rows spread over warps and blocks (padded), QK-norm with several row warps, a KV range
+  // that is no multiple of 16, a head dim padded from 24 to 32.
+  list.push_back(workloads::attention_decode(2, 4, 512, 64, dtype, false, {2, 0}));
+  list.push_back(workloads::attention_decode(1, 4, 384, 128, dtype, true, {2, 0}));
+  list.push_back(workloads::attention_decode(2, 40, 256, 64, dtype, true, {1, 0}));
+  list.push_back(workloads::attention_decode(1, 96, 512, 32, dtype, false, {2, 0}));
+  list.push_back(workloads::attention_decode(2, 4, 200, 64, dtype, true, {2, 0}));  // masked
+  list.push_back(workloads::attention_decode(2, 3, 96, 24, dtype, false, {2, 4}));  // padded
   std::vector<std::pair<std::string, KernelGraph>> graphs;
   for (auto& w : list) {
     graphs.emplace_back(w.name + " fused " + w.shape, std::move(w.fused));
     graphs.emplace_back(w.name + " naive " + w.shape, std::move(w.naive));
   }
+  graphs.emplace_back("attention, K by columns, split",
+                      attention_with_k_by_columns(2, 4, 512, 64, dtype, 2, 4));
+  graphs.emplace_back("attention, K by columns, masked",
+                      attention_with_k_by_columns(2, 20, 200, 24, dtype, 1, 5));
   return graphs;
 }
 

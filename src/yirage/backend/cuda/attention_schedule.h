@@ -1,0 +1,31 @@
+// A flash-attention schedule for attention block graphs (see attention_pattern.h), for sm_80
+// and later.
+//
+// The loop kernel: each block takes one head, one KV split and up to 64 query rows (rows of
+// the head padded to 16 per warp; decode's few GQA rows share one 16-row tile and the warps
+// split the KV tile instead). The query tile is normalised (QK-norm; the K gain folded in),
+// rounded to bf16/f16 and held in registers as mma A fragments; K and V tiles stream through a
+// cp.async pipeline (16-byte copies, two tiles in flight) into XOR-swizzled shared memory; S =
+// Q K^T and O += P V run on mma.sync m16n8k16 fed by ldmatrix (transposing for V) with f32
+// accumulation, P rounded in registers; the online softmax keeps per-row max and sum in
+// registers (quad shuffles); the K rows' rms_norm factors come from the K fragments. Head dims
+// that are a multiple of 8 are zero-padded to 16 in shared memory; a KV range that is no
+// multiple of 16 has its last tile zero-filled and masked. Warps that split the KV range merge
+// their (max, sum, O) through shared memory at the end; split partials are written relative to
+// the max as stored. The combine kernel reads each row's split partials once with 16-byte
+// loads, a group of lanes per output chunk reducing over the splits with shuffles.
+#pragma once
+
+#include <optional>
+
+#include "yirage/backend/cuda/block_codegen.h"
+#include "yirage/ir/block_graph.h"
+
+namespace yirage::backend::cuda {
+
+/// The attention or split-KV combine kernel for `graph` when it has one of those forms and fits
+/// `shared_limit` bytes of shared memory per block; nullopt otherwise (the generic path).
+std::optional<BlockKernel> try_generate_attention_kernel(const ir::BlockGraph& graph,
+                                                         int shared_limit);
+
+}  // namespace yirage::backend::cuda
