@@ -185,7 +185,14 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
   }
 }
 
-Program::~Program() = default;
+Program::~Program() {
+  kept_bytes_total().fetch_sub(kept_bytes_);
+}
+
+std::atomic<std::size_t>& Program::kept_bytes_total() {
+  static std::atomic<std::size_t> total{0};
+  return total;
+}
 
 void Program::run_gemm(Step& step, const std::vector<void*>& args, void* out, bool owner) {
   const ir::Node& node = graph_.nodes()[step.node];
@@ -274,10 +281,23 @@ std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) 
   std::vector<void*> address(plan_.slots(), nullptr);
   std::vector<core::Tensor> fresh(plan_.slots());
   std::vector<std::shared_ptr<void>> temporary;
+  // Kept buffers come out of a process-wide budget (an eighth of device memory, at most 1 GiB:
+  // cached programs never release theirs); past it, runs allocate from the pool as they go.
+  const std::size_t budget =
+      std::min<std::size_t>(std::size_t{1} << 30, runtime_.properties().memory_bytes / 8);
   auto buffer = [&](std::shared_ptr<void>& kept, std::size_t bytes) -> void* {
-    if (!owner) return temporary.emplace_back(runtime_.allocate(bytes)).get();
-    if (!kept) kept = runtime_.allocate(bytes);
-    return kept.get();
+    if (owner && !kept) {
+      std::size_t total = kept_bytes_total().load();
+      while (total + bytes <= budget &&
+             !kept_bytes_total().compare_exchange_weak(total, total + bytes)) {
+      }
+      if (total + bytes <= budget) {
+        kept = runtime_.allocate(bytes);
+        kept_bytes_ += bytes;
+      }
+    }
+    if (owner && kept) return kept.get();
+    return temporary.emplace_back(runtime_.allocate(bytes)).get();
   };
   for (const auto& step : steps_) {
     const ir::Node& node = nodes[step->node];

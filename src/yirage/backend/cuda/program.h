@@ -40,9 +40,9 @@ class Program {
   /// outputs as new CUDA tensors. Waits only when the graph has an embedding (to check ids), and
   /// on the first run of a GEMM shape outside graph capture (to time its candidate kernels).
   /// Intermediate tensors live in buffers the program keeps across runs (stream order makes
-  /// that safe); a run overlapping another one on a second thread allocates its own. The
-  /// environment variable YIRAGE_CUDA_GEMM=cublaslt|gemv|tiled forces a GEMM kernel where it
-  /// applies, instead of the timed choice.
+  /// that safe), within a process-wide budget; a run overlapping another one on a second thread
+  /// allocates its own. The environment variable YIRAGE_CUDA_GEMM=cublaslt|gemv|tiled forces a
+  /// GEMM kernel where it applies, instead of the timed choice.
   std::vector<core::Tensor> run(const std::vector<core::Tensor>& inputs);
   /// Step counts.
   const ProgramStats& stats() const { return stats_; }
@@ -56,10 +56,12 @@ class Program {
   std::vector<std::unique_ptr<Step>> steps_;
   ProgramStats stats_;
   bool checks_ids_ = false;
-  std::atomic<bool> busy_{false};            // a run holds the kept buffers
-  std::vector<std::shared_ptr<void>> kept_;  // per slot: buffer kept across runs
-  std::shared_ptr<void> kept_status_;        // embedding id check word
-  std::mutex mutex_;                         // one-time choices of GEMM kernels
+  std::atomic<bool> busy_{false};                       // a run holds the kept buffers
+  static std::atomic<std::size_t>& kept_bytes_total();  // over all programs
+  std::vector<std::shared_ptr<void>> kept_;             // per slot: buffer kept across runs
+  std::size_t kept_bytes_ = 0;
+  std::shared_ptr<void> kept_status_;  // embedding id check word
+  std::mutex mutex_;                   // one-time choices of GEMM kernels
 };
 
 /// The program for `graph`, from a process-wide cache keyed by the graph's exact structure.
