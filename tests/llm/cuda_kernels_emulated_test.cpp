@@ -108,7 +108,20 @@ std::string host_source(const CudaKernelShape& shape) {
     }
     host_prelude += line + "\n";
   }
-  return kHostShim + host_prelude + source.substr(prelude.size());
+  // The GEMV entry points for 4 to 7 rows are left out (they are not run here; fewer template
+  // instances compile faster).
+  std::string kernels = source.substr(prelude.size()), kept;
+  std::istringstream entries(kernels);
+  bool skipping = false;
+  for (std::string line; std::getline(entries, line);) {
+    if (line.starts_with("extern \"C\"") && line.find("yr_gemv") != std::string::npos) {
+      const char rows = line[line.find('(') - 1];
+      skipping = rows >= '4' && rows <= '7';
+    }
+    if (!skipping) kept += line + "\n";
+    if (line == "}") skipping = false;
+  }
+  return kHostShim + host_prelude + kept;
 }
 
 // The kernels compiled for the host and loaded.
