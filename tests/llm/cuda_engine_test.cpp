@@ -130,6 +130,8 @@ TEST(CudaEngine, Bfloat16LogitsOfTheTinyDemoModelMatchTheHostModel) {
   const auto config = demo_config(DemoPreset::Tiny, core::DType::BF16);
   const auto lookup = demo_weight_lookup(config);
   expect_steps_match(config, lookup, core::DType::BF16, {{1, 2, 3, 4, 5, 6, 7}}, 2e-2);
+  // Two sequences: the largest batch whose GEMVs compute the RMSNorms themselves.
+  expect_steps_match(config, lookup, core::DType::BF16, {{1, 2, 3}, {9, 8, 7, 6, 5}}, 2e-2);
   expect_steps_match(config, lookup, core::DType::BF16,
                      {{11, 12, 13},
                       {40},

@@ -398,17 +398,50 @@ extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict_
 
 // y [M, n_out] = x [M, k] times w [rows, k] transposed (rows: n_out, or 2 n_out with SILU), for
 // few rows M: one warp per output column, each lane reading 16-byte runs of the column's weight
-// row with U runs (of each weight row) in flight, float accumulation, a warp sum at the end. With SILU the warp also
-// reads weight row n_out + column (the up projection) and stores silu(gate) * up. k: a multiple
-// of VEC. grid: ceil(n_out / 8); block: 256.
-template <int M, bool SILU>
+// row with U runs (of each weight row) in flight, float accumulation, a warp sum at the end.
+// SILU: the warp also reads weight row n_out + column (the up projection) and stores
+// silu(gate) * up. NORM: x is the residual stream; the block first computes each row's RMS and
+// multiplies by rms_norm(x) * norm (rounded to T) instead, as yr_add_rms_norm would have
+// stored it. RESIDUAL: y is the residual stream, and gets the product added (rounded to T).
+// k: a multiple of VEC. grid: ceil(n_out / 8); block: 256.
+template <int M, bool SILU, bool NORM, bool RESIDUAL>
 __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* __restrict__ x,
-                                             T* __restrict__ y, int n_out, int k) {
+                                             T* y, int n_out, int k,
+                                             const T* __restrict__ norm) {
   constexpr int R = SILU ? 2 : 1;
   constexpr int U = M == 1 ? 8 : (M == 2 ? 4 : 2);
   const int column = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-  if (column >= n_out) return;  // the whole warp
   const int chunks = k / VEC;
+  float inv[M];
+  if (NORM) {
+    // Sum of squares of each row over the whole block (before any warp leaves).
+    __shared__ float s_part[8][M];
+    float part[M];
+#pragma unroll
+    for (int m = 0; m < M; ++m) part[m] = 0.0f;
+    for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        float xf[VEC];
+        unpack(*reinterpret_cast<const uint4*>(x + (long long)m * k + (long long)c * VEC), xf);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) part[m] += xf[j] * xf[j];
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      part[m] = yr_warp_sum(part[m]);
+      if (lane == 0) s_part[threadIdx.x >> 5][m] = part[m];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      float total = 0.0f;
+      for (int i = 0; i < (int)(blockDim.x >> 5); ++i) total += s_part[i][m];
+      inv[m] = rsqrtf(total / (float)k + EPS);
+    }
+  }
+  if (column >= n_out) return;  // the whole warp
   const T* row[R];
   row[0] = w + (long long)column * k;
   if (SILU) row[R - 1] = w + ((long long)column + n_out) * k;
@@ -438,10 +471,16 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
         float wf[R][VEC];
 #pragma unroll
         for (int r = 0; r < R; ++r) unpack(wv[u][r], wf[r]);
+        float nf[VEC];
+        if (NORM) unpack(*reinterpret_cast<const uint4*>(norm + (long long)c * VEC), nf);
 #pragma unroll
         for (int m = 0; m < M; ++m) {
           float xf[VEC];
           unpack(*reinterpret_cast<const uint4*>(x + (long long)m * k + (long long)c * VEC), xf);
+          if (NORM) {
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) xf[j] = rnd(xf[j] * inv[m] * nf[j]);
+          }
 #pragma unroll
           for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -457,11 +496,14 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
   if (lane == 0) {
 #pragma unroll
     for (int m = 0; m < M; ++m) {
+      const long long at = (long long)m * n_out + column;
       if (SILU) {
         const float g = rnd(acc[0][m]), u = rnd(acc[R - 1][m]);
-        st(y, (long long)m * n_out + column, rnd(g / (1.0f + expf(-g))) * u);
+        st(y, at, rnd(g / (1.0f + expf(-g))) * u);
+      } else if (RESIDUAL) {
+        st(y, at, ld(y, at) + rnd(acc[0][m]));
       } else {
-        st(y, (long long)m * n_out + column, acc[0][m]);
+        st(y, at, acc[0][m]);
       }
     }
   }
@@ -577,11 +619,17 @@ std::string qwen3_cuda_source(const CudaKernelShape& shape) {
   YR_USER_CHECK(why.empty(), "the CUDA model kernels do not support this model: " << why);
   std::ostringstream entries;
   for (int64_t m = 1; m <= kGemvMaxRows; ++m) {
-    for (const bool silu : {false, true}) {
-      entries << "extern \"C\" __global__ void __launch_bounds__(256) " << gemv_entry(m, silu)
-              << "(const T* __restrict__ w, const T* __restrict__ x, T* __restrict__ y, int n_out, "
-                 "int k) {\n  yr_gemv_body<"
-              << m << ", " << (silu ? "true" : "false") << ">(w, x, y, n_out, k);\n}\n";
+    for (const GemvKind kind : {GemvKind::Plain, GemvKind::Silu, GemvKind::Residual,
+                                GemvKind::NormPlain, GemvKind::NormSilu}) {
+      const bool norm = kind == GemvKind::NormPlain || kind == GemvKind::NormSilu;
+      if (norm && m > kGemvNormMaxRows) continue;
+      const bool silu = kind == GemvKind::Silu || kind == GemvKind::NormSilu;
+      entries << "extern \"C\" __global__ void __launch_bounds__(256) " << gemv_entry(m, kind)
+              << "(const T* __restrict__ w, const T* __restrict__ x, T* y, int n_out, int k, "
+                 "const T* __restrict__ norm) {\n  yr_gemv_body<"
+              << m << ", " << (silu ? "true" : "false") << ", " << (norm ? "true" : "false") << ", "
+              << (kind == GemvKind::Residual ? "true" : "false")
+              << ">(w, x, y, n_out, k, norm);\n}\n";
     }
   }
   return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + kKernels +
@@ -608,9 +656,28 @@ RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions) {
   return tables;
 }
 
-std::string gemv_entry(int64_t rows, bool silu) {
-  YR_INTERNAL_CHECK(rows >= 1 && rows <= kGemvMaxRows, "no GEMV kernel for " << rows << " rows");
-  return std::string(silu ? "yr_gemv_silu_" : "yr_gemv_") + std::to_string(rows);
+std::string gemv_entry(int64_t rows, GemvKind kind) {
+  const bool norm = kind == GemvKind::NormPlain || kind == GemvKind::NormSilu;
+  YR_INTERNAL_CHECK(rows >= 1 && rows <= (norm ? kGemvNormMaxRows : kGemvMaxRows),
+                    "no GEMV kernel for " << rows << " rows");
+  const char* name = "yr_gemv_";
+  switch (kind) {
+    case GemvKind::Plain:
+      break;
+    case GemvKind::Silu:
+      name = "yr_gemv_silu_";
+      break;
+    case GemvKind::Residual:
+      name = "yr_gemv_residual_";
+      break;
+    case GemvKind::NormPlain:
+      name = "yr_gemv_norm_";
+      break;
+    case GemvKind::NormSilu:
+      name = "yr_gemv_norm_silu_";
+      break;
+  }
+  return name + std::to_string(rows);
 }
 
 }  // namespace yirage::llm

@@ -62,8 +62,21 @@ struct RopeTables {
 /// The tables yr_qk_rope_store reads for positions 0 .. positions - 1.
 RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions);
 
-/// The GEMV entry point for `rows` activation rows (1 .. kGemvMaxRows): "yr_gemv_<rows>", or
-/// with `silu` "yr_gemv_silu_<rows>" (gate and up rows, silu(gate) * up stored).
-std::string gemv_entry(int64_t rows, bool silu);
+/// What a GEMV does with its product (yr_gemv_body in cuda_kernels.cpp).
+enum class GemvKind {
+  Plain,      ///< y = x w^T
+  Silu,       ///< y = silu(x w_gate^T) * (x w_up^T), gate and up rows stacked in w
+  Residual,   ///< y += x w^T (y: the residual stream)
+  NormPlain,  ///< y = rms_norm(x) w^T, the norm computed in the kernel (x: the residual stream)
+  NormSilu,   ///< Silu over rms_norm(x)
+};
+
+/// Most rows the Norm kinds serve (each block reads the rows whole to compute their norms).
+inline constexpr int64_t kGemvNormMaxRows = 2;
+
+/// The GEMV entry point of `kind` for `rows` activation rows (1 .. kGemvMaxRows, or
+/// kGemvNormMaxRows for the Norm kinds), e.g. "yr_gemv_silu_3". Parameters: (w, x, y, n_out, k,
+/// norm weight or null).
+std::string gemv_entry(int64_t rows, GemvKind kind);
 
 }  // namespace yirage::llm

@@ -105,7 +105,7 @@ struct CudaModel::State {
   // Steps of at most kGemvMaxRows rows multiply through the GEMV kernels over [out, in] copies
   // of the weights (YIRAGE_CUDA_GEMV=0: cuBLASLt for every product).
   bool use_gemv = false;
-  std::vector<cuda::Kernel> gemv, gemv_silu;
+  std::array<std::vector<cuda::Kernel>, 5> gemv;  // by GemvKind, then rows - 1
   cuda::Kernel transpose;
   core::Tensor lm_head_t;
 
@@ -150,12 +150,21 @@ struct CudaModel::State {
   void linear(int64_t n, int64_t out, int64_t in, const void* x_ptr, const core::Tensor& w,
               const core::Tensor& w_t, void* y_ptr) {
     if (use_gemv && n <= kGemvMaxRows && w_t.defined()) {
-      const int out_arg = static_cast<int>(out), in_arg = static_cast<int>(in);
-      launch(gemv[static_cast<std::size_t>(n - 1)], Grid{to_unsigned((out + 7) / 8), 1, 1},
-             Grid{256, 1, 1}, w_t.data(), const_cast<void*>(x_ptr), y_ptr, out_arg, in_arg);
+      gemv_launch(GemvKind::Plain, n, out, in, w_t, const_cast<void*>(x_ptr), y_ptr, nullptr);
       return;
     }
     gemm(n, out, in, x_ptr, w.data(), y_ptr);
+  }
+
+  // The GEMV of `kind` for n rows: y_ptr from x_ptr through w_t [out (2 out for Silu), in].
+  void gemv_launch(GemvKind kind, int64_t n, int64_t out, int64_t in, const core::Tensor& w_t,
+                   void* x_ptr, void* y_ptr, void* norm) {
+    const int out_arg = static_cast<int>(out), in_arg = static_cast<int>(in);
+    const auto& kernels = gemv[static_cast<std::size_t>(kind)];
+    YR_INTERNAL_CHECK(n >= 1 && n <= static_cast<int64_t>(kernels.size()),
+                      "no GEMV of this kind for " << n << " rows");
+    launch(kernels[static_cast<std::size_t>(n - 1)], Grid{to_unsigned((out + 7) / 8), 1, 1},
+           Grid{256, 1, 1}, w_t.data(), x_ptr, y_ptr, out_arg, in_arg, norm);
   }
 
   // The [cols, rows] transpose of the device matrix `m` [rows, cols].
@@ -313,6 +322,11 @@ struct CudaModel::State {
 
     launch(embed, row_grid, row_block, ids, embed_table.data(), x.data());
     const int64_t splits = splits_for(n);
+    // Steps of few rows multiply through the GEMVs, which add the attention and MLP outputs to
+    // the residual stream themselves; of at most kGemvNormMaxRows rows, they also compute the
+    // RMSNorms they read.
+    const bool gemv_step = use_gemv && n <= kGemvMaxRows;
+    const bool norm_fused = gemv_step && n <= kGemvNormMaxRows;
     const auto grid_stride_blocks = [](int64_t count) {
       return to_unsigned(std::clamp<int64_t>((count + kRowThreads - 1) / kRowThreads, 1, 4096));
     };
@@ -321,9 +335,21 @@ struct CudaModel::State {
       const std::size_t layer_offset = l * static_cast<std::size_t>(layer_elements) * elem;
       void* k_cache = keys_base + layer_offset;
       void* v_cache = values_base + layer_offset;
-      launch(add_rms_norm, row_grid, row_block, x.data(), l == 0 ? none : down.data(),
-             w.input_norm.data(), h.data(), none);
-      linear(n, qkv_width, hidden, h.data(), w.qkv, w.qkv_t, qkv.data());
+      if (gemv_step) {
+        // The residual stream already holds the previous layer's output.
+        if (norm_fused) {
+          gemv_launch(GemvKind::NormPlain, n, qkv_width, hidden, w.qkv_t, x.data(), qkv.data(),
+                      w.input_norm.data());
+        } else {
+          launch(add_rms_norm, row_grid, row_block, x.data(), none, w.input_norm.data(), h.data(),
+                 none);
+          gemv_launch(GemvKind::Plain, n, qkv_width, hidden, w.qkv_t, h.data(), qkv.data(), none);
+        }
+      } else {
+        launch(add_rms_norm, row_grid, row_block, x.data(), l == 0 ? none : down.data(),
+               w.input_norm.data(), h.data(), none);
+        gemm(n, qkv_width, hidden, h.data(), w.qkv.data(), qkv.data());
+      }
       const int splits_arg = static_cast<int>(splits);
       const Grid attention_grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1};
       const Grid attention_block{static_cast<unsigned>(CudaKernelShape::kAttentionThreads), 1, 1};
@@ -341,22 +367,29 @@ struct CudaModel::State {
                block_arg, k_cache, v_cache, attn.data(), part_acc.data(), part_ml.data(),
                counters.data(), splits_arg);
       }
-      linear(n, hidden, heads * d, attn.data(), w.o, w.o_t, o.data());
-      launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
-             none);
-      if (use_gemv && n <= kGemvMaxRows) {
-        const int inter_arg = static_cast<int>(inter), hidden_arg = static_cast<int>(hidden);
-        launch(gemv_silu[static_cast<std::size_t>(n - 1)], Grid{to_unsigned((inter + 7) / 8), 1, 1},
-               Grid{256, 1, 1}, w.gate_up_t.data(), h.data(), a.data(), inter_arg, hidden_arg);
+      if (gemv_step) {
+        gemv_launch(GemvKind::Residual, n, hidden, heads * d, w.o_t, attn.data(), x.data(), none);
+        if (norm_fused) {
+          gemv_launch(GemvKind::NormSilu, n, inter, hidden, w.gate_up_t, x.data(), a.data(),
+                      w.post_norm.data());
+        } else {
+          launch(add_rms_norm, row_grid, row_block, x.data(), none, w.post_norm.data(), h.data(),
+                 none);
+          gemv_launch(GemvKind::Silu, n, inter, hidden, w.gate_up_t, h.data(), a.data(), none);
+        }
+        gemv_launch(GemvKind::Residual, n, hidden, inter, w.down_t, a.data(), x.data(), none);
       } else {
+        gemm(n, hidden, heads * d, attn.data(), w.o.data(), o.data());
+        launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
+               none);
         gemm(n, 2 * inter, hidden, h.data(), w.gate_up.data(), gu.data());
         launch(silu_mul, Grid{grid_stride_blocks(n * inter), 1, 1}, row_block, gu.data(), a.data(),
                rows_arg);
+        gemm(n, hidden, inter, a.data(), w.down.data(), down.data());
       }
-      linear(n, hidden, inter, a.data(), w.down, w.down_t, down.data());
     }
-    launch(add_rms_norm, Grid{to_unsigned(wanted), 1, 1}, row_block, x.data(), down.data(),
-           final_norm.data(), h.data(), pick);
+    launch(add_rms_norm, Grid{to_unsigned(wanted), 1, 1}, row_block, x.data(),
+           gemv_step ? none : down.data(), final_norm.data(), h.data(), pick);
     linear(wanted, config.vocab_size, hidden, h.data(), lm_head, lm_head_t, logits.data());
     if (output == Output::Argmax) {
       launch(argmax, Grid{to_unsigned(wanted), 1, 1}, Grid{1024, 1, 1}, logits.data(),
@@ -437,9 +470,13 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
                (config.num_attention_heads * config.head_dim) % vec == 0;
   s.stats.gemv = s.use_gemv;
   if (s.use_gemv) {
-    for (int64_t m = 1; m <= kGemvMaxRows; ++m) {
-      s.gemv.push_back(s.runtime.kernel(source, gemv_entry(m, false)));
-      s.gemv_silu.push_back(s.runtime.kernel(source, gemv_entry(m, true)));
+    for (const GemvKind kind : {GemvKind::Plain, GemvKind::Silu, GemvKind::Residual,
+                                GemvKind::NormPlain, GemvKind::NormSilu}) {
+      const bool norm = kind == GemvKind::NormPlain || kind == GemvKind::NormSilu;
+      for (int64_t m = 1; m <= (norm ? kGemvNormMaxRows : kGemvMaxRows); ++m) {
+        s.gemv[static_cast<std::size_t>(kind)].push_back(
+            s.runtime.kernel(source, gemv_entry(m, kind)));
+      }
     }
   }
 
