@@ -12,7 +12,7 @@
 #include "yirage/core/error.h"
 #include "yirage/core/log.h"
 
-#if __has_include(<cudnn_graph.h>)
+#if __has_include(<cudnn_graph.h>) && __has_include(<cuda_runtime_api.h>)
 #define YIRAGE_HAVE_CUDNN_HEADERS 1
 #else
 #define YIRAGE_HAVE_CUDNN_HEADERS 0

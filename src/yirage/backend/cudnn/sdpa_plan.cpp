@@ -8,7 +8,7 @@
 #include "yirage/core/error.h"
 #include "yirage/core/log.h"
 
-#if __has_include(<cudnn_graph.h>)
+#if __has_include(<cudnn_graph.h>) && __has_include(<cuda_runtime_api.h>)
 #include <cudnn_graph.h>
 #define YIRAGE_CUDNN_GRAPH_API 1
 #else
