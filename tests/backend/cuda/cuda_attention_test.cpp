@@ -252,27 +252,38 @@ TEST(CudaAttention, LaunchShapesFollowTheHeadsSplitsAndQueryRows) {
     EXPECT_EQ(loop.kernel.grid, (std::array<unsigned, 3>{8, 32, 1}));
     EXPECT_EQ(loop.kernel.block, (std::array<unsigned, 3>{128, 1, 1}));
     EXPECT_NE(loop.kernel.source.find("WK = 4"), std::string::npos);
-    // 16 query rows of Q, two stages of 64 K and V rows (128 KV rows per block), bf16.
-    // Both tiles in flight from the start: three stages, two buffers.
-    EXPECT_EQ(loop.kernel.shared_bytes, 16 * 128 * 2 + 2 * (2 * 64 * 128 * 2));
+    // Two stages of 64 K and V rows (128 KV rows per block), bf16 (the query rows go straight
+    // to registers). Both tiles in flight from the start: three stages, two buffers.
+    EXPECT_EQ(loop.kernel.shared_bytes, 2 * (2 * 64 * 128 * 2));
+    EXPECT_TRUE(loop.kernel.dependent);
+    EXPECT_NE(loop.kernel.source.find("griddepcontrol.wait"), std::string::npos);
+    // Fewer than four blocks a SM fit in shared memory: no register bound.
+    EXPECT_NE(loop.kernel.source.find("__launch_bounds__(128, 1)"), std::string::npos);
     EXPECT_NE(loop.kernel.source.find("NS = 3, NB = 2"), std::string::npos);
     const BlockKernel combine = generate_block_kernel(*graphs[1], kSm90Shared);
-    // 8 heads x 4 rows x 16 chunks of 8, 32 lanes (one per split) each.
-    EXPECT_EQ(combine.kernel.grid[0], 8u * 4 * 16 * 32 / 256);
+    // 8 heads x 4 rows x 16 chunks of 8, 8 lanes of 4 splits each.
+    EXPECT_EQ(combine.kernel.grid[0], 8u * 4 * 16 * 8 / 256);
+    EXPECT_NE(combine.kernel.source.find("G = 8"), std::string::npos);
+    EXPECT_TRUE(combine.kernel.dependent);
     EXPECT_NE(combine.kernel.source.find("uint4"), std::string::npos);
   }
   {  // one tile per block: one buffer, reused after the loop to merge the 4 warps' results
     const Workload w = workloads::attention_decode(8, 4, 4096, 128, DType::BF16, false, {64, 1});
     const BlockKernel loop = generate_block_kernel(*block_graphs(w.fused)[0], kSm90Shared);
     EXPECT_EQ(loop.kernel.grid, (std::array<unsigned, 3>{8, 64, 1}));
-    EXPECT_EQ(loop.kernel.shared_bytes, 16 * 128 * 2 + 4 * 16 * (128 + 6) * 4);
+    EXPECT_EQ(loop.kernel.shared_bytes, 4 * 16 * (128 + 6) * 4);
     EXPECT_NE(loop.kernel.source.find("NS = 2, NB = 1"), std::string::npos);
   }
   {  // Mirage GQA: 256 query rows in blocks of 64 (4 warps of 16 rows), 3 stages
     const Workload w = workloads::attention_decode(2, 256, 4096, 64, DType::BF16, true, {16, 4});
     const BlockKernel loop = generate_block_kernel(*block_graphs(w.fused)[0], kSm90Shared);
     EXPECT_EQ(loop.kernel.grid, (std::array<unsigned, 3>{2, 16, 4}));
-    EXPECT_EQ(loop.kernel.shared_bytes, 64 * 64 * 2 + 3 * (2 * 64 * 64 * 2));
+    EXPECT_EQ(loop.kernel.shared_bytes, 3 * (2 * 64 * 64 * 2));
+    // Four blocks a SM (one wave for the benchmarks' grids): at most 128 registers a thread.
+    EXPECT_NE(loop.kernel.source.find("__launch_bounds__(128, 4)"), std::string::npos);
+    // One warp per 16 rows: O stored from registers, two entries a store, no merge.
+    EXPECT_NE(loop.kernel.source.find("= ya_pack_bf16(o[n][2 * h] * f"), std::string::npos);
+    EXPECT_EQ(loop.kernel.source.find("Fo[("), std::string::npos);
   }
 }
 
@@ -304,7 +315,7 @@ TEST(CudaAttention, GeneratedSourceHasThePipelineTensorCoresAndOnlineSoftmax) {
     EXPECT_NE(source.find(piece), std::string::npos) << piece;
   }
   // QK-norm: the query rows through rsqrt of their mean square, the K rows' factors per column.
-  EXPECT_NE(source.find("yr_warp_sum(squares)"), std::string::npos);
+  EXPECT_NE(source.find("rsqrtf(sa /"), std::string::npos);
   EXPECT_NE(source.find("rsqrtf(ka /"), std::string::npos);
   const Workload f16 = workloads::attention_decode(2, 4, 256, 64, DType::F16, false, {1, 0});
   const std::string half =

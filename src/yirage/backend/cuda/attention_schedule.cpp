@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "yirage/backend/cuda/attention_pattern.h"
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/core/error.h"
 
@@ -20,7 +21,8 @@ using core::DType;
 constexpr int kWarps = 4;
 constexpr int kTuringShared = 65536;
 constexpr int kCombineThreads = 256;
-constexpr int kCombineSplits = 4;  // most splits a lane of the combine holds (32 lanes a row)
+constexpr int kReservedShared = 1024;  // shared memory the device keeps per block
+constexpr int kCombineSplits = 4;      // most splits a lane of the combine holds (32 lanes a row)
 
 std::string num(int64_t value) {
   return std::to_string(value);
@@ -160,7 +162,8 @@ struct Plan {
   int stages = 3;     // pipeline depth
   int buffers = 3;    // stage buffers in shared memory (fewer when the range has fewer tiles)
   int64_t row_blocks = 1;
-  int shared = 0;  // bytes of dynamic shared memory
+  int shared = 0;      // bytes of dynamic shared memory
+  int min_blocks = 1;  // blocks per SM the registers must leave room for (launch bounds)
 };
 
 std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) {
@@ -191,19 +194,24 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
   }
   const int64_t tiles = (p.kv_block + plan.tile - 1) / plan.tile;
   const int64_t block_rows = 16 * plan.row_warps;
-  const int64_t q_bytes = block_rows * d * 2;
-  const int64_t merge_bytes = plan.kv_warps * block_rows * (d + 6) * 4;
+  // Warps that split the KV tiles merge through shared memory; a warp alone stores from its
+  // registers.
+  const int64_t merge_bytes = plan.kv_warps > 1 ? plan.kv_warps * block_rows * (d + 6) * 4 : 0;
   // Three stages (two tiles in flight while one is used) where there are two tiles or more;
   // buffers only for the stages a short range uses.
   for (int stages : {3, 2}) {
     if (stages == 3 && tiles < 2) continue;
     const int64_t buffers = std::min<int64_t>(stages, tiles);
     const int64_t stage_bytes = 2 * plan.tile * d * 2;
-    const int64_t bytes = q_bytes + std::max(buffers * stage_bytes, merge_bytes);
+    const int64_t bytes = std::max(buffers * stage_bytes, merge_bytes);
     if (bytes <= shared_limit) {
       plan.stages = stages;
       plan.buffers = static_cast<int>(buffers);
       plan.shared = static_cast<int>(bytes);
+      // Four blocks per SM (128 registers a thread) where shared memory allows as many, so
+      // that grids of up to four blocks per SM run in one wave; else no register bound.
+      const int64_t fit = (shared_limit + kReservedShared) / (bytes + kReservedShared);
+      plan.min_blocks = fit >= 4 ? 4 : 1;
       return plan;
     }
   }
@@ -271,13 +279,70 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
         "                              rest % (BN / 8) * 8) = uint4{0u, 0u, 0u, 0u};\n"
         "  }";
   }
-  std::string gain_expression = "1.0f";
+  // The query's rms_norm gain and the K gain (it multiplies the contracted dim: folded into
+  // the query), per column of the fragments.
+  std::string gain_expression;
   for (int gain : {p.q_gain, p.k_gain}) {
     if (gain < 0) continue;
     const std::string load =
         "yr_load_" + dtype_tag(graph.inputs()[static_cast<std::size_t>(gain)].dtensor.dtype) +
-        "(in" + num(gain) + ", e)";
-    gain_expression = gain_expression == "1.0f" ? load : gain_expression + " * " + load;
+        "(in" + num(gain) + ", col + h)";
+    gain_expression = gain_expression.empty() ? load : gain_expression + " * " + load;
+  }
+  std::string qfrag;
+  if (!gain_expression.empty()) {
+    qfrag =
+        "    // Rounded to $HALF after the rms_norm: (x * rms factor of its row) * gains.\n"
+        "    float gains[DK / 16][2][2];\n"
+        "#pragma unroll\n"
+        "    for (int kk = 0; kk < DK / 16; ++kk) {\n"
+        "#pragma unroll\n"
+        "      for (int c = 0; c < 2; ++c) {\n"
+        "        const int col = 16 * kk + 2 * t4 + 8 * c;\n"
+        "#pragma unroll\n"
+        "        for (int h = 0; h < 2; ++h) gains[kk][c][h] = col < D ? " +
+        gain_expression +
+        " : 0.0f;\n"
+        "      }\n"
+        "    }\n";
+    if (p.q_gain >= 0) {
+      // Row g's entries are words 0 and 2 of every kk, row g + 8's words 1 and 3; the quad's
+      // four lanes together hold the whole rows.
+      qfrag +=
+          "    float sa = 0.0f, sb = 0.0f;\n"
+          "#pragma unroll\n"
+          "    for (int kk = 0; kk < DK / 16; ++kk) {\n"
+          "#pragma unroll\n"
+          "      for (int i = 0; i < 4; ++i) {\n"
+          "        const float lo = ya_lo_$HALF(qa[kk][i]), hi = ya_hi_$HALF(qa[kk][i]);\n"
+          "        if (i & 1)\n"
+          "          sb += lo * lo + hi * hi;\n"
+          "        else\n"
+          "          sa += lo * lo + hi * hi;\n"
+          "      }\n"
+          "    }\n"
+          "    sa += __shfl_xor_sync(0xffffffffu, sa, 1);\n"
+          "    sa += __shfl_xor_sync(0xffffffffu, sa, 2);\n"
+          "    sb += __shfl_xor_sync(0xffffffffu, sb, 1);\n"
+          "    sb += __shfl_xor_sync(0xffffffffu, sb, 2);\n"
+          "    const float qn[2] = {rsqrtf(sa / " +
+          float_literal(static_cast<double>(d)) + " + " + float_literal(p.q_eps) +
+          "), rsqrtf(sb / " + float_literal(static_cast<double>(d)) + " + " +
+          float_literal(p.q_eps) + ")};\n";
+    } else {
+      qfrag += "    const float qn[2] = {1.0f, 1.0f};\n";
+    }
+    qfrag +=
+        "#pragma unroll\n"
+        "    for (int kk = 0; kk < DK / 16; ++kk) {\n"
+        "#pragma unroll\n"
+        "      for (int i = 0; i < 4; ++i) {\n"
+        "        const float f = qn[i & 1];\n"
+        "        const float* gn = gains[kk][i >> 1];\n"
+        "        qa[kk][i] = ya_pack_$HALF(ya_lo_$HALF(qa[kk][i]) * f * gn[0],\n"
+        "                                 ya_hi_$HALF(qa[kk][i]) * f * gn[1]);\n"
+        "      }\n"
+        "    }\n";
   }
   std::vector<std::pair<std::string, std::string>> values = {
       {"THREADS", num(threads)},
@@ -318,17 +383,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       {"SWZ", num(swizzle)},
       {"SCALE2", float_literal(p.scale / std::log(2.0))},
       {"HALF", half},
-      // The query's rms_norm gain, and the K gain (it multiplies the contracted dim: folded
-      // into the query).
-      {"GAIN", gain_expression},
-      {"QNORM", p.q_gain < 0 ? ""
-                             : "    float squares = 0.0f;\n"
-                               "#pragma unroll\n"
-                               "    for (int j = 0; j < EJ; ++j) squares += x[i][j] * x[i][j];\n"
-                               "    const float qn = rsqrtf(yr_warp_sum(squares) / " +
-                                   float_literal(static_cast<double>(d)) + " + " +
-                                   float_literal(p.q_eps) + ");"},
-      {"QSCALE", p.q_gain < 0 ? "" : "qn *"},
+      {"QFRAG", fill(qfrag, {{"HALF", half}})},
       {"QP", in + num(p.q)},
       {"KP", in + num(p.k)},
       {"VP", in + num(p.v)},
@@ -340,8 +395,9 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
       {"VY", lnum(p.v_at.y)},
   };
   std::string text = device_prelude() + helpers();
-  text += "extern \"C\" __global__ void __launch_bounds__(" + num(threads) + ") yr_kernel(" +
-          params(graph) + ") {\n";
+  text += "extern \"C\" __global__ void __launch_bounds__(" + num(threads) + ", " +
+          num(plan.min_blocks) + ") yr_kernel(" + params(graph) + ") {\n";
+  text += dependent_prologue();
   text += fill(
       R"(  // attention schedule: flash loop ($STAGES-stage cp.async, ldmatrix, mma.sync m16n8k16 $HALF)
   // D: head dim (row length in global memory); DK: rows in shared memory, zero-padded to 16.
@@ -353,8 +409,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   (void)KV;
   (void)SWZK;
   extern __shared__ float4 yr_smem[];
-  unsigned short* Qs = reinterpret_cast<unsigned short*>(yr_smem);
-  unsigned short* Ks = Qs + BM * DK;
+  unsigned short* Ks = reinterpret_cast<unsigned short*>(yr_smem);
   unsigned short* Vs = Ks + NB * BN * DK;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wr = warp / WK, wk = warp % WK, g = lane >> 2, t4 = lane & 3;
@@ -386,49 +441,23 @@ $LOADKT
     ya_cp_commit();
   }
 $PADDING
-  // The query rows, normalised and rounded to $HALF, into shared memory (zero rows as padding).
-  // Every load of the warp's rows is issued before any is used: one memory latency, not one
-  // per row.
-  constexpr int NW = NT / 32, RPW = (BM + NW - 1) / NW, EJ = (DK + 31) / 32;
-  float x[RPW][EJ];
+  // The query rows straight into mma A fragments (this lane: rows g and g + 8 of the warp's
+  // 16, columns 16 kk + 2 t4 (+1) and + 8), zero past the rows and the head dim; normalised
+  // and rounded to $HALF. Every load is issued before any is used: one memory latency.
+  unsigned qa[DK / 16][4];
+  {
+    const int ra = row0 + 16 * wr + g, rb = ra + 8;
 #pragma unroll
-  for (int i = 0; i < RPW; ++i) {
-    const int r = warp + i * NW, row = row0 + r;
+    for (int kk = 0; kk < DK / 16; ++kk) {
 #pragma unroll
-    for (int j = 0; j < EJ; ++j) {
-      const int e = lane + 32 * j;
-      x[i][j] = (r < BM && row < M && e < D) ? yr_load_$HALF(q, (long long)row * D + e) : 0.0f;
-    }
-  }
-  float gain[EJ];
-#pragma unroll
-  for (int j = 0; j < EJ; ++j) {
-    const int e = lane + 32 * j;
-    gain[j] = e < D ? $GAIN : 0.0f;
-  }
-#pragma unroll
-  for (int i = 0; i < RPW; ++i) {
-    const int r = warp + i * NW;
-$QNORM
-    if (r < BM) {
-#pragma unroll
-      for (int j = 0; j < EJ; ++j) {
-        const int e = lane + 32 * j;
-        if (e < DK) Qs[r * DK + e] = yr_f32_to_$HALF(x[i][j] * $QSCALE gain[j]);
+      for (int i = 0; i < 4; ++i) {
+        const int row = (i & 1) ? rb : ra, col = 16 * kk + 2 * t4 + ((i >> 1) << 3);
+        qa[kk][i] = (row < M && col < D)
+                        ? *reinterpret_cast<const unsigned*>(q + (long long)row * D + col)
+                        : 0u;
       }
     }
-  }
-)",
-      values);
-  text += fill(R"(  __syncthreads();
-  unsigned qa[DK / 16][4];
-#pragma unroll
-  for (int kk = 0; kk < DK / 16; ++kk) {
-    const unsigned short* at = Qs + (16 * wr + g) * DK + 16 * kk + 2 * t4;
-    qa[kk][0] = *reinterpret_cast<const unsigned*>(at);
-    qa[kk][1] = *reinterpret_cast<const unsigned*>(at + 8 * DK);
-    qa[kk][2] = *reinterpret_cast<const unsigned*>(at + 8);
-    qa[kk][3] = *reinterpret_cast<const unsigned*>(at + 8 * DK + 8);
+$QFRAG
   }
   float o[DK / 8][4];
 #pragma unroll
@@ -450,7 +479,7 @@ $QNORM
     for (int j = 0; j < WN / 16; ++j) {
 $KROW
 )",
-               values);
+      values);
   if (p.k_gain >= 0) text += "      float ka = 0.0f, kb2 = 0.0f;\n";
   text += fill(R"(#pragma unroll
       for (int kk = 0; kk < DK / 16; ++kk) {
@@ -558,7 +587,65 @@ $BASES
   lrow[0] += __shfl_xor_sync(0xffffffffu, lrow[0], 2);
   lrow[1] += __shfl_xor_sync(0xffffffffu, lrow[1], 1);
   lrow[1] += __shfl_xor_sync(0xffffffffu, lrow[1], 2);
-  __syncthreads();
+)",
+      values);
+  const auto& outs = graph.outputs();
+  auto base = [&](int index) {
+    const BlockOffsets& at = p.out_at[static_cast<std::size_t>(index)];
+    return "(long long)blockIdx.x * " + lnum(at.x) + " + (long long)blockIdx.y * " + lnum(at.y);
+  };
+  auto store = [&](int index, const std::string& offset, const std::string& value) {
+    const DType type = outs[static_cast<std::size_t>(index)].dtensor.dtype;
+    return "    yr_store_" + dtype_tag(type) + "(out" + num(index) + ", " + base(index) + " + " +
+           offset + ", " + value + ");\n";
+  };
+  // The max is stored in its dtype; O and L are rescaled to the stored (rounded) max, so that
+  // the combine's weights exp(X_s - max X) are exact for what this block summed.
+  std::string fix;
+  if (p.partial) {
+    const DType x_type = outs[static_cast<std::size_t>(p.out_x)].dtensor.dtype;
+    const std::string natural = "mx * " + float_literal(std::log(2.0));
+    std::string rounded = "xn";
+    if (x_type == DType::BF16) rounded = "yr_bf16_to_f32(yr_f32_to_bf16(xn))";
+    if (x_type == DType::F16) rounded = "yr_f16_to_f32(yr_f32_to_f16(xn))";
+    fix = "    const float xn = " + natural + ", xr = " + rounded + ", fix = expf(xn - xr);\n";
+  }
+  if (plan.kv_warps == 1) {
+    // One warp per 16 rows: O (and L, X) stored from the registers, two entries at a time.
+    const BlockOffsets& at = p.out_at[static_cast<std::size_t>(p.out_o)];
+    const DType o_type = outs[static_cast<std::size_t>(p.out_o)].dtensor.dtype;
+    const std::string o_at = base(p.out_o) + " + (long long)row * D + d";
+    std::string pair;
+    if (at.x % 2 == 0 && at.y % 2 == 0 && (o_type == DType::BF16 || o_type == DType::F16)) {
+      pair = "          *reinterpret_cast<unsigned*>(out" + num(p.out_o) + " + " + o_at +
+             ") = ya_pack_" + dtype_tag(o_type) + "(o[n][2 * h] * f, o[n][2 * h + 1] * f);\n";
+    } else if (at.x % 2 == 0 && at.y % 2 == 0 && o_type == DType::F32) {
+      pair = "          *reinterpret_cast<float2*>(out" + num(p.out_o) + " + " + o_at +
+             ") = make_float2(o[n][2 * h] * f, o[n][2 * h + 1] * f);\n";
+    } else {
+      pair = "      " + store(p.out_o, "(long long)row * D + d", "o[n][2 * h] * f") + "      " +
+             store(p.out_o, "(long long)row * D + d + 1", "o[n][2 * h + 1] * f");
+    }
+    text += R"(#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = row0 + 16 * wr + g + 8 * h;
+    if (row >= M) continue;
+    const float mx = mrow[h], sum = lrow[h];
+    (void)mx;
+)";
+    text += p.partial ? fix + "    const float f = fix;\n" : "    const float f = 1.0f / sum;\n";
+    text += R"(#pragma unroll
+    for (int n = 0; n < DK / 8; ++n) {
+      const int d = 8 * n + 2 * t4;
+      if (8 * n < D) {
+)" + pair + "      }\n    }\n";
+    if (p.partial) {
+      text += "    if (t4 == 0) {\n  " + store(p.out_l, "row", "sum * fix") + "  " +
+              store(p.out_x, "row", "xr") + "    }\n";
+    }
+    text += "  }\n}\n";
+  } else {
+    text += fill(R"(  __syncthreads();
   // Every warp's (max, sum, O) into shared memory (over the K/V stages), merged per row.
   constexpr int DP = DK + 4;
   float* Fo = reinterpret_cast<float*>(Ks);
@@ -596,34 +683,20 @@ $BASES
       sum += f * Fl[w * BM + r];
     }
 )",
-      values);
-  const auto& outs = graph.outputs();
-  auto store = [&](int index, const std::string& offset, const std::string& value) {
-    const auto k = static_cast<std::size_t>(index);
-    const BlockOffsets& at = p.out_at[k];
-    return "    yr_store_" + dtype_tag(outs[k].dtensor.dtype) + "(out" + num(index) +
-           ", (long long)blockIdx.x * " + lnum(at.x) + " + (long long)blockIdx.y * " + lnum(at.y) +
-           " + " + offset + ", " + value + ");\n";
-  };
-  if (!p.partial) {
-    text += store(p.out_o, "(long long)row * D + d", "acc / sum");
-  } else {
-    // The max is stored in its dtype; O and L are rescaled to the stored (rounded) max, so
-    // that the combine's weights exp(X_s - max X) are exact for what this block summed.
-    const DType x_type = outs[static_cast<std::size_t>(p.out_x)].dtensor.dtype;
-    const std::string natural = "mx * " + float_literal(std::log(2.0));
-    std::string rounded = "xn";
-    if (x_type == DType::BF16) rounded = "yr_bf16_to_f32(yr_f32_to_bf16(xn))";
-    if (x_type == DType::F16) rounded = "yr_f16_to_f32(yr_f32_to_f16(xn))";
-    text += "    const float xn = " + natural + ", xr = " + rounded + ", fix = expf(xn - xr);\n";
-    text += store(p.out_o, "(long long)row * D + d", "acc * fix");
-    text += "    if (d == 0) {\n  ";
-    text += store(p.out_l, "row", "sum * fix");
-    text += "  ";
-    text += store(p.out_x, "row", "xr");
-    text += "    }\n";
+                 values);
+    if (!p.partial) {
+      text += store(p.out_o, "(long long)row * D + d", "acc / sum");
+    } else {
+      text += fix;
+      text += store(p.out_o, "(long long)row * D + d", "acc * fix");
+      text += "    if (d == 0) {\n  ";
+      text += store(p.out_l, "row", "sum * fix");
+      text += "  ";
+      text += store(p.out_x, "row", "xr");
+      text += "    }\n";
+    }
+    text += "  }\n}\n";
   }
-  text += "  }\n}\n";
 
   BlockKernel result;
   result.kernel.source = std::move(text);
@@ -632,6 +705,7 @@ $BASES
                         static_cast<unsigned>(plan.row_blocks)};
   result.kernel.block = {static_cast<unsigned>(threads), 1, 1};
   result.kernel.shared_bytes = plan.shared;
+  result.kernel.dependent = true;
   return result;
 }
 
@@ -640,8 +714,10 @@ BlockKernel combine_kernel(const ir::BlockGraph& graph, const CombinePattern& p)
   int64_t vector = 1;
   if ((p.o_type == DType::BF16 || p.o_type == DType::F16) && p.width % 8 == 0) vector = 8;
   if (p.o_type == DType::F32 && p.width % 4 == 0) vector = 4;
+  // The fewest lanes (a power of two) that hold every split at kCombineSplits a lane: few
+  // shuffles, each lane's loads in flight together.
   int64_t lanes = 1;
-  while (lanes * 2 <= std::min<int64_t>(p.splits, 32)) lanes *= 2;
+  while (lanes * kCombineSplits < p.splits && lanes < 32) lanes *= 2;
   const int64_t groups = p.heads * p.rows * (p.width / vector);
   const int64_t blocks = (groups * lanes + kCombineThreads - 1) / kCombineThreads;
   const std::string o = "in" + num(p.o), l = "in" + num(p.l), x = "in" + num(p.x);
@@ -660,6 +736,7 @@ BlockKernel combine_kernel(const ir::BlockGraph& graph, const CombinePattern& p)
   std::string text = device_prelude();
   text += "extern \"C\" __global__ void __launch_bounds__(" + num(kCombineThreads) +
           ") yr_kernel(" + params(graph) + ") {\n";
+  text += dependent_prologue();
   // Each lane's splits (at most kCombineSplits) are loaded, O, L and X together, before the
   // max over the splits is known: one memory latency.
   std::string load_o;
@@ -735,6 +812,7 @@ $LOADO
   result.kernel.source = std::move(text);
   result.kernel.grid = {static_cast<unsigned>(blocks), 1, 1};
   result.kernel.block = {static_cast<unsigned>(kCombineThreads), 1, 1};
+  result.kernel.dependent = true;
   return result;
 }
 

@@ -13,6 +13,7 @@ struct KernelSource {
   std::array<unsigned, 3> grid = {1, 1, 1};     ///< blocks
   std::array<unsigned, 3> block = {256, 1, 1};  ///< threads per block
   int shared_bytes = 0;                         ///< dynamic shared memory
+  bool dependent = false;  ///< opens with dependent_prologue(): launch with launch_dependent
 };
 
 }  // namespace yirage::backend::cuda

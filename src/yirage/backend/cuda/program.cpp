@@ -351,7 +351,8 @@ std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) 
     if (node.op == ir::OpKind::Embedding) args.push_back(status);
     params.clear();
     for (void*& arg : args) params.push_back(&arg);
-    if (step->kind == StepKind::Kernel) {  // generated single-op kernels open with the prologue
+    // Generated single-op kernels, and block kernels that say so, open with the prologue.
+    if (step->kind == StepKind::Kernel || step->source.dependent) {
       launch_dependent(runtime_, step->kernel, step->source.grid, step->source.block, params);
     } else {
       runtime_.launch(step->kernel, step->source.grid, step->source.block, params);
