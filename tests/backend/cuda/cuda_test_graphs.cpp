@@ -192,6 +192,11 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_workload_graphs(DType dtyp
   list.push_back(workloads::attention_decode(1, 96, 512, 32, dtype, false, {2, 0}));
   list.push_back(workloads::attention_decode(2, 4, 200, 64, dtype, true, {2, 0}));  // masked
   list.push_back(workloads::attention_decode(2, 3, 96, 24, dtype, false, {2, 4}));  // padded
+  // Warps of 16 rows alone on the KV tiles, storing from registers: QK-norm without a split,
+  // a split with rows past the last 16-row tile, a masked KV range.
+  list.push_back(workloads::attention_decode(1, 64, 256, 64, dtype, true, {1, 0}));
+  list.push_back(workloads::attention_decode(2, 70, 256, 32, dtype, true, {2, 0}));
+  list.push_back(workloads::attention_decode(1, 64, 200, 64, dtype, false, {2, 0}));
   std::vector<std::pair<std::string, KernelGraph>> graphs;
   for (auto& w : list) {
     graphs.emplace_back(w.name + " fused " + w.shape, std::move(w.fused));
