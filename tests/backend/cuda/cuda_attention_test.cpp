@@ -310,8 +310,8 @@ TEST(CudaAttention, GeneratedSourceHasThePipelineTensorCoresAndOnlineSoftmax) {
   for (const char* piece :
        {"cp.async.cg.shared.global", "cp.async.wait_group", "ldmatrix.sync.aligned.m8n8.x4",
         ".trans.shared.b16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
-        "cvt.rn.bf16x2.f32", "ex2.approx", "__shfl_xor_sync", "c ^ (r & SWZ)",
-        "yr_store_bf16(out2"}) {
+        "cvt.rn.bf16x2.f32", "ex2.approx", "__shfl_xor_sync", "c ^ (r & SWZ)", "yr_store_bf16(out2",
+        "ya_exp2(fmaf(sc[n][0], "}) {
     EXPECT_NE(source.find(piece), std::string::npos) << piece;
   }
   // QK-norm: the query rows through rsqrt of their mean square, the K rows' factors per column.

@@ -229,6 +229,16 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   const std::string half = bf16 ? "bf16" : "f16";
   const int64_t d = p.head_dim, padded = (d + 15) / 16 * 16;
   const bool masked = p.kv_block % plan.tile != 0;
+  const bool fold = p.scale > 0.0;
+  const std::string scale2 = float_literal(p.scale / std::log(2.0));
+  std::string exps;
+  for (int i = 0; i < 4; ++i) {
+    const std::string entry = "sc[n][" + num(i) + "]", base = i < 2 ? "b0" : "b1";
+    exps += "      " + entry + " = ya_exp2(" +
+            (fold ? "fmaf(" + entry + ", " + scale2 + ", -" + base + ")" : entry + " - " + base) +
+            ");\n";
+  }
+  exps.pop_back();
   const int threads = 32 * plan.row_warps * plan.kv_warps;
   const int64_t chunks = padded / 8;
   const int swizzle = chunks % 8 == 0 ? 7 : (chunks % 4 == 0 ? 3 : 1);
@@ -381,7 +391,17 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
            ? "    const float b0 = mx0 == -YR_INF ? 0.0f : mx0, b1 = mx1 == -YR_INF ? 0.0f : mx1;"
            : "    const float b0 = mx0, b1 = mx1;"},
       {"SWZ", num(swizzle)},
-      {"SCALE2", float_literal(p.scale / std::log(2.0))},
+      // A positive scale commutes with the max: the scores stay unscaled, the scale folded
+      // into the exponent's fused multiply-add (and into the tile max, once per row).
+      {"MAX0", fold ? "-YR_INF" : "mrow[0]"},
+      {"MAX1", fold ? "-YR_INF" : "mrow[1]"},
+      {"SCALING", fold ? "" : "sc[n][i] *= " + scale2 + ";"},
+      {"FOLDMAX", fold ? "\n    mx0 = fmaxf(mrow[0], mx0 * " + scale2 +
+                             ");\n"
+                             "    mx1 = fmaxf(mrow[1], mx1 * " +
+                             scale2 + ");"
+                       : ""},
+      {"EXPS", exps},
       {"HALF", half},
       {"QFRAG", fill(qfrag, {{"HALF", half}})},
       {"QP", in + num(p.q)},
@@ -526,12 +546,12 @@ $KFRAG
   text += "    }\n";
   text += fill(
       R"(    // Online softmax in the log2 domain: rows g (entries 0, 1) and g + 8 (entries 2, 3).
-    float mx0 = mrow[0], mx1 = mrow[1];
+    float mx0 = $MAX0, mx1 = $MAX1;
 #pragma unroll
     for (int n = 0; n < WN / 8; ++n) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        sc[n][i] *= $SCALE2;$MASK
+        $SCALING$MASK
       }
       mx0 = fmaxf(mx0, fmaxf(sc[n][0], sc[n][1]));
       mx1 = fmaxf(mx1, fmaxf(sc[n][2], sc[n][3]));
@@ -539,7 +559,7 @@ $KFRAG
     mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
     mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));$FOLDMAX
 $BASES
     const float a0 = ya_exp2(mrow[0] - b0), a1 = ya_exp2(mrow[1] - b1);
     mrow[0] = mx0;
@@ -547,10 +567,7 @@ $BASES
     float l0 = 0.0f, l1 = 0.0f;
 #pragma unroll
     for (int n = 0; n < WN / 8; ++n) {
-      sc[n][0] = ya_exp2(sc[n][0] - b0);
-      sc[n][1] = ya_exp2(sc[n][1] - b0);
-      sc[n][2] = ya_exp2(sc[n][2] - b1);
-      sc[n][3] = ya_exp2(sc[n][3] - b1);
+$EXPS
       l0 += sc[n][0] + sc[n][1];
       l1 += sc[n][2] + sc[n][3];
     }
