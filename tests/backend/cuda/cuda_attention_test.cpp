@@ -278,7 +278,8 @@ TEST(CudaAttention, LaunchShapesFollowTheHeadsSplitsAndQueryRows) {
     const Workload w = workloads::attention_decode(2, 256, 4096, 64, DType::BF16, true, {16, 4});
     const BlockKernel loop = generate_block_kernel(*block_graphs(w.fused)[0], kSm90Shared);
     EXPECT_EQ(loop.kernel.grid, (std::array<unsigned, 3>{2, 16, 4}));
-    EXPECT_EQ(loop.kernel.shared_bytes, 3 * (2 * 64 * 64 * 2));
+    // Three stages and the tile's 64 K-row factors of the QK-norm.
+    EXPECT_EQ(loop.kernel.shared_bytes, 3 * (2 * 64 * 64 * 2) + 64 * 4);
     // Four blocks a SM (one wave for the benchmarks' grids): at most 128 registers a thread.
     EXPECT_NE(loop.kernel.source.find("__launch_bounds__(128, 4)"), std::string::npos);
     // One warp per 16 rows: O stored from registers, two entries a store, no merge.
@@ -316,7 +317,15 @@ TEST(CudaAttention, GeneratedSourceHasThePipelineTensorCoresAndOnlineSoftmax) {
   }
   // QK-norm: the query rows through rsqrt of their mean square, the K rows' factors per column.
   EXPECT_NE(source.find("rsqrtf(sa /"), std::string::npos);
-  EXPECT_NE(source.find("rsqrtf(ka /"), std::string::npos);
+  // Four row warps: the K rows' factors once per tile, through shared memory.
+  EXPECT_NE(source.find("Kf[r] = rsqrtf(squares /"), std::string::npos);
+  EXPECT_EQ(source.find("rsqrtf(ka /"), std::string::npos);
+  // Decode (one row warp): each warp's K rows' factors from its own fragments.
+  const Workload decode = workloads::attention_decode(8, 4, 4096, 128, DType::BF16, true, {16, 4});
+  const std::string own =
+      generate_block_kernel(*block_graphs(decode.fused)[0], kSm90Shared).kernel.source;
+  EXPECT_NE(own.find("rsqrtf(ka /"), std::string::npos);
+  EXPECT_EQ(own.find("Kf[r] ="), std::string::npos);
   const Workload f16 = workloads::attention_decode(2, 4, 256, 64, DType::F16, false, {1, 0});
   const std::string half =
       generate_block_kernel(*block_graphs(f16.fused)[0], kSm90Shared).kernel.source;

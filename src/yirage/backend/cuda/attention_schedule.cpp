@@ -166,6 +166,12 @@ struct Plan {
   int min_blocks = 1;  // blocks per SM the registers must leave room for (launch bounds)
 };
 
+// Whether the K rows' rms_norm factors are computed once per tile by all warps together and
+// shared through shared memory (several row warps would each compute all of them otherwise).
+bool shared_k_factors(const AttentionPattern& p, const Plan& plan) {
+  return p.k_gain >= 0 && !p.k_transposed && plan.kv_warps == 1 && plan.row_warps > 1;
+}
+
 std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) {
   // Head dims a multiple of 8 (16-byte rows), padded with zeros to a multiple of 16 in
   // shared memory (the mma's k and the ldmatrix pairs).
@@ -203,7 +209,8 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
     if (stages == 3 && tiles < 2) continue;
     const int64_t buffers = std::min<int64_t>(stages, tiles);
     const int64_t stage_bytes = 2 * plan.tile * d * 2;
-    const int64_t bytes = std::max(buffers * stage_bytes, merge_bytes);
+    const int64_t factor_bytes = shared_k_factors(p, plan) ? plan.tile * 4 : 0;
+    const int64_t bytes = std::max(buffers * stage_bytes + factor_bytes, merge_bytes);
     if (bytes <= shared_limit) {
       plan.stages = stages;
       plan.buffers = static_cast<int>(buffers);
@@ -230,6 +237,39 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   const int64_t d = p.head_dim, padded = (d + 15) / 16 * 16;
   const bool masked = p.kv_block % plan.tile != 0;
   const bool fold = p.scale > 0.0;
+  // The K rows' rms_norm factors of the tile, computed once: LPR lanes per row (a 16-byte
+  // chunk each), the warps taking turns over the rows.
+  std::string k_factor_pass;
+  if (shared_k_factors(p, plan)) {
+    int64_t lanes = 1;
+    while (lanes < padded / 8) lanes *= 2;
+    k_factor_pass = fill(R"(    {
+      constexpr int LPR = $LPR, RPP = 32 / LPR;
+      const int sub = lane / LPR, c = lane % LPR;
+      const unsigned short* kt = Ks + stage * BN * DK;
+      for (int first = warp * RPP; first < BN; first += (NT / 32) * RPP) {
+        const int r = first + sub;
+        float squares = 0.0f;
+        if (r < BN && c < DK / 8) {
+          const uint4 u = *reinterpret_cast<const uint4*>(kt + r * DK + ((c ^ (r & SWZ)) << 3));
+          const unsigned word[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const float lo = ya_lo_$HALF(word[i]), hi = ya_hi_$HALF(word[i]);
+            squares += lo * lo + hi * hi;
+          }
+        }
+#pragma unroll
+        for (int x = LPR / 2; x > 0; x >>= 1) squares += __shfl_xor_sync(0xffffffffu, squares, x);
+        if (c == 0 && r < BN) Kf[r] = rsqrtf(squares / $DF + $KEPS);
+      }
+    }
+)",
+                         {{"LPR", num(lanes)},
+                          {"HALF", half},
+                          {"DF", float_literal(static_cast<double>(d))},
+                          {"KEPS", float_literal(p.k_eps)}});
+  }
   const std::string scale2 = float_literal(p.scale / std::log(2.0));
   std::string exps;
   for (int i = 0; i < 4; ++i) {
@@ -402,6 +442,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
                              scale2 + ");"
                        : ""},
       {"EXPS", exps},
+      {"KFACTORS", k_factor_pass},
       {"HALF", half},
       {"QFRAG", fill(qfrag, {{"HALF", half}})},
       {"QP", in + num(p.q)},
@@ -431,6 +472,8 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   extern __shared__ float4 yr_smem[];
   unsigned short* Ks = reinterpret_cast<unsigned short*>(yr_smem);
   unsigned short* Vs = Ks + NB * BN * DK;
+  float* Kf = reinterpret_cast<float*>(Vs + NB * BN * DK);  // K rows' rms_norm factors
+  (void)Kf;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wr = warp / WK, wk = warp % WK, g = lane >> 2, t4 = lane & 3;
   const int row0 = blockIdx.z * BM;
@@ -491,7 +534,7 @@ $QFRAG
     const int stage = tile % NS;
     const unsigned kb = ya_smem_addr(Ks + stage * BN * DK);
     const unsigned vb = ya_smem_addr(Vs + stage * BN * DK);
-    // S = Q K^T over this warp's WN rows of the tile.
+$KFACTORS    // S = Q K^T over this warp's WN rows of the tile.
     float sc[WN / 8][4];
 #pragma unroll
     for (int n = 0; n < WN / 8; ++n) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
@@ -500,7 +543,8 @@ $QFRAG
 $KROW
 )",
       values);
-  if (p.k_gain >= 0) text += "      float ka = 0.0f, kb2 = 0.0f;\n";
+  const bool k_factors = shared_k_factors(p, plan);
+  if (p.k_gain >= 0 && !k_factors) text += "      float ka = 0.0f, kb2 = 0.0f;\n";
   text += fill(R"(#pragma unroll
       for (int kk = 0; kk < DK / 16; ++kk) {
         unsigned b0, b1, b2, b3;
@@ -509,7 +553,7 @@ $KFRAG
         ya_mma_$HALF(sc[2 * j + 1], qa[kk], b2, b3);
 )",
                values);
-  if (p.k_gain >= 0) {
+  if (p.k_gain >= 0 && !k_factors) {
     // Row sums of squares of K, for the rms_norm of its rows: this lane holds K row
     // 16j + g (b0, b1) and 16j + 8 + g (b2, b3); the quad together holds the whole row.
     text += fill(
@@ -521,7 +565,7 @@ $KFRAG
         values);
   }
   text += "      }\n";
-  if (p.k_gain >= 0) {
+  if (p.k_gain >= 0 && !k_factors) {
     // Column n of the S tile is K row n: its factor comes from lane 4 n of the quad layout.
     text += fill(R"(      ka += __shfl_xor_sync(0xffffffffu, ka, 1);
       ka += __shfl_xor_sync(0xffffffffu, ka, 2);
@@ -544,6 +588,20 @@ $KFRAG
                  {{"DF", float_literal(static_cast<double>(d))}, {"KEPS", float_literal(p.k_eps)}});
   }
   text += "    }\n";
+  if (k_factors) {
+    // Every warp's factors are in shared memory once all have passed this barrier; the next
+    // tile's are written only after every warp has passed the next tile's barrier.
+    text +=
+        "    __syncthreads();\n"
+        "#pragma unroll\n"
+        "    for (int n = 0; n < WN / 8; ++n) {\n"
+        "      const float2 f = *reinterpret_cast<const float2*>(Kf + wk * WN + 8 * n + 2 * t4);\n"
+        "      sc[n][0] *= f.x;\n"
+        "      sc[n][1] *= f.y;\n"
+        "      sc[n][2] *= f.x;\n"
+        "      sc[n][3] *= f.y;\n"
+        "    }\n";
+  }
   text += fill(
       R"(    // Online softmax in the log2 domain: rows g (entries 0, 1) and g + 8 (entries 2, 3).
     float mx0 = $MAX0, mx1 = $MAX1;
