@@ -107,7 +107,7 @@ std::vector<Row> rows() {
     result.push_back(make_row(
         "qwen3_8B_gqa_decode_kv4096_bs" + std::to_string(bs),
         [=](Tiling t) { return workloads::attention_decode(8 * bs, 4, 4096, 128, bf16, false, t); },
-        {{16, 4}, {32, 2}, {8, 8}, {64, 1}}));
+        {{16, 4}, {32, 2}, {8, 8}, {64, 1}, {4, 16}}));
   }
   for (int64_t bs : {1, 8}) {
     result.push_back(make_row("mirage_gqa_bs" + std::to_string(bs),
@@ -115,11 +115,11 @@ std::vector<Row> rows() {
                                 return workloads::attention_decode(2 * bs, 256, 4096, 64, bf16,
                                                                    false, t);
                               },
-                              {{16, 4}, {32, 4}, {64, 2}, {8, 8}}));
+                              {{16, 4}, {32, 4}, {64, 2}, {8, 8}, {4, 16}}));
     result.push_back(make_row(
         "mirage_qknorm_bs" + std::to_string(bs),
         [=](Tiling t) { return workloads::attention_decode(2 * bs, 256, 4096, 64, bf16, true, t); },
-        {{16, 4}, {32, 4}, {64, 2}, {8, 8}}));
+        {{16, 4}, {32, 4}, {64, 2}, {8, 8}, {4, 16}}));
     result.push_back(make_row(
         "mirage_rmsnorm_bs" + std::to_string(bs),
         [=](Tiling t) { return workloads::rms_norm_matmul(2 * bs, 4096, 6144, bf16, t); }, gemv));

@@ -387,15 +387,17 @@ TEST(CudaAttention, EveryBenchmarkTilingCompiles) {
   // The tilings `yirage bench cuda-kernels` times (batch 1; larger batches change only the
   // head count), through the front end for sm_90.
   std::vector<ir::KernelGraph> list;
-  for (Tiling t : {Tiling{}, Tiling{16, 4}, Tiling{32, 2}, Tiling{8, 8}, Tiling{64, 1}})
+  for (Tiling t :
+       {Tiling{}, Tiling{16, 4}, Tiling{32, 2}, Tiling{8, 8}, Tiling{64, 1}, Tiling{4, 16}})
     list.push_back(workloads::attention_decode(8, 4, 4096, 128, DType::BF16, false, t).fused);
   for (bool norm : {false, true}) {
-    for (Tiling t : {Tiling{}, Tiling{16, 4}, Tiling{32, 4}, Tiling{64, 2}, Tiling{8, 8}})
+    for (Tiling t :
+         {Tiling{}, Tiling{16, 4}, Tiling{32, 4}, Tiling{64, 2}, Tiling{8, 8}, Tiling{4, 16}})
       list.push_back(workloads::attention_decode(2, 256, 4096, 64, DType::BF16, norm, t).fused);
   }
   int kernels = 0;
   EXPECT_GT(compile_cuda_ptx(merged_sources(list, kSm90Shared, &kernels), "compute_90"), 10000u);
-  EXPECT_EQ(kernels, 30);
+  EXPECT_EQ(kernels, 36);
 }
 
 }  // namespace
