@@ -86,7 +86,8 @@ TEST(CudaAttentionEmulation, LoopAndCombineKernelsMatchTheReferenceOnTheCpu) {
   // Warps of 16 rows alone on the KV tiles (QK-norm, rows past the last tile, split partials;
   // unsplit; a masked KV range in f16), decode rows with warps splitting the KV tiles and
   // merging (split in 4, combine lanes of four splits), a head dim padded from 24 to 32 with
-  // QK-norm, and a combine of 32 splits over lane groups.
+  // QK-norm, a combine of 32 splits over lane groups, and f16 QK-norm over six 16-byte chunks a
+  // K row (factors shared by four row warps).
   std::vector<Workload> list;
   list.push_back(workloads::attention_decode(2, 70, 256, 32, DType::BF16, true, Tiling{2, 0}));
   list.push_back(workloads::attention_decode(1, 64, 256, 64, DType::BF16, true, Tiling{1, 0}));
@@ -94,6 +95,7 @@ TEST(CudaAttentionEmulation, LoopAndCombineKernelsMatchTheReferenceOnTheCpu) {
   list.push_back(workloads::attention_decode(2, 4, 256, 64, DType::BF16, false, Tiling{4, 0}));
   list.push_back(workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, Tiling{2, 4}));
   list.push_back(workloads::attention_decode(1, 4, 1024, 32, DType::BF16, false, Tiling{32, 0}));
+  list.push_back(workloads::attention_decode(1, 64, 128, 48, DType::F16, true, Tiling{1, 0}));
   const auto dir = std::filesystem::temp_directory_path() /
                    ("yirage-attention-emulation-" + std::to_string(static_cast<long>(getpid())));
   std::filesystem::create_directories(dir);
