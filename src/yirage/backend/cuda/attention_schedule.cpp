@@ -443,6 +443,10 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
                        : ""},
       {"EXPS", exps},
       {"KFACTORS", k_factor_pass},
+      {"KFPTR", k_factor_pass.empty()
+                    ? ""
+                    : "\n  float* Kf = reinterpret_cast<float*>(Vs + NB * BN * DK);  // K rows' "
+                      "rms_norm factors"},
       {"HALF", half},
       {"QFRAG", fill(qfrag, {{"HALF", half}})},
       {"QP", in + num(p.q)},
@@ -471,9 +475,7 @@ BlockKernel attention_kernel(const ir::BlockGraph& graph, const AttentionPattern
   (void)SWZK;
   extern __shared__ float4 yr_smem[];
   unsigned short* Ks = reinterpret_cast<unsigned short*>(yr_smem);
-  unsigned short* Vs = Ks + NB * BN * DK;
-  float* Kf = reinterpret_cast<float*>(Vs + NB * BN * DK);  // K rows' rms_norm factors
-  (void)Kf;
+  unsigned short* Vs = Ks + NB * BN * DK;$KFPTR
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wr = warp / WK, wk = warp % WK, g = lane >> 2, t4 = lane & 3;
   const int row0 = blockIdx.z * BM;
