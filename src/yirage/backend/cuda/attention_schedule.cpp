@@ -215,10 +215,13 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
       plan.stages = stages;
       plan.buffers = static_cast<int>(buffers);
       plan.shared = static_cast<int>(bytes);
-      // Four blocks per SM (128 registers a thread) where shared memory allows as many, so
-      // that grids of up to four blocks per SM run in one wave; else no register bound.
+      // Four blocks per SM (128 registers a thread) where shared memory allows as many and the
+      // accumulators, query fragments and scores of a thread leave room (or one tile keeps
+      // nothing across iterations), so that grids of up to four blocks per SM run in one wave;
+      // else no register bound.
       const int64_t fit = (shared_limit + kReservedShared) / (bytes + kReservedShared);
-      plan.min_blocks = fit >= 4 ? 4 : 1;
+      const int64_t fragments = d / 8 * 4 + d / 16 * 4 + plan.tile / plan.kv_warps / 8 * 4;
+      plan.min_blocks = fit >= 4 && (fragments <= 96 || tiles == 1) ? 4 : 1;
       return plan;
     }
   }
