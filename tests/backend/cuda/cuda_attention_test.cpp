@@ -1,8 +1,11 @@
 // The attention schedule for block graphs: which graphs it takes, the shape of what it
 // generates, and that every kernel it generates compiles (NVRTC and ptxas, sm_80 and sm_90; no
-// GPU needed). Results are checked on a GPU by the conformance suite and the CUDA backend tests:
+// GPU needed). The kernels also run on the CPU under tensor-core emulation
+// (cuda_attention_emulation_test.cpp). Results are checked on a GPU by the conformance suite and
+// the CUDA backend tests:
 //   tests/gpu/run.sh build-gpu   (Cuda* and *Conformance*: the conformance suite's bf16
-//                                 attention cases, D = 24, run through this schedule)
+//                                 attention cases, D = 24, run through this schedule; the
+//                                 CudaBackend workload graphs, every path of the schedule)
 //   build-gpu/src/cli/yirage bench cuda-kernels --only gqa --json /tmp/gqa.json
 //   build-gpu/src/cli/yirage bench cuda-kernels --only qknorm --json /tmp/qknorm.json
 #include <gtest/gtest.h>
