@@ -36,8 +36,8 @@ constexpr int kSm90Shared = 232448;
 
 // Host C++ for `graph`'s attention kernel as yr_kernel_<index>, and its launcher
 // emu_launch_<index>(args, immediate).
-std::string host_source(const ir::BlockGraph& graph, int index) {
-  const auto kernel = try_generate_attention_kernel(graph, kSm90Shared);
+std::string host_source(const ir::BlockGraph& graph, int index, const AttentionOptions& options) {
+  const auto kernel = try_generate_attention_kernel(graph, kSm90Shared, options);
   EXPECT_TRUE(kernel.has_value());
   if (!kernel) return "";
   const std::string& source = kernel->kernel.source;
@@ -96,6 +96,21 @@ TEST(CudaAttentionEmulation, LoopAndCombineKernelsMatchTheReferenceOnTheCpu) {
   list.push_back(workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, Tiling{2, 4}));
   list.push_back(workloads::attention_decode(1, 4, 1024, 32, DType::BF16, false, Tiling{32, 0}));
   list.push_back(workloads::attention_decode(1, 64, 128, 48, DType::F16, true, Tiling{1, 0}));
+  // Blocks of 128 rows (8 warps), forced on these small grids: QK-norm with a split and rows
+  // past the last tile, and an unsplit pipeline of four tiles.
+  std::vector<AttentionOptions> options(list.size());
+  list.push_back(workloads::attention_decode(1, 130, 128, 32, DType::BF16, true, Tiling{2, 0}));
+  list.push_back(workloads::attention_decode(1, 128, 256, 64, DType::BF16, false, Tiling{1, 0}));
+  options.resize(list.size(), AttentionOptions{1});
+  for (std::size_t w = options.size() - 2; w < options.size(); ++w) {
+    const ir::Node* loop = nullptr;
+    for (const auto& node : list[w].fused.nodes())
+      if (node.block_graph && !loop) loop = &node;
+    ASSERT_NE(loop, nullptr);
+    const auto kernel = try_generate_attention_kernel(*loop->block_graph, kSm90Shared, options[w]);
+    ASSERT_TRUE(kernel.has_value());
+    EXPECT_EQ(kernel->kernel.block[0], 256u) << list[w].shape;
+  }
   const auto dir = std::filesystem::temp_directory_path() /
                    ("yirage-attention-emulation-" + std::to_string(static_cast<long>(getpid())));
   std::filesystem::create_directories(dir);
@@ -107,7 +122,7 @@ TEST(CudaAttentionEmulation, LoopAndCombineKernelsMatchTheReferenceOnTheCpu) {
     for (std::size_t w = 0; w < list.size(); ++w) {
       for (const auto& node : list[w].fused.nodes()) {
         if (!node.block_graph) continue;
-        out << host_source(*node.block_graph, index);
+        out << host_source(*node.block_graph, index, options[w]);
         kernels[w].push_back(index++);
       }
     }

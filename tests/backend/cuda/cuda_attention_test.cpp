@@ -289,6 +289,18 @@ TEST(CudaAttention, LaunchShapesFollowTheHeadsSplitsAndQueryRows) {
     EXPECT_NE(loop.kernel.source.find("= ya_pack_bf16(o[n][2 * h] * f"), std::string::npos);
     EXPECT_EQ(loop.kernel.source.find("Fo[("), std::string::npos);
   }
+  {  // Mirage GQA at batch 8 in 8 splits: 256 blocks of 128 rows (8 warps), two a SM
+    const Workload w = workloads::attention_decode(16, 256, 4096, 64, DType::BF16, false, {8, 8});
+    const BlockKernel loop = generate_block_kernel(*block_graphs(w.fused)[0], kSm90Shared);
+    EXPECT_EQ(loop.kernel.grid, (std::array<unsigned, 3>{16, 8, 2}));
+    EXPECT_EQ(loop.kernel.block, (std::array<unsigned, 3>{256, 1, 1}));
+    EXPECT_NE(loop.kernel.source.find("__launch_bounds__(256, 2)"), std::string::npos);
+    // In 4 splits: 128 such blocks would leave SMs idle; 256 blocks of 64 rows instead.
+    const Workload few =
+        workloads::attention_decode(16, 256, 4096, 64, DType::BF16, false, {4, 16});
+    EXPECT_EQ(generate_block_kernel(*block_graphs(few.fused)[0], kSm90Shared).kernel.block,
+              (std::array<unsigned, 3>{128, 1, 1}));
+  }
 }
 
 TEST(CudaAttention, MaskedKvTilesZeroFillAndMaskOnlyWhenTheRangeNeedsIt) {

@@ -197,6 +197,8 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_workload_graphs(DType dtyp
   list.push_back(workloads::attention_decode(1, 64, 256, 64, dtype, true, {1, 0}));
   list.push_back(workloads::attention_decode(2, 70, 256, 32, dtype, true, {2, 0}));
   list.push_back(workloads::attention_decode(1, 64, 200, 64, dtype, false, {2, 0}));
+  // Blocks of 128 rows (8 warps): a grid of 256 of them.
+  list.push_back(workloads::attention_decode(16, 128, 256, 32, dtype, true, {16, 0}));
   std::vector<std::pair<std::string, KernelGraph>> graphs;
   for (auto& w : list) {
     graphs.emplace_back(w.name + " fused " + w.shape, std::move(w.fused));

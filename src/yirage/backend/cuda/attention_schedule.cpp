@@ -18,7 +18,8 @@ namespace {
 
 using core::DType;
 
-constexpr int kWarps = 4;
+constexpr int kWarps = 4;      // warps of a block (but for blocks of 128 query rows)
+constexpr int kWideWarps = 8;  // warps of a block of 128 query rows
 constexpr int kTuringShared = 65536;
 constexpr int kCombineThreads = 256;
 constexpr int kReservedShared = 1024;  // shared memory the device keeps per block
@@ -172,7 +173,8 @@ bool shared_k_factors(const AttentionPattern& p, const Plan& plan) {
   return p.k_gain >= 0 && !p.k_transposed && plan.kv_warps == 1 && plan.row_warps > 1;
 }
 
-std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) {
+std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit,
+                                   const AttentionOptions& options) {
   // Head dims a multiple of 8 (16-byte rows), padded with zeros to a multiple of 16 in
   // shared memory (the mma's k and the ldmatrix pairs).
   if (p.head_dim % 8 != 0 || p.head_dim > 128) return std::nullopt;
@@ -181,9 +183,14 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
   Plan plan;
   const int64_t row_tiles = (p.rows + 15) / 16;
   plan.row_warps = row_tiles >= 4 ? 4 : (row_tiles >= 2 ? 2 : 1);
+  // 128 rows a block (8 warps) where the grid still has blocks enough: each K/V tile loaded
+  // into shared memory once for twice the rows (half the L2 traffic).
+  if (row_tiles >= kWideWarps &&
+      p.heads * p.splits * ((row_tiles + kWideWarps - 1) / kWideWarps) >= options.wide_min_blocks)
+    plan.row_warps = kWideWarps;
   plan.row_blocks = (row_tiles + plan.row_warps - 1) / plan.row_warps;
   bool found = false;
-  for (int kv_warps = kWarps / plan.row_warps; kv_warps >= 1 && !found; --kv_warps) {
+  for (int kv_warps = std::max(1, kWarps / plan.row_warps); kv_warps >= 1 && !found; --kv_warps) {
     for (int tile : {64, 48, 32, 16}) {
       if (p.kv_block % tile == 0 && tile % (16 * kv_warps) == 0) {
         plan.kv_warps = kv_warps;
@@ -195,7 +202,7 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
   }
   if (!found) {
     // A KV range that is no multiple of 16: tiles of 64, the rows past the range masked.
-    plan.kv_warps = kWarps / plan.row_warps;
+    plan.kv_warps = std::max(1, kWarps / plan.row_warps);
     plan.tile = 64;
   }
   const int64_t tiles = (p.kv_block + plan.tile - 1) / plan.tile;
@@ -220,8 +227,10 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit) 
       // nothing across iterations), so that grids of up to four blocks per SM run in one wave;
       // else no register bound.
       const int64_t fit = (shared_limit + kReservedShared) / (bytes + kReservedShared);
+      // (Blocks of 8 warps: two.)
       const int64_t fragments = d / 8 * 4 + d / 16 * 4 + plan.tile / plan.kv_warps / 8 * 4;
-      plan.min_blocks = fit >= 4 && (fragments <= 96 || tiles == 1) ? 4 : 1;
+      const int target = plan.row_warps * plan.kv_warps >= 8 ? 2 : 4;
+      plan.min_blocks = fit >= target && (fragments <= 96 || tiles == 1) ? target : 1;
       return plan;
     }
   }
@@ -899,11 +908,12 @@ $LOADO
 }  // namespace
 
 std::optional<BlockKernel> try_generate_attention_kernel(const ir::BlockGraph& graph,
-                                                         int shared_limit) {
+                                                         int shared_limit,
+                                                         const AttentionOptions& options) {
   // cp.async and bf16 mma.sync need sm_80 or later; a device allowing 64 KB of shared memory
   // per block or less is an earlier one (Turing: 64 KB; sm_80 and later: 99 KB or more).
   if (const auto pattern = match_attention(graph); pattern && shared_limit > kTuringShared) {
-    if (const auto plan = plan_attention(*pattern, shared_limit))
+    if (const auto plan = plan_attention(*pattern, shared_limit, options))
       return attention_kernel(graph, *pattern, *plan);
     return std::nullopt;
   }

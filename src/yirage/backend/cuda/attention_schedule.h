@@ -2,14 +2,14 @@
 // and later.
 //
 // The loop kernel: each block takes one head, one KV split and up to 64 query rows (rows of
-// the head padded to 16 per warp; decode's few GQA rows share one 16-row tile and the warps
-// split the KV tile instead). It opens as a programmatic dependent (sm_90: waits for its
-// producers, then lets the combine launch). The query rows go from global memory straight into
-// mma A fragments in registers, normalised there (QK-norm: row sums over the lane quad; the K
-// gain folded in) and rounded to bf16/f16; K and V tiles stream through a cp.async pipeline
-// (16-byte copies, two tiles in flight) into XOR-swizzled shared memory; S = Q K^T and
-// O += P V run on mma.sync m16n8k16 fed by ldmatrix (transposing for V) with f32
-// accumulation, P rounded in registers; the online softmax keeps per-row max and sum in
+// the head padded to 16 per warp; 128 rows with 8 warps where the grid keeps enough blocks;
+// decode's few GQA rows share one 16-row tile and the warps split the KV tile instead). It opens as
+// a programmatic dependent (sm_90: waits for its producers, then lets the combine launch). The
+// query rows go from global memory straight into mma A fragments in registers, normalised there
+// (QK-norm: row sums over the lane quad; the K gain folded in) and rounded to bf16/f16; K and V
+// tiles stream through a cp.async pipeline (16-byte copies, two tiles in flight) into XOR-swizzled
+// shared memory; S = Q K^T and O += P V run on mma.sync m16n8k16 fed by ldmatrix (transposing for
+// V) with f32 accumulation, P rounded in registers; the online softmax keeps per-row max and sum in
 // registers (quad shuffles), a positive scale folded into the exponent's multiply-add; the K
 // rows' rms_norm factors come from the K fragments. Head dims that are a multiple of 8 are
 // zero-padded to 16 in shared memory; a KV range that is no multiple of 16 has its last tile
@@ -21,6 +21,7 @@
 // loads, a group of lanes (up to four splits each) per output chunk reducing with shuffles.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "yirage/backend/cuda/block_codegen.h"
@@ -28,9 +29,17 @@
 
 namespace yirage::backend::cuda {
 
+/// Choices of the attention schedule that depend on the device's size (tests force them).
+struct AttentionOptions {
+  /// Blocks a grid of 128-query-row blocks (8 warps) must have for the schedule to take them
+  /// over 64-row blocks: about two a SM of a 132-SM device.
+  int64_t wide_min_blocks = 256;
+};
+
 /// The attention or split-KV combine kernel for `graph` when it has one of those forms and fits
 /// `shared_limit` bytes of shared memory per block; nullopt otherwise (the generic path).
 std::optional<BlockKernel> try_generate_attention_kernel(const ir::BlockGraph& graph,
-                                                         int shared_limit);
+                                                         int shared_limit,
+                                                         const AttentionOptions& options = {});
 
 }  // namespace yirage::backend::cuda
