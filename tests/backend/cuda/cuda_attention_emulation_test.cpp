@@ -4,8 +4,8 @@
 // shared library and run one thread per CUDA thread, kernel after kernel of the fused program;
 // the output must match the reference backend. This checks the indexing of the generated code
 // (query fragments, QK-norm, pipeline stages, swizzles, masks, the warp merge, the stores from
-// registers, split partials and their combine) wherever a C++ compiler is installed; the GPU
-// tests check the hardware.
+// registers, split partials and their combine, K stored by columns) wherever a C++ compiler is
+// installed; the GPU tests check the hardware.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -17,8 +17,10 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "backend/cuda/cuda_test_graphs.h"
 #include "yirage/backend/cuda/attention_schedule.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/random_inputs.h"
@@ -96,6 +98,15 @@ TEST(CudaAttentionEmulation, LoopAndCombineKernelsMatchTheReferenceOnTheCpu) {
   list.push_back(workloads::attention_decode(2, 3, 96, 24, DType::BF16, true, Tiling{2, 4}));
   list.push_back(workloads::attention_decode(1, 4, 1024, 32, DType::BF16, false, Tiling{32, 0}));
   list.push_back(workloads::attention_decode(1, 64, 128, 48, DType::F16, true, Tiling{1, 0}));
+  // K stored as [heads, head_dim, kv] (the reference runs the fused program itself): decode
+  // rows split in 2, 64 rows a block storing from registers, a masked f16 range padded to 32.
+  for (auto [heads, rows, kv, dim, dtype, splits, loops] :
+       {std::tuple{2, 4, 512, 64, DType::BF16, 2, 4}, std::tuple{1, 64, 256, 64, DType::BF16, 1, 4},
+        std::tuple{2, 20, 200, 24, DType::F16, 1, 5}}) {
+    ir::KernelGraph g =
+        testing::attention_with_k_by_columns(heads, rows, kv, dim, dtype, splits, loops);
+    list.push_back(Workload{"attention, K by columns", std::to_string(rows) + " rows", g, g});
+  }
   // Blocks of 128 rows (8 warps), forced on these small grids: QK-norm with a split and rows
   // past the last tile, and an unsplit pipeline of four tiles.
   std::vector<AttentionOptions> options(list.size());
