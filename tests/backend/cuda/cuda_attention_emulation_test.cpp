@@ -112,7 +112,7 @@ TEST(CudaAttentionEmulation, LoopAndCombineKernelsMatchTheReferenceOnTheCpu) {
   std::vector<AttentionOptions> options(list.size());
   list.push_back(workloads::attention_decode(1, 130, 128, 32, DType::BF16, true, Tiling{2, 0}));
   list.push_back(workloads::attention_decode(1, 128, 256, 64, DType::BF16, false, Tiling{1, 0}));
-  options.resize(list.size(), AttentionOptions{1});
+  options.resize(list.size(), AttentionOptions{132, 1});
   for (std::size_t w = options.size() - 2; w < options.size(); ++w) {
     const ir::Node* loop = nullptr;
     for (const auto& node : list[w].fused.nodes())

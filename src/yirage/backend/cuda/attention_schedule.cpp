@@ -227,9 +227,10 @@ std::optional<Plan> plan_attention(const AttentionPattern& p, int shared_limit,
       // nothing across iterations), so that grids of up to four blocks per SM run in one wave;
       // else no register bound.
       const int64_t fit = (shared_limit + kReservedShared) / (bytes + kReservedShared);
-      // (Blocks of 8 warps: two.)
+      // (Blocks of 8 warps: two; grids of two blocks a SM or fewer: two, no register bound.)
       const int64_t fragments = d / 8 * 4 + d / 16 * 4 + plan.tile / plan.kv_warps / 8 * 4;
-      const int target = plan.row_warps * plan.kv_warps >= 8 ? 2 : 4;
+      const int64_t blocks = p.heads * p.splits * plan.row_blocks;
+      const int target = plan.row_warps * plan.kv_warps >= 8 || blocks <= 2 * options.sms ? 2 : 4;
       plan.min_blocks = fit >= target && (fragments <= 96 || tiles == 1) ? target : 1;
       return plan;
     }

@@ -31,6 +31,8 @@ namespace yirage::backend::cuda {
 
 /// Choices of the attention schedule that depend on the device's size (tests force them).
 struct AttentionOptions {
+  /// SMs of the device that grid sizes are judged against (an H100's).
+  int64_t sms = 132;
   /// Blocks a grid of 128-query-row blocks (8 warps) must have for the schedule to take them
   /// over 64-row blocks: about two a SM of a 132-SM device.
   int64_t wide_min_blocks = 256;
