@@ -31,6 +31,7 @@
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
 #include "yirage/core/error.h"
+#include "yirage/search/lowering.h"
 #include "yirage/workloads/workloads.h"
 
 namespace yirage::cli {
@@ -78,27 +79,62 @@ Row make_row(std::string name, const std::function<Workload(Tiling)>& build,
   return row;
 }
 
+// A fused tiling whose contraction is split over `splits` blocks along grid y: a first kernel
+// of partial sums (more blocks, wider column strips) and a combining one.
+struct SplitTiling {
+  Tiling tiling;
+  int64_t splits = 0;
+};
+
+// Adds the split forms of `build` at `tilings` to `row` (those that do not divide are left out).
+Row with_splits(Row row, const std::function<Workload(Tiling)>& build,
+                const std::vector<SplitTiling>& tilings) {
+  for (const SplitTiling& split : tilings) {
+    try {
+      Workload workload = build(split.tiling);
+      auto graph = search::split_reduction(workload.fused, split.splits);
+      if (!graph) continue;
+      workload.fused = std::move(*graph);
+      row.variants.push_back(std::move(workload));
+      row.labels.push_back("fused grid " + std::to_string(split.tiling.grid) + " forloop " +
+                           std::to_string(split.tiling.forloop) + " split " +
+                           std::to_string(split.splits));
+    } catch (const core::UserError&) {
+      // a tiling that does not divide this shape
+    }
+  }
+  return row;
+}
+
 std::vector<Row> rows() {
   const DType bf16 = DType::BF16;
   std::vector<Row> result;
   // Grid 128 gives each of an H100's 132 SMs at most one block.
   const std::vector<Tiling> gemv = {{96, 16}, {192, 16}, {384, 8}, {48, 32}, {128, 16}};
+  // Split contractions: 96 or 128 blocks of 128 to 256 columns (256 to 512 bytes of each
+  // weight row), the rows x read once per column strip rather than once per narrow block.
+  const std::vector<SplitTiling> gemv_splits = {{{48, 32}, 2}, {{32, 32}, 4}, {{24, 32}, 4}};
   for (int64_t bs : {1, 8, 64}) {
-    result.push_back(make_row(
-        "qwen3_8B_rmsnorm_qkv_bs" + std::to_string(bs),
-        [=](Tiling t) { return workloads::rms_norm_matmul(bs, 4096, 6144, bf16, t); }, gemv));
+    const auto build = [=](Tiling t) {
+      return workloads::rms_norm_matmul(bs, 4096, 6144, bf16, t);
+    };
+    result.push_back(with_splits(
+        make_row("qwen3_8B_rmsnorm_qkv_bs" + std::to_string(bs), build, gemv), build, gemv_splits));
   }
   for (int64_t bs : {1, 64}) {
-    result.push_back(
-        make_row("qwen3_0.6B_rmsnorm_qkv_bs" + std::to_string(bs),
-                 [=](Tiling t) { return workloads::rms_norm_matmul(bs, 1024, 4096, bf16, t); },
-                 {{128, 4}, {256, 4}, {64, 8}}));
+    const auto build = [=](Tiling t) {
+      return workloads::rms_norm_matmul(bs, 1024, 4096, bf16, t);
+    };
+    result.push_back(with_splits(make_row("qwen3_0.6B_rmsnorm_qkv_bs" + std::to_string(bs), build,
+                                          {{128, 4}, {256, 4}, {64, 8}}),
+                                 build, {{{64, 4}, 2}, {{32, 4}, 4}, {{16, 8}, 8}}));
   }
   for (int64_t bs : {1, 64}) {
-    result.push_back(
-        make_row("qwen3_8B_gated_mlp_bs" + std::to_string(bs),
-                 [=](Tiling t) { return workloads::gated_mlp(bs, 4096, 12288, bf16, t); },
-                 {{192, 16}, {384, 16}, {768, 8}, {128, 16}, {256, 16}}));
+    const auto build = [=](Tiling t) { return workloads::gated_mlp(bs, 4096, 12288, bf16, t); };
+    result.push_back(with_splits(
+        make_row("qwen3_8B_gated_mlp_bs" + std::to_string(bs), build,
+                 {{192, 16}, {384, 16}, {768, 8}, {128, 16}, {256, 16}}),
+        build, {{{64, 16}, 2}, {bs == 1 ? Tiling{32, 16} : Tiling{48, 16}, bs == 1 ? 4 : 2}}));
   }
   result.push_back(make_row("qwen3_0.6B_gated_mlp_bs1",
                             [=](Tiling t) { return workloads::gated_mlp(1, 1024, 3072, bf16, t); },
@@ -120,16 +156,21 @@ std::vector<Row> rows() {
         "mirage_qknorm_bs" + std::to_string(bs),
         [=](Tiling t) { return workloads::attention_decode(2 * bs, 256, 4096, 64, bf16, true, t); },
         {{16, 4}, {32, 4}, {64, 2}, {8, 8}, {4, 16}}));
-    result.push_back(make_row(
-        "mirage_rmsnorm_bs" + std::to_string(bs),
-        [=](Tiling t) { return workloads::rms_norm_matmul(2 * bs, 4096, 6144, bf16, t); }, gemv));
+    const auto build = [=](Tiling t) {
+      return workloads::rms_norm_matmul(2 * bs, 4096, 6144, bf16, t);
+    };
+    result.push_back(with_splits(make_row("mirage_rmsnorm_bs" + std::to_string(bs), build, gemv),
+                                 build, gemv_splits));
   }
   result.push_back(make_row("mirage_lora",
                             [=](Tiling t) { return workloads::lora(16, 256, 4096, 16, bf16, t); },
                             {{64, 1}, {128, 1}, {32, 2}}));
-  result.push_back(make_row("mirage_gated_mlp",
-                            [=](Tiling t) { return workloads::gated_mlp(8, 4096, 4096, bf16, t); },
-                            {{128, 16}, {256, 8}, {64, 32}}));
+  {
+    const auto build = [=](Tiling t) { return workloads::gated_mlp(8, 4096, 4096, bf16, t); };
+    result.push_back(
+        with_splits(make_row("mirage_gated_mlp", build, {{128, 16}, {256, 8}, {64, 32}}), build,
+                    {{{64, 32}, 2}, {{32, 32}, 4}}));
+  }
   result.push_back(make_row("mirage_ntrans_bs1",
                             [=](Tiling) { return workloads::ntrans(8, 4096, bf16); }, {{8, 1}}));
   return result;
