@@ -203,12 +203,15 @@ TEST(CudaMatmulSchedule, DecodeLaunchKeepsManyBytesInFlightWithinSharedMemory) {
 
 TEST(CudaMatmulSchedule, SourceStreamsThroughCpAsyncIntoTensorCores) {
   const auto w = workloads::rms_norm_matmul(8, 4096, 6144, DType::BF16, Tiling{192, 16});
-  const std::string source = generate_block_kernel(last_block(w.fused), kSm90Shared).kernel.source;
+  const BlockKernel kernel = generate_block_kernel(last_block(w.fused), kSm90Shared);
+  EXPECT_TRUE(kernel.kernel.dependent);  // opens with the dependent-launch prologue
+  const std::string& source = kernel.kernel.source;
   for (const char* piece :
        {"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", "cp.async.cg.shared.global",
         "cp.async.commit_group", "cp.async.wait_group", "ldmatrix.sync.aligned.m8n8.x4.trans",
         "yr_mm_mma_bf16(acc0", "yr_mm_ldsm_x4_trans(b", "yr_mm_cp_async16(stage",
-        "yr_mm_pack_bf16(", "rsum0[mt][rh] +=", "*reinterpret_cast<uint4*>(out0"}) {
+        "yr_mm_pack_bf16(", "rsum0[mt][rh] +=", "*reinterpret_cast<uint4*>(out0",
+        "griddepcontrol.wait;"}) {
     EXPECT_NE(source.find(piece), std::string::npos) << piece;
   }
   const auto f16 = workloads::gated_mlp(20, 64, 48, DType::F16, Tiling{2, 4});

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "yirage/backend/cuda/code_writer.h"
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/cuda/matmul_device_lib.h"
 #include "yirage/backend/cuda/matmul_plan.h"
@@ -80,6 +81,7 @@ class MatmulEmitter {
                           static_cast<unsigned>(grid[2])};
     result.kernel.block = {static_cast<unsigned>(threads_), 1, 1};
     result.kernel.shared_bytes = static_cast<int>(pipeline_ + p_.persistent_bytes);
+    result.kernel.dependent = true;
     return result;
   }
 
@@ -165,6 +167,9 @@ class MatmulEmitter {
     code_.open("extern \"C\" __global__ void __launch_bounds__(" + num(threads_) + ", " +
                num(p_.min_blocks) + ") yr_kernel(" + params + ")");
     code_.line("(void)scratch;");
+    // Launched as a programmatic dependent: scheduled while the kernel before it finishes,
+    // reading nothing before that kernel's writes are visible.
+    code_.raw(dependent_prologue());
   }
 
   // Element offset of the block's box of input or output tensor `whole` along `map`, as a
