@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "yirage/backend/cuda/block_codegen.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/cuda/matmul_device_lib.h"
 #include "yirage/backend/cuda/matmul_plan.h"
@@ -73,6 +74,18 @@ TEST(CudaMatmulSplit, FirstKernelOfEveryBenchSplitIsScheduled) {
   for (const auto& form : list) {
     const ir::BlockGraph& first = first_block(form.graph);
     EXPECT_GT(first.grid_dims()[1], 1) << form.label;
+    // Both kernels launch as programmatic dependents: the combining one is scheduled while
+    // the first finishes.
+    const ir::BlockGraph* second = nullptr;
+    for (const auto& node : form.graph.nodes()) {
+      if (node.block_graph) second = node.block_graph.get();
+    }
+    ASSERT_NE(second, &first) << form.label;
+    for (const ir::BlockGraph* block : {&first, second}) {
+      const BlockKernel kernel = generate_block_kernel(*block, kSm90Shared);
+      EXPECT_TRUE(kernel.kernel.dependent) << form.label;
+      EXPECT_NE(kernel.kernel.source.find("griddepcontrol.wait;"), std::string::npos);
+    }
     for (int shared : {kSm80Shared, kSm90Shared}) {
       const auto plan = plan_matmul(first, shared);
       ASSERT_TRUE(plan.has_value()) << form.label << " at " << shared;
