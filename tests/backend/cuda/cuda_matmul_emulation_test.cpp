@@ -107,6 +107,23 @@ TEST(CudaMatmulEmulation, ScheduledKernelsMatchTheReferenceOnTheCpu) {
     w.fused = *lowered;
     list.push_back(std::move(w));
   }
+  {  // The first kernel of a split contraction (partial sums over grid y), alone.
+    const auto rms = workloads::rms_norm_matmul(20, 256, 256, DType::BF16, Tiling{2, 4});
+    const auto split = search::split_reduction(rms.fused, 2);
+    ASSERT_TRUE(split.has_value());
+    Workload w{"split first kernel", rms.shape, {}, {}};
+    std::vector<ir::TensorRef> inputs;
+    for (const auto& type : split->input_types())
+      inputs.push_back(w.fused.input(type.shape, type.dtype));
+    for (const auto& node : split->nodes()) {
+      if (!node.block_graph) continue;
+      for (const auto& partial : w.fused.customized(inputs, node.block_graph))
+        w.fused.mark_output(partial);
+      break;
+    }
+    w.naive = w.fused;  // the reference backend interprets the block graph itself
+    list.push_back(std::move(w));
+  }
   const auto dir = std::filesystem::temp_directory_path() /
                    ("yirage-emulation-" + std::to_string(static_cast<long>(getpid())));
   std::filesystem::create_directories(dir);
