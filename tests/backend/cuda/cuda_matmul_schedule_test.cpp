@@ -214,6 +214,12 @@ TEST(CudaMatmulSchedule, SourceStreamsThroughCpAsyncIntoTensorCores) {
         "griddepcontrol.wait;"}) {
     EXPECT_NE(source.find(piece), std::string::npos) << piece;
   }
+  EXPECT_EQ(source.find("yr_mm_cp_async16_wide(stage"), std::string::npos);  // 64-byte strips
+  // 256-byte strips of the weight rows fill L2 by whole segments.
+  const auto wide = workloads::rms_norm_matmul(1, 4096, 6144, DType::BF16, Tiling{48, 32});
+  const std::string strips =
+      generate_block_kernel(last_block(wide.fused), kSm90Shared).kernel.source;
+  EXPECT_NE(strips.find("yr_mm_cp_async16_wide(stage"), std::string::npos);
   const auto f16 = workloads::gated_mlp(20, 64, 48, DType::F16, Tiling{2, 4});
   const std::string half = generate_block_kernel(last_block(f16.fused), kSm90Shared).kernel.source;
   EXPECT_NE(half.find("yr_mm_mma_f16(acc1"), std::string::npos);

@@ -142,6 +142,9 @@ inline void yr_mm_cp_async16(unsigned dst, const void* src) {
   }
   emu_open.push_back({dst, src});
 }
+inline void yr_mm_cp_async16_wide(unsigned dst, const void* src) {
+  yr_mm_cp_async16(dst, src);
+}
 inline void yr_mm_cp_async_commit() {
   emu_groups.push_back(emu_open);
   emu_open.clear();

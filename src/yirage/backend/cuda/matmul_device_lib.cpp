@@ -16,6 +16,11 @@ __device__ __forceinline__ unsigned yr_mm_smem_u32(const void* p) {
 __device__ __forceinline__ void yr_mm_cp_async16(unsigned dst, const void* src) {
   asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
 }
+// The same copy, its L2 miss filling the whole 256-byte segment: for weight rows of which a block
+// reads 256 bytes or more, half the DRAM requests.
+__device__ __forceinline__ void yr_mm_cp_async16_wide(unsigned dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+}
 __device__ __forceinline__ void yr_mm_cp_async_commit() {
   asm volatile("cp.async.commit_group;" ::: "memory");
 }

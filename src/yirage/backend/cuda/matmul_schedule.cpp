@@ -238,12 +238,16 @@ class MatmulEmitter {
       const int64_t pieces = chunk * s.pieces_per_row;
       const auto& whole =
           g_.inputs()[static_cast<std::size_t>(nodes()[s.node].input_index)].dtensor.shape;
+      // Strips of whole 256-byte segments (the block's columns and the row pitch multiples of
+      // 128 elements) fetch each segment into L2 at once.
+      const bool wide = s.pieces_per_row % 16 == 0 && whole[1] % 128 == 0;
       open_copy_loop(pieces);
       code_.line("const int k = i / " + num(s.pieces_per_row) + ", q = i % " +
                  num(s.pieces_per_row) + ";");
-      code_.line("yr_mm_cp_async16(stage + " + num(s.stage_offset) + "u + yr_swz" +
-                 num(static_cast<int64_t>(j)) + "(k, q) * 16, src" + num(s.node) +
-                 " + ((long long)c * " + lnum(chunk) + " + k) * " + lnum(whole[1]) + " + q * 8);");
+      code_.line(std::string(wide ? "yr_mm_cp_async16_wide" : "yr_mm_cp_async16") + "(stage + " +
+                 num(s.stage_offset) + "u + yr_swz" + num(static_cast<int64_t>(j)) +
+                 "(k, q) * 16, src" + num(s.node) + " + ((long long)c * " + lnum(chunk) +
+                 " + k) * " + lnum(whole[1]) + " + q * 8);");
       close_copy_loop();
     }
     code_.close(";");
