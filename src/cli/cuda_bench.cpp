@@ -110,7 +110,7 @@ std::vector<Row> rows() {
   const DType bf16 = DType::BF16;
   std::vector<Row> result;
   // Grid 128 gives each of an H100's 132 SMs at most one block.
-  const std::vector<Tiling> gemv = {{96, 16}, {192, 16}, {384, 8}, {48, 32}, {128, 16}};
+  const std::vector<Tiling> gemv = {{96, 16}, {192, 16}, {384, 8}, {48, 32}, {128, 16}, {64, 32}};
   // Split contractions: 96 or 128 blocks of 128 to 256 columns (256 to 512 bytes of each
   // weight row), the rows x read once per column strip rather than once per narrow block.
   const std::vector<SplitTiling> gemv_splits = {{{48, 32}, 2}, {{32, 32}, 4}, {{24, 32}, 4}};

@@ -50,8 +50,8 @@ std::vector<Workload> scheduled_workloads() {
   const DType bf16 = DType::BF16;
   std::vector<Workload> list;
   for (int64_t bs : {1, 8, 64}) {
-    for (Tiling t :
-         {Tiling{96, 16}, Tiling{192, 16}, Tiling{384, 8}, Tiling{48, 32}, Tiling{128, 16}})
+    for (Tiling t : {Tiling{96, 16}, Tiling{192, 16}, Tiling{384, 8}, Tiling{48, 32},
+                     Tiling{128, 16}, Tiling{64, 32}})
       list.push_back(workloads::rms_norm_matmul(bs, 4096, 6144, bf16, t));
   }
   for (int64_t bs : {1, 64}) {
