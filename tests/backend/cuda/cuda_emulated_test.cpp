@@ -72,6 +72,7 @@ inline int atomicCAS(int* p, int expected, int v) {
 }
 inline uint4 yr_load_stream(const void* p) { uint4 r; std::memcpy(&r, p, 16); return r; }
 inline float yr_load_coherent(const float* p) { return *p; }
+inline void yr_prefetch_l2(const void*) {}
 template <typename V> V __shfl_xor_sync(unsigned, V v, int offset) {
   const unsigned t = threadIdx.x;
   std::memcpy(&emu_lanes[t], &v, sizeof(V));
