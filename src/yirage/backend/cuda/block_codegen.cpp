@@ -4,6 +4,7 @@
 
 #include "yirage/backend/cuda/attention_schedule.h"
 #include "yirage/backend/cuda/code_writer.h"
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/cuda/elementwise_schedule.h"
 #include "yirage/backend/cuda/matmul_schedule.h"
@@ -50,6 +51,7 @@ class Emitter {
     params += "float* __restrict__ scratch";
     code_.open("extern \"C\" __global__ void __launch_bounds__(" + num(kThreads) + ") yr_kernel(" +
                params + ")");
+    code_.raw(dependent_prologue());
     if (in_shared) {
       code_.line("extern __shared__ float4 yr_smem[];");
       code_.line("float* __restrict__ T = reinterpret_cast<float*>(yr_smem);");
@@ -83,6 +85,7 @@ class Emitter {
     result.kernel.grid = {static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),
                           static_cast<unsigned>(grid[2])};
     result.kernel.block = {kThreads, 1, 1};
+    result.kernel.dependent = true;
     if (in_shared) {
       result.kernel.shared_bytes = static_cast<int>(total_ * 4);
     } else {
