@@ -1,3 +1,5 @@
+// GPU: build-gpu/tests/yirage_tests --gtest_filter='Cuda*:Conformance*' (the register schedule of
+// element-wise block graphs runs in the conformance suite and the bench ntrans row).
 // The unfused path's generated kernels executed on the host, without a GPU: each source is
 // compiled by the host C++ compiler against a small emulation of the CUDA built-ins (blocks one
 // after another, a thread per CUDA thread, barriers for __syncthreads and warp shuffles) and its
@@ -14,11 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "yirage/backend/cuda/block_codegen.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/backend/cuda/gemv_codegen.h"
 #include "yirage/backend/cuda/op_codegen.h"
 #include "yirage/backend/random_inputs.h"
 #include "yirage/backend/registry.h"
+#include "yirage/ir/block_graph.h"
+#include "yirage/workloads/workloads.h"
 
 namespace yirage::backend::cuda {
 namespace {
@@ -67,6 +72,7 @@ inline int atomicCAS(int* p, int expected, int v) {
 }
 inline uint4 yr_load_stream(const void* p) { uint4 r; std::memcpy(&r, p, 16); return r; }
 inline float yr_load_coherent(const float* p) { return *p; }
+inline void yr_prefetch_l2(const void*) {}
 template <typename V> V __shfl_xor_sync(unsigned, V v, int offset) {
   const unsigned t = threadIdx.x;
   std::memcpy(&emu_lanes[t], &v, sizeof(V));
@@ -116,6 +122,7 @@ struct Case {
   ir::KernelGraph graph;  // its last node is the op under test, its inputs are graph inputs
   KernelSource kernel;
   bool gemv = false;
+  bool block = false;  // a customized node: block-graph kernel with a trailing scratch pointer
   std::size_t partial_bytes = 0, counter_bytes = 0;
 };
 
@@ -153,6 +160,44 @@ Case gemv_case(int64_t batches, int64_t m, int64_t n, int64_t k, bool transposed
   c.partial_bytes = kernel->partial_bytes;
   c.counter_bytes = kernel->counter_bytes;
   return c;
+}
+
+// A block-graph kernel that must take the register (element-wise) schedule.
+Case block_case(std::string name, ir::KernelGraph graph) {
+  const BlockKernel block = generate_block_kernel(*graph.nodes().back().block_graph, 232448);
+  EXPECT_EQ(block.kernel.source.find("yr_smem"), std::string::npos) << name;
+  EXPECT_EQ(block.scratch_bytes, 0u) << name;
+  Case c{std::move(name), std::move(graph), block.kernel};
+  c.block = true;
+  return c;
+}
+
+// Rows scaled, shifted, activated and normalised over 1024 columns, two rows' vectors per
+// thread (rows spanning warps), with a per-row broadcast and a row-vector broadcast.
+ir::KernelGraph broadcast_norm_graph() {
+  const DType bf16 = DType::BF16;
+  ir::KernelGraph g;
+  const auto x = g.input({16, 1024}, bf16);
+  const auto s = g.input({16, 1}, bf16);
+  const auto b = g.input({1024}, bf16);
+  const auto w = g.input({1024}, bf16);
+  auto block = std::make_shared<ir::BlockGraph>(ir::Dim3{2, 1, 1});
+  const auto bx = block->input(g.type(x), {0, -1, -1}, -1);
+  const auto bs = block->input(g.type(s), {0, -1, -1}, -1);
+  const auto bb = block->input(g.type(b), {-1, -1, -1}, -1);
+  const auto bw = block->input(g.type(w), {-1, -1, -1}, -1);
+  const auto shifted =
+      block->add_op(OpKind::Add, {block->add_op(OpKind::Mul, {bx, bs}, {})[0], bb}, {})[0];
+  const auto active = block->add_op(OpKind::Silu, {shifted}, {})[0];
+  ir::Attrs eps;
+  eps.set("eps", 1e-6);
+  ir::Attrs half;
+  half.set("scalar", 0.5);
+  const auto normed = block->add_op(OpKind::RmsNorm, {active, bw}, eps)[0];
+  block->output(block->add_op(OpKind::MulScalar, {normed}, half)[0], {0, -1, -1});
+  block->output(active, {0, -1, -1});
+  for (const auto& out : g.customized({x, s, b, w}, block)) g.mark_output(out);
+  return g;
 }
 
 std::vector<Case> cases() {
@@ -236,6 +281,10 @@ std::vector<Case> cases() {
     g.mark_output(g.rope(x, g.input({2, 5}, DType::I64), 10000.0));
     list.push_back(op_case("rope", std::move(g)));
   }
+  list.push_back(block_case("ntrans block graph 8x4096", workloads::ntrans(8, 4096, bf16).fused));
+  list.push_back(
+      block_case("ntrans block graph 4x256 f32", workloads::ntrans(4, 256, DType::F32).fused));
+  list.push_back(block_case("broadcast, silu, rms_norm block graph", broadcast_norm_graph()));
   list.push_back(gemv_case(1, 1, 256, 512, false, bf16));
   list.push_back(gemv_case(2, 4, 64, 300, false, DType::F32));
   list.push_back(gemv_case(1, 3, 24, 7, false, bf16));
@@ -280,6 +329,7 @@ TEST(CudaEmulated, GeneratedKernelsMatchTheReferenceOnTheHost) {
         types.push_back("const " + storage_type(c.graph.type(ref).dtype) + "*");
       for (const auto& out : node.outputs) types.push_back(storage_type(out.dtype) + "*");
       if (node.op == OpKind::Embedding) types.push_back("int*");
+      if (c.block) types.push_back("float*");
     }
     std::string call = entry;
     for (std::size_t p = 0; p < types.size(); ++p)
@@ -333,6 +383,8 @@ TEST(CudaEmulated, GeneratedKernelsMatchTheReferenceOnTheHost) {
       args.push_back(counters.data());
     } else if (node.op == OpKind::Embedding) {
       args.push_back(status.data());
+    } else if (c.block) {
+      args.push_back(partial.data());
     }
     run(args.data(), c.kernel.grid.data(), c.kernel.block[0]);
     for (std::size_t o = 0; o < outputs.size(); ++o) {

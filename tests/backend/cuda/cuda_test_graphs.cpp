@@ -183,6 +183,10 @@ std::vector<std::pair<std::string, KernelGraph>> cuda_workload_graphs(DType dtyp
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, false));
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, false, {4, 0}));
   list.push_back(workloads::attention_decode(2, 4, 256, 64, dtype, true));
+  // The register schedule of element-wise block graphs: rows spanning warps (4096 wide, one
+  // vector a thread) and rows within a warp (256 wide).
+  list.push_back(workloads::ntrans(8, 4096, dtype));
+  list.push_back(workloads::ntrans(4, 256, dtype));
   // The attention schedule's other shapes: a pipeline of several KV tiles, head 128, query
   // rows spread over warps and blocks (padded), QK-norm with several row warps, a KV range
   // that is no multiple of 16, a head dim padded from 24 to 32.

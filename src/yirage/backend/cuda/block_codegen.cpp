@@ -6,6 +6,7 @@
 #include "yirage/backend/cuda/code_writer.h"
 #include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
+#include "yirage/backend/cuda/elementwise_schedule.h"
 #include "yirage/backend/cuda/matmul_schedule.h"
 #include "yirage/core/error.h"
 
@@ -541,6 +542,7 @@ BlockKernel generate_block_kernel(const ir::BlockGraph& graph, int shared_limit)
   graph.check_complete();
   if (auto kernel = try_generate_attention_kernel(graph, shared_limit)) return *kernel;
   if (auto kernel = try_generate_matmul_kernel(graph, shared_limit)) return *kernel;
+  if (auto kernel = try_generate_elementwise_kernel(graph)) return *kernel;
   return Emitter(graph).generate(shared_limit);
 }
 

@@ -37,6 +37,9 @@ const char* const kLoadHelpers = R"(__device__ __forceinline__ uint4 yr_load_str
       : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
   return r;
 }
+__device__ __forceinline__ void yr_prefetch_l2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" :: "l"(p));
+}
 __device__ __forceinline__ float yr_load_coherent(const float* p) {
   float r;
   asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(r) : "l"(p));
@@ -78,7 +81,6 @@ std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
   code.open("extern \"C\" __global__ void " + launch_bounds(resident) + " yr_gemv(const " + t +
             "* __restrict__ a, const " + t + "* __restrict__ b, " + t +
             "* __restrict__ c, float* __restrict__ partial, unsigned* __restrict__ counters)");
-  code.raw(dependent_prologue());
   code.line("__shared__ float xs[" + m + "][" + rows + "];");
   // Column lane q's element j at j * (lanes + 1) + q: conflict-free writes and reads.
   code.line("__shared__ float red[" + std::to_string(virtual_warps) + "][" +
@@ -96,6 +98,17 @@ std::optional<GemvKernel> column_gemv(const GemmShape& s, int multiprocessors) {
   code.line("const bool active = col < " + num(s.n) + ";");
   code.line("const int r0 = reader * " + std::to_string(rows_per_reader) + ", r1 = r0 + " +
             std::to_string(rows_per_reader) + ";");
+  // Before waiting for the kernel it depends on (which may write B), the block asks for its first
+  // batch of B in L2: a hint only (L2 is where writes land, so no stale value can be read), so
+  // the weights stream in while the previous kernel finishes. At most a wave of blocks times
+  // one batch each: a few MB, well within L2.
+  code.line("#pragma unroll");
+  code.open("for (int q = 0; q < " + u + "; ++q)");
+  code.line("const long long row = k0 + r0 + q;");
+  code.line("if (active && r0 + q < r1 && row < " + num(s.k) + ") yr_prefetch_l2(b + row * " +
+            num(s.n) + " + col);");
+  code.close();
+  code.raw(dependent_prologue());
   // The first batch of B is in flight while the block stages its slice of A.
   auto load_batch = [&] {
     code.line("#pragma unroll");

@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
+#include <unordered_map>
 
 #include "yirage/backend/cuda/autotune.h"
 #include "yirage/backend/cuda/block_codegen.h"
 #include "yirage/backend/cuda/cublaslt.h"
 #include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/gemv_codegen.h"
+#include "yirage/backend/cuda/graph_identity.h"
 #include "yirage/backend/cuda/op_codegen.h"
 #include "yirage/backend/cuda/runtime.h"
 #include "yirage/core/error.h"
@@ -63,25 +63,6 @@ bool gemm_shape(const ir::KernelGraph& graph, const ir::Node& node, GemmShape& s
 
 // Exact structure of a graph, node by node in insertion order (block graphs by identity: the
 // cached program holds them alive).
-std::string structure_key(const ir::KernelGraph& graph) {
-  std::ostringstream key;
-  for (const auto& node : graph.nodes()) {
-    key << static_cast<int>(node.op) << "(";
-    for (const auto& ref : node.inputs) key << ref.node << "." << ref.output << ",";
-    key << ")";
-    for (const auto& [name, value] : node.attrs.values())
-      key << name << "=" << ir::attr_value_to_string(value) << ";";
-    for (const auto& type : node.outputs) key << type.to_string();
-    if (node.block_graph) key << "@" << node.block_graph.get();
-    key << "|";
-  }
-  key << "in";
-  for (int32_t index : graph.input_nodes()) key << index << ",";
-  key << "out";
-  for (const auto& ref : graph.outputs()) key << ref.node << "." << ref.output << ",";
-  return key.str();
-}
-
 }  // namespace
 
 struct Program::Step {
@@ -390,15 +371,23 @@ std::vector<core::Tensor> Program::run(const std::vector<core::Tensor>& inputs) 
 
 std::shared_ptr<Program> program_for(Runtime& runtime, const ir::KernelGraph& graph) {
   static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<Program>> programs;
-  const std::string key = structure_key(graph);
+  static std::unordered_multimap<uint64_t, std::shared_ptr<Program>> programs;
+  const uint64_t key = structure_hash(graph);
+  const auto find = [&]() -> std::shared_ptr<Program> {
+    for (auto [at, end] = programs.equal_range(key); at != end; ++at) {
+      if (same_structure(at->second->graph(), graph)) return at->second;
+    }
+    return nullptr;
+  };
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (auto found = programs.find(key); found != programs.end()) return found->second;
+    if (auto found = find()) return found;
   }
   auto program = std::make_shared<Program>(runtime, graph);
   std::lock_guard<std::mutex> lock(mutex);
-  return programs.emplace(key, program).first->second;
+  if (auto found = find()) return found;  // built meanwhile on another thread
+  programs.emplace(key, program);
+  return program;
 }
 
 std::vector<std::string> generated_sources(const ir::KernelGraph& graph, int shared_limit) {

@@ -46,6 +46,8 @@ class Program {
   std::vector<core::Tensor> run(const std::vector<core::Tensor>& inputs);
   /// Step counts.
   const ProgramStats& stats() const { return stats_; }
+  /// The graph it runs (its own copy).
+  const ir::KernelGraph& graph() const { return graph_; }
 
  private:
   struct Step;
@@ -64,7 +66,8 @@ class Program {
   std::mutex mutex_;                   // one-time choices of GEMM kernels
 };
 
-/// The program for `graph`, from a process-wide cache keyed by the graph's exact structure.
+/// The program for `graph`, from a process-wide cache keyed by the graph's exact structure
+/// (structure_hash, confirmed by same_structure).
 std::shared_ptr<Program> program_for(Runtime& runtime, const ir::KernelGraph& graph);
 
 /// Kernel sources a graph generates (for inspection and compile tests): one per launch step,
