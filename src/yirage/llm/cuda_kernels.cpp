@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/core/error.h"
 
@@ -67,6 +68,7 @@ constexpr const char* kKernels = R"(
 // out[r] = table[ids[r]]. grid: rows; block: any.
 extern "C" __global__ void yr_embed(const int* __restrict__ ids, const T* __restrict__ table,
                                     T* __restrict__ out) {
+  yr_dependent_prologue();
   const long long src = (long long)ids[blockIdx.x] * HIDDEN;
   const long long dst = (long long)blockIdx.x * HIDDEN;
   for (int i = threadIdx.x; i < HIDDEN; i += blockDim.x) out[dst + i] = table[src + i];
@@ -77,6 +79,7 @@ extern "C" __global__ void yr_embed(const int* __restrict__ ids, const T* __rest
 extern "C" __global__ void yr_add_rms_norm(T* __restrict__ x, const T* __restrict__ delta,
                                            const T* __restrict__ weight, T* __restrict__ out,
                                            const int* __restrict__ pick) {
+  yr_dependent_prologue();
   const long long src = (long long)(pick ? pick[blockIdx.x] : (int)blockIdx.x) * HIDDEN;
   const long long dst = (long long)blockIdx.x * HIDDEN;
   float sum = 0.0f;
@@ -140,6 +143,7 @@ extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* 
                                             int block_size, const float* __restrict__ rope_cos,
                                             const float* __restrict__ rope_sin,
                                             T* __restrict__ q, T* k_cache, T* v_cache, int rows) {
+  yr_dependent_prologue();
   constexpr int NH = HEADS + 2 * KV_HEADS;
   const int task = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (task >= rows * NH) return;  // the whole warp
@@ -336,6 +340,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
                  int block_size, T* k_cache, T* v_cache, T* __restrict__ out,
                  float* __restrict__ part_acc, float* __restrict__ part_ml,
                  unsigned* __restrict__ counters, int splits) {
+  yr_dependent_prologue();
   yr_attention_body<false>(q, nullptr, nullptr, pos, seq, tables, table_stride, block_size,
                            nullptr, nullptr, k_cache, v_cache, out, part_acc, part_ml, counters,
                            splits);
@@ -353,6 +358,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
                         T* __restrict__ out, float* __restrict__ part_acc,
                         float* __restrict__ part_ml, unsigned* __restrict__ counters,
                         int splits) {
+  yr_dependent_prologue();
   yr_attention_body<true>(qkv, q_norm, k_norm, pos, seq, tables, table_stride, block_size,
                           rope_cos, rope_sin, k_cache, v_cache, out, part_acc, part_ml, counters,
                           splits);
@@ -361,6 +367,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
 // out [rows, INTER] = silu(gate) * up of gu [rows, 2 INTER] (gate columns, then up columns).
 // grid-stride.
 extern "C" __global__ void yr_silu_mul(const T* __restrict__ gu, T* __restrict__ out, int rows) {
+  yr_dependent_prologue();
   const long long n = (long long)rows * INTER;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (long long)gridDim.x * blockDim.x) {
@@ -373,6 +380,7 @@ extern "C" __global__ void yr_silu_mul(const T* __restrict__ gu, T* __restrict__
 // out[i] = (float)in[i] for i < n. grid-stride.
 extern "C" __global__ void yr_to_f32(const T* __restrict__ in, float* __restrict__ out,
                                      long long n) {
+  yr_dependent_prologue();
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (long long)gridDim.x * blockDim.x)
     out[i] = ld(in, i);
@@ -382,6 +390,7 @@ extern "C" __global__ void yr_to_f32(const T* __restrict__ in, float* __restrict
 // grid: (ceil(cols / 32), ceil(rows / 32)); block: 256.
 extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict__ out, int rows,
                                         int cols) {
+  yr_dependent_prologue();
   __shared__ T tile[32][33];
   const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
   const int c0 = blockIdx.x * 32, r0 = blockIdx.y * 32;
@@ -513,6 +522,7 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
 // [rows, columns]. grid: rows; block: 1024.
 extern "C" __global__ void yr_argmax(const T* __restrict__ logits, int* __restrict__ out,
                                      int columns, int limit) {
+  yr_dependent_prologue();
   __shared__ float s_best[32];
   __shared__ int s_index[32];
   const T* row = logits + (long long)blockIdx.x * columns;
@@ -626,14 +636,18 @@ std::string qwen3_cuda_source(const CudaKernelShape& shape) {
       const bool silu = kind == GemvKind::Silu || kind == GemvKind::NormSilu;
       entries << "extern \"C\" __global__ void __launch_bounds__(256) " << gemv_entry(m, kind)
               << "(const T* __restrict__ w, const T* __restrict__ x, T* y, int n_out, int k, "
-                 "const T* __restrict__ norm) {\n  yr_gemv_body<"
+                 "const T* __restrict__ norm) {\n  yr_dependent_prologue();\n  yr_gemv_body<"
               << m << ", " << (silu ? "true" : "false") << ", " << (norm ? "true" : "false") << ", "
               << (kind == GemvKind::Residual ? "true" : "false")
               << ">(w, x, y, n_out, k, norm);\n}\n";
     }
   }
-  return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + kKernels +
-         entries.str();
+  // Every entry point opens with this: the model launches them as programmatic dependents.
+  const std::string prologue =
+      std::string("__device__ __forceinline__ void yr_dependent_prologue() {\n") +
+      cuda::dependent_prologue() + "}\n";
+  return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + prologue +
+         kKernels + entries.str();
 }
 
 RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions) {
