@@ -405,6 +405,13 @@ extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict_
   }
 }
 
+// Asks for the 128-byte line at p to be brought into L2 (a hint: no register waits for it).
+__device__ __forceinline__ void yr_prefetch_l2(const void* p) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#endif
+}
+
 // y [M, n_out] = x [M, k] times w [rows, k] transposed (rows: n_out, or 2 n_out with SILU), for
 // few rows M: one warp per output column, each lane reading 16-byte runs of the column's weight
 // row with U runs (of each weight row) in flight, float accumulation, a warp sum at the end.
@@ -412,6 +419,9 @@ extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict_
 // silu(gate) * up. NORM: x is the residual stream; the block first computes each row's RMS and
 // multiplies by rms_norm(x) * norm (rounded to T) instead, as yr_add_rms_norm would have
 // stored it. RESIDUAL: y is the residual stream, and gets the product added (rounded to T).
+// Weights never change during a step, so before waiting for the kernel before it (the
+// dependent-launch prologue) each warp asks L2 for the first U runs of its weight rows: a block
+// that starts while the previous kernel is still finishing streams weights meanwhile.
 // k: a multiple of VEC. grid: ceil(n_out / 8); block: 256.
 template <int M, bool SILU, bool NORM, bool RESIDUAL>
 __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* __restrict__ x,
@@ -421,6 +431,20 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
   constexpr int U = M == 1 ? 8 : (M == 2 ? 4 : 2);
   const int column = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   const int chunks = k / VEC;
+  const T* row[R];
+  row[0] = w + (long long)column * k;
+  if (SILU) row[R - 1] = w + ((long long)column + n_out) * k;
+  if (column < n_out) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int c = lane + 32 * u;
+      if (c < chunks) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) yr_prefetch_l2(row[r] + (long long)c * VEC);
+      }
+    }
+  }
+  yr_dependent_prologue();
   float inv[M];
   if (NORM) {
     // Sum of squares of each row over the whole block (before any warp leaves).
@@ -451,9 +475,6 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
     }
   }
   if (column >= n_out) return;  // the whole warp
-  const T* row[R];
-  row[0] = w + (long long)column * k;
-  if (SILU) row[R - 1] = w + ((long long)column + n_out) * k;
   float acc[R][M];
 #pragma unroll
   for (int r = 0; r < R; ++r)
@@ -636,7 +657,7 @@ std::string qwen3_cuda_source(const CudaKernelShape& shape) {
       const bool silu = kind == GemvKind::Silu || kind == GemvKind::NormSilu;
       entries << "extern \"C\" __global__ void __launch_bounds__(256) " << gemv_entry(m, kind)
               << "(const T* __restrict__ w, const T* __restrict__ x, T* y, int n_out, int k, "
-                 "const T* __restrict__ norm) {\n  yr_dependent_prologue();\n  yr_gemv_body<"
+                 "const T* __restrict__ norm) {\n  yr_gemv_body<"
               << m << ", " << (silu ? "true" : "false") << ", " << (norm ? "true" : "false") << ", "
               << (kind == GemvKind::Residual ? "true" : "false")
               << ">(w, x, y, n_out, k, norm);\n}\n";
