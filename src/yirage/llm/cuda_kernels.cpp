@@ -413,34 +413,42 @@ __device__ __forceinline__ void yr_prefetch_l2(const void* p) {
 }
 
 // y [M, n_out] = x [M, k] times w [rows, k] transposed (rows: n_out, or 2 n_out with SILU), for
-// few rows M: one warp per output column, each lane reading 16-byte runs of the column's weight
-// row with U runs (of each weight row) in flight, float accumulation, a warp sum at the end.
-// SILU: the warp also reads weight row n_out + column (the up projection) and stores
-// silu(gate) * up. NORM: x is the residual stream; the block first computes each row's RMS and
-// multiplies by rms_norm(x) * norm (rounded to T) instead, as yr_add_rms_norm would have
-// stored it. RESIDUAL: y is the residual stream, and gets the product added (rounded to T).
-// Weights never change during a step, so before waiting for the kernel before it (the
+// few rows M: each warp computes C adjacent output columns (their weight rows read together, so
+// each x run loaded and converted once serves all C), each lane reading 16-byte runs of the
+// weight rows with U runs (of each weight row) in flight, float accumulation, a warp sum at the
+// end. SILU: the warp also reads weight row n_out + column (the up projection) of each column
+// and stores silu(gate) * up. NORM: x is the residual stream; the block first computes each
+// row's RMS and multiplies by rms_norm(x) * norm (rounded to T) instead, as yr_add_rms_norm
+// would have stored it. RESIDUAL: y is the residual stream, and gets the product added (rounded
+// to T). Weights never change during a step, so before waiting for the kernel before it (the
 // dependent-launch prologue) each warp asks L2 for the first U runs of its weight rows: a block
 // that starts while the previous kernel is still finishing streams weights meanwhile.
-// k: a multiple of VEC. grid: ceil(n_out / 8); block: 256.
-template <int M, bool SILU, bool NORM, bool RESIDUAL>
+// k: a multiple of VEC. grid: ceil(n_out / (8 C)); block: 256.
+template <int M, int C, bool SILU, bool NORM, bool RESIDUAL>
 __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* __restrict__ x,
                                              T* y, int n_out, int k,
                                              const T* __restrict__ norm) {
   constexpr int R = SILU ? 2 : 1;
+  constexpr int RC = R * C;  // weight rows of a warp: column c's at c * R (gate), c * R + 1 (up)
   constexpr int U = M == 1 ? 8 : (M == 2 ? 4 : 2);
-  const int column = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  const int warp_index = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int first = warp_index * C, lane = threadIdx.x & 31;
   const int chunks = k / VEC;
-  const T* row[R];
-  row[0] = w + (long long)column * k;
-  if (SILU) row[R - 1] = w + ((long long)column + n_out) * k;
-  if (column < n_out) {
+  const T* row[RC];
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    // Columns past the end read the last column's rows (their sums are not stored).
+    const long long column = first + c < n_out ? first + c : n_out - 1;
+    row[c * R] = w + column * k;
+    row[c * R + R - 1] = w + (column + (SILU ? n_out : 0)) * k;
+  }
+  if (first < n_out) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int c = lane + 32 * u;
       if (c < chunks) {
 #pragma unroll
-        for (int r = 0; r < R; ++r) yr_prefetch_l2(row[r] + (long long)c * VEC);
+        for (int q = 0; q < RC; ++q) yr_prefetch_l2(row[q] + (long long)c * VEC);
       }
     }
   }
@@ -474,23 +482,23 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
       inv[m] = rsqrtf(total / (float)k + EPS);
     }
   }
-  if (column >= n_out) return;  // the whole warp
-  float acc[R][M];
+  if (first >= n_out) return;  // the whole warp
+  float acc[RC][M];
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int q = 0; q < RC; ++q)
 #pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+    for (int m = 0; m < M; ++m) acc[q][m] = 0.0f;
   for (int c0 = lane; c0 < chunks; c0 += 32 * U) {
-    uint4 wv[U][R];
+    uint4 wv[U][RC];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int c = c0 + 32 * u;
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
+      for (int q = 0; q < RC; ++q) {
         if (c < chunks) {
-          wv[u][r] = *reinterpret_cast<const uint4*>(row[r] + (long long)c * VEC);
+          wv[u][q] = *reinterpret_cast<const uint4*>(row[q] + (long long)c * VEC);
         } else {
-          wv[u][r].x = wv[u][r].y = wv[u][r].z = wv[u][r].w = 0u;
+          wv[u][q].x = wv[u][q].y = wv[u][q].z = wv[u][q].w = 0u;
         }
       }
     }
@@ -498,9 +506,9 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
     for (int u = 0; u < U; ++u) {
       const int c = c0 + 32 * u;
       if (c < chunks) {
-        float wf[R][VEC];
+        float wf[RC][VEC];
 #pragma unroll
-        for (int r = 0; r < R; ++r) unpack(wv[u][r], wf[r]);
+        for (int q = 0; q < RC; ++q) unpack(wv[u][q], wf[q]);
         float nf[VEC];
         if (NORM) unpack(*reinterpret_cast<const uint4*>(norm + (long long)c * VEC), nf);
 #pragma unroll
@@ -512,28 +520,33 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
             for (int j = 0; j < VEC; ++j) xf[j] = rnd(xf[j] * inv[m] * nf[j]);
           }
 #pragma unroll
-          for (int r = 0; r < R; ++r)
+          for (int q = 0; q < RC; ++q)
 #pragma unroll
-            for (int j = 0; j < VEC; ++j) acc[r][m] += wf[r][j] * xf[j];
+            for (int j = 0; j < VEC; ++j) acc[q][m] += wf[q][j] * xf[j];
         }
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int q = 0; q < RC; ++q)
 #pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = yr_warp_sum(acc[r][m]);
+    for (int m = 0; m < M; ++m) acc[q][m] = yr_warp_sum(acc[q][m]);
   if (lane == 0) {
 #pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const long long at = (long long)m * n_out + column;
-      if (SILU) {
-        const float g = rnd(acc[0][m]), u = rnd(acc[R - 1][m]);
-        st(y, at, rnd(g / (1.0f + expf(-g))) * u);
-      } else if (RESIDUAL) {
-        st(y, at, ld(y, at) + rnd(acc[0][m]));
-      } else {
-        st(y, at, acc[0][m]);
+    for (int c = 0; c < C; ++c) {
+      const int column = first + c;
+      if (column >= n_out) continue;
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        const long long at = (long long)m * n_out + column;
+        if (SILU) {
+          const float g = rnd(acc[c * R][m]), u = rnd(acc[c * R + R - 1][m]);
+          st(y, at, rnd(g / (1.0f + expf(-g))) * u);
+        } else if (RESIDUAL) {
+          st(y, at, ld(y, at) + rnd(acc[c * R][m]));
+        } else {
+          st(y, at, acc[c * R][m]);
+        }
       }
     }
   }
@@ -658,7 +671,8 @@ std::string qwen3_cuda_source(const CudaKernelShape& shape) {
       entries << "extern \"C\" __global__ void __launch_bounds__(256) " << gemv_entry(m, kind)
               << "(const T* __restrict__ w, const T* __restrict__ x, T* y, int n_out, int k, "
                  "const T* __restrict__ norm) {\n  yr_gemv_body<"
-              << m << ", " << (silu ? "true" : "false") << ", " << (norm ? "true" : "false") << ", "
+              << m << ", " << gemv_columns_per_warp(m) << ", " << (silu ? "true" : "false") << ", "
+              << (norm ? "true" : "false") << ", "
               << (kind == GemvKind::Residual ? "true" : "false")
               << ">(w, x, y, n_out, k, norm);\n}\n";
     }
@@ -689,6 +703,10 @@ RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions) {
     }
   }
   return tables;
+}
+
+int64_t gemv_columns_per_warp(int64_t rows) {
+  return rows <= 2 ? 1 : 2;
 }
 
 std::string gemv_entry(int64_t rows, GemvKind kind) {

@@ -193,8 +193,10 @@ struct CudaModel::State {
     const auto& kernels = gemv[static_cast<std::size_t>(kind)];
     YR_INTERNAL_CHECK(n >= 1 && n <= static_cast<int64_t>(kernels.size()),
                       "no GEMV of this kind for " << n << " rows");
-    launch(kernels[static_cast<std::size_t>(n - 1)], Grid{to_unsigned((out + 7) / 8), 1, 1},
-           Grid{256, 1, 1}, w_t.data(), x_ptr, y_ptr, out_arg, in_arg, norm);
+    const int64_t per_block = 8 * gemv_columns_per_warp(n);
+    launch(kernels[static_cast<std::size_t>(n - 1)],
+           Grid{to_unsigned((out + per_block - 1) / per_block), 1, 1}, Grid{256, 1, 1}, w_t.data(),
+           x_ptr, y_ptr, out_arg, in_arg, norm);
   }
 
   // The [cols, rows] transpose of the device matrix `m` [rows, cols].
