@@ -176,6 +176,32 @@ struct CudaModel::State {
     runtime.launch(slot.second, slot.first.grid, slot.first.block, {&a_arg, &b_arg, &c_ptr});
   }
 
+  // y [n, out] = x [n, in] @ w [in, out] on cuBLASLt, or, where only the [out, in] copy w_t was
+  // kept, x @ w_t^T (on cuBLASLt, else on the GEMVs, kGemvMaxRows rows at a time).
+  void matmul(int64_t n, int64_t out, int64_t in, const void* x_ptr, const core::Tensor& w,
+              const core::Tensor& w_t, void* y_ptr) {
+    if (w.defined()) {
+      gemm(n, out, in, x_ptr, w.data(), y_ptr);
+      return;
+    }
+    YR_INTERNAL_CHECK(w_t.defined(), "a product without weights");
+    cuda::GemmShape s;
+    s.m = n;
+    s.n = out;
+    s.k = in;
+    s.dtype = dtype;
+    s.b_transposed = true;
+    if (cuda::cublaslt_matmul(runtime, s, x_ptr, w_t.data(), y_ptr)) return;
+    const std::size_t elem = core::dtype_size(dtype);
+    for (int64_t r = 0; r < n; r += kGemvMaxRows) {
+      const int64_t rows_here = std::min(kGemvMaxRows, n - r);
+      gemv_launch(GemvKind::Plain, rows_here, out, in, w_t,
+                  const_cast<char*>(static_cast<const char*>(x_ptr)) +
+                      static_cast<std::size_t>(r * in) * elem,
+                  static_cast<char*>(y_ptr) + static_cast<std::size_t>(r * out) * elem, nullptr);
+    }
+  }
+
   // y [n, out] = x [n, in] @ w [in, out], through the GEMV over w_t [out, in] for few rows.
   void linear(bool gemv_path, int64_t n, int64_t out, int64_t in, const void* x_ptr,
               const core::Tensor& w, const core::Tensor& w_t, void* y_ptr) {
@@ -183,7 +209,7 @@ struct CudaModel::State {
       gemv_launch(GemvKind::Plain, n, out, in, w_t, const_cast<void*>(x_ptr), y_ptr, nullptr);
       return;
     }
-    gemm(n, out, in, x_ptr, w.data(), y_ptr);
+    matmul(n, out, in, x_ptr, w, w_t, y_ptr);
   }
 
   // The GEMV of `kind` for n rows: y_ptr from x_ptr through w_t [out (2 out for Silu), in].
@@ -382,7 +408,7 @@ struct CudaModel::State {
       } else {
         launch(add_rms_norm, row_grid, row_block, x.data(), l == 0 ? none : down.data(),
                w.input_norm.data(), h.data(), none);
-        gemm(n, qkv_width, hidden, h.data(), w.qkv.data(), qkv.data());
+        matmul(n, qkv_width, hidden, h.data(), w.qkv, w.qkv_t, qkv.data());
       }
       const int splits_arg = static_cast<int>(splits);
       const Grid attention_grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1};
@@ -413,13 +439,13 @@ struct CudaModel::State {
         }
         gemv_launch(GemvKind::Residual, n, hidden, inter, w.down_t, a.data(), x.data(), none);
       } else {
-        gemm(n, hidden, heads * d, attn.data(), w.o.data(), o.data());
+        matmul(n, hidden, heads * d, attn.data(), w.o, w.o_t, o.data());
         launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
                none);
-        gemm(n, 2 * inter, hidden, h.data(), w.gate_up.data(), gu.data());
+        matmul(n, 2 * inter, hidden, h.data(), w.gate_up, w.gate_up_t, gu.data());
         launch(silu_mul, Grid{grid_stride_blocks(n * inter), 1, 1}, row_block, gu.data(), a.data(),
                rows_arg);
-        gemm(n, hidden, inter, a.data(), w.down.data(), down.data());
+        matmul(n, hidden, inter, a.data(), w.down, w.down_t, down.data());
       }
     }
     launch(add_rms_norm, Grid{to_unsigned(wanted), 1, 1}, row_block, x.data(),
@@ -575,6 +601,29 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
   s.runtime.synchronize();
   weights.embed = core::Tensor();
   weights.lm_head = core::Tensor();
+  // The [out, in] copies for the GEMVs, made as each layer arrives. Where cuBLASLt runs, it
+  // multiplies by the transposed copies too, and the [in, out] weights are dropped (one copy of
+  // the model on the device). Where the device lacks the memory for the copies, cuBLASLt runs
+  // every product instead.
+  const bool one_copy = s.use_gemv && cuda::cublaslt_available();
+  bool copies = s.use_gemv;
+  const auto no_memory = [&](const core::UserError& error) {
+    YR_LOG(Warn) << "no device memory for the GEMV copies of the weights (" << error.what()
+                 << "); the products run on cuBLASLt";
+    s.runtime.synchronize();
+    copies = false;
+  };
+  if (copies) {
+    try {
+      // The tied head's [vocab, hidden] form is the embedding itself.
+      s.lm_head_t = config.tie_word_embeddings ? s.embed_table : s.transposed(s.lm_head);
+      s.runtime.synchronize();
+      if (one_copy) s.lm_head = core::Tensor();
+    } catch (const core::UserError& error) {
+      no_memory(error);
+      s.lm_head_t = core::Tensor();
+    }
+  }
   for (LayerWeights& layer : weights.layers) {
     DeviceLayer d;
     core::Tensor gate_up = concat_columns(layer.gate, layer.up);
@@ -588,29 +637,30 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
     d.down = upload(layer.down);
     s.runtime.synchronize();
     layer = LayerWeights();
+    if (copies) {
+      try {
+        d.qkv_t = s.transposed(d.qkv);
+        d.o_t = s.transposed(d.o);
+        d.gate_up_t = s.transposed(d.gate_up);
+        d.down_t = s.transposed(d.down);
+        s.runtime.synchronize();
+        if (one_copy) d.qkv = d.o = d.gate_up = d.down = core::Tensor();
+      } catch (const core::UserError& error) {
+        no_memory(error);
+        d.qkv_t = d.o_t = d.gate_up_t = d.down_t = core::Tensor();
+      }
+    }
     s.layers.push_back(std::move(d));
   }
-  if (!s.use_gemv) return;
-  // The [out, in] copies for the GEMVs; where the device lacks the memory, cuBLASLt runs every
-  // product instead.
-  try {
-    // The tied head's [vocab, hidden] form is the embedding itself.
-    s.lm_head_t = config.tie_word_embeddings ? s.embed_table : s.transposed(s.lm_head);
-    for (DeviceLayer& d : s.layers) {
-      d.qkv_t = s.transposed(d.qkv);
-      d.o_t = s.transposed(d.o);
-      d.gate_up_t = s.transposed(d.gate_up);
-      d.down_t = s.transposed(d.down);
-    }
-    s.runtime.synchronize();
-  } catch (const core::UserError& error) {
-    YR_LOG(Warn) << "no device memory for the GEMV copies of the weights (" << error.what()
-                 << "); every product runs on cuBLASLt";
-    s.runtime.synchronize();
-    s.lm_head_t = core::Tensor();
-    for (DeviceLayer& d : s.layers) d.qkv_t = d.o_t = d.gate_up_t = d.down_t = core::Tensor();
+  if (s.use_gemv && !copies) {
+    // Every product on cuBLASLt, over whichever copy each weight has; the transposed copies of
+    // weights that kept their [in, out] form are released.
     s.use_gemv = false;
     s.stats.gemv = false;
+    if (s.lm_head.defined()) s.lm_head_t = core::Tensor();
+    for (DeviceLayer& d : s.layers) {
+      if (d.qkv.defined()) d.qkv_t = d.o_t = d.gate_up_t = d.down_t = core::Tensor();
+    }
   }
 }
 
