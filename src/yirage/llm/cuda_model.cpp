@@ -528,6 +528,7 @@ struct CudaModel::State {
           bool faster = true;
           if (other) faster = gemv_faster(graph, other);
           gemv_for[n] = faster;
+          (faster ? stats.gemv_won : stats.cublaslt_won).push_back(n);
           if (!faster) graph = other;
         }
         if (!graph) use_graphs = false;  // run kernel by kernel from now on

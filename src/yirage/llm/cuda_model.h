@@ -33,10 +33,12 @@ struct StepRows {
 
 /// Counts of how device steps ran.
 struct CudaModelStats {
-  int64_t eager_steps = 0;     ///< steps launched kernel by kernel
-  int64_t graph_captures = 0;  ///< CUDA graphs captured (one per batch size and output kind)
-  int64_t graph_replays = 0;   ///< steps replayed from a captured graph
-  bool gemv = false;           ///< steps of few rows multiply through the GEMV kernels
+  int64_t eager_steps = 0;            ///< steps launched kernel by kernel
+  int64_t graph_captures = 0;         ///< CUDA graphs captured (one per batch size and output kind)
+  int64_t graph_replays = 0;          ///< steps replayed from a captured graph
+  bool gemv = false;                  ///< steps of few rows multiply through the GEMV kernels
+  std::vector<int64_t> gemv_won;      ///< step sizes whose timed GEMV graph beat cuBLASLt's
+  std::vector<int64_t> cublaslt_won;  ///< step sizes whose timed cuBLASLt graph was faster
 };
 
 /// The device-resident model. Every call needs a KvCache with a CUDA layout.
