@@ -5,7 +5,8 @@
 //   ninja -C build-gpu yirage_tests yirage_cli
 //   build-gpu/tests/yirage_tests --gtest_filter='CudaEngine*'
 //   python3 bench/qwen3_decode_cuda.py --yirage build-gpu/src/cli/yirage   # writes
-//       bench/results/cuda-h100-qwen3-decode.json (add --torch-compile for the compiled peer)
+//       bench/results/cuda-h100-qwen3-decode.json (add --torch-compile for the compiled peer;
+//       variants: auto (timed GEMV/cuBLASLt choice), gemv, cublaslt, auto_no_pdl)
 #include <gtest/gtest.h>
 
 #include <cmath>
