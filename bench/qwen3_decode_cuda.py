@@ -1,8 +1,10 @@
 """Qwen3 decode on one GPU: yirage's CUDA engine against the PyTorch peer, in the same run.
 
 yirage runs `yirage bench model demo:PRESET --backend cuda` (demo weights generated in memory,
-greedy decoding, batch 1 and 8), once with decode-step products through its GEMV kernels (the
-default) and once through cuBLASLt (YIRAGE_CUDA_GEMV=0); the peer is bench/peers/torch_qwen3_decode.py (a static KV cache
+greedy decoding, batch 1 and 8) in four variants: the default (per step size the faster of
+its GEMV kernels and cuBLASLt, timed once), always GEMVs (YIRAGE_CUDA_GEMV=1), always cuBLASLt
+(YIRAGE_CUDA_GEMV=0), and the default without programmatic dependent launches
+(YIRAGE_CUDA_PDL=0); the peer is bench/peers/torch_qwen3_decode.py (a static KV cache
 and the whole decode step in one CUDA graph, optionally torch.compile'd first). One JSON file
 with the machine, both sides and the goals goes to bench/results/.
 
@@ -95,7 +97,7 @@ def main():
                         help="also run the peer through torch.compile (its strongest form)")
     parser.add_argument("--skip-torch", action="store_true")
     parser.add_argument("--gemv-only", action="store_true",
-                        help="skip the yirage run with every product on cuBLASLt")
+                        help="run only yirage's default variant")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results",
                                                        "cuda-h100-qwen3-decode.json"))
     args = parser.parse_args()
@@ -109,10 +111,13 @@ def main():
                 "goals_ms_per_token_bs1": GOALS_MS,
                 "pytorch_best_before_ms_per_token_bs1": PYTORCH_BEFORE_MS,
                 "yirage": {}, "torch": {}, "summary": []}
-    # Decode-step products through yirage's GEMV kernels (the default) and through cuBLASLt.
-    variants = {"gemv": {}, "cublaslt": {"YIRAGE_CUDA_GEMV": "0"}}
+    # The default (per step size, the faster of GEMVs and cuBLASLt by timed graph replays),
+    # then always the GEMVs, always cuBLASLt, and the default without programmatic dependent
+    # launches.
+    variants = {"auto": {}, "gemv": {"YIRAGE_CUDA_GEMV": "1"},
+                "cublaslt": {"YIRAGE_CUDA_GEMV": "0"}, "auto_no_pdl": {"YIRAGE_CUDA_PDL": "0"}}
     if args.gemv_only:
-        del variants["cublaslt"]
+        variants = {"auto": {}}
     for name, env in variants.items():
         document["yirage"][name] = {}
         for model in models:

@@ -189,7 +189,17 @@ void run_bench_model(const BenchModelOptions& options) {
       std::cout << variant << ": " << gpu->stats().graph_replays << " steps replayed from "
                 << gpu->stats().graph_captures << " CUDA graphs, " << gpu->stats().eager_steps
                 << " run kernel by kernel; few-row products through "
-                << (gpu->stats().gemv ? "GEMV kernels" : "cuBLASLt") << "\n";
+                << (gpu->stats().gemv ? "GEMV kernels" : "cuBLASLt");
+      const auto sizes = [](const std::vector<int64_t>& list) {
+        std::string text;
+        for (const int64_t n : list) text += (text.empty() ? "" : ",") + std::to_string(n);
+        return text.empty() ? std::string("none") : text;
+      };
+      if (gpu->stats().gemv) {
+        std::cout << " (timed per step size: GEMVs faster at " << sizes(gpu->stats().gemv_won)
+                  << ", cuBLASLt at " << sizes(gpu->stats().cublaslt_won) << ")";
+      }
+      std::cout << "\n";
     }
     variants[variant] = {{"kernels", counters.kernels},
                          {"kernels_run", counters.fused_kernels},

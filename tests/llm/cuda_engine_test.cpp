@@ -5,7 +5,8 @@
 //   ninja -C build-gpu yirage_tests yirage_cli
 //   build-gpu/tests/yirage_tests --gtest_filter='CudaEngine*'
 //   python3 bench/qwen3_decode_cuda.py --yirage build-gpu/src/cli/yirage   # writes
-//       bench/results/cuda-h100-qwen3-decode.json (add --torch-compile for the compiled peer)
+//       bench/results/cuda-h100-qwen3-decode.json (add --torch-compile for the compiled peer;
+//       variants: auto (timed GEMV/cuBLASLt choice), gemv, cublaslt, auto_no_pdl)
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -109,6 +110,12 @@ TEST(CudaEngine, Float32LogitsMatchTheHostModel) {
     // Every product on cuBLASLt instead of the GEMV kernels.
     const testing::ScopedEnv no_gemv("YIRAGE_CUDA_GEMV", "0");
     expect_steps_match(config, lookup, core::DType::F32, {{3, 14, 15, 9, 26}, {5}}, 1e-4);
+  }
+  {
+    // Decode steps of few rows always on the GEMVs (by default their graphs are timed against
+    // cuBLASLt's and the faster kept).
+    const testing::ScopedEnv gemv_only("YIRAGE_CUDA_GEMV", "1");
+    expect_steps_match(config, lookup, core::DType::F32, {{3, 14, 15, 9, 26}, {5}, {7, 7}}, 1e-4);
   }
   {
     // Every step kernel by kernel.

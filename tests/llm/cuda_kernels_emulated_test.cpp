@@ -493,7 +493,11 @@ void check_shape(const CudaKernelShape& shape, EmulatedKernels& kernels) {
       const bool norm = kind == GemvKind::NormPlain || kind == GemvKind::NormSilu;
       if (norm && m > kGemvNormMaxRows) continue;
       std::vector<uint8_t> y = start_y;
-      kernels.run<GemvKernel>(gemv_entry(m, kind).c_str(), 3, 1, 256, wt.data(), xs.data(),
+      // The model's grid: warps of 1 (up to 2 rows) or 2 adjacent columns, 8 a block; 19
+      // columns leave the last warp of 2 a column past the end.
+      const int64_t per_block = 8 * gemv_columns_per_warp(m);
+      const auto blocks = static_cast<unsigned>((columns + per_block - 1) / per_block);
+      kernels.run<GemvKernel>(gemv_entry(m, kind).c_str(), blocks, 1, 256, wt.data(), xs.data(),
                               y.data(), static_cast<int>(columns), static_cast<int>(k),
                               norm ? static_cast<const void*>(norm_weight.data()) : nullptr);
       EXPECT_LE(max_relative(floats(y.data(), dtype, m * columns), *want_y), tolerance)

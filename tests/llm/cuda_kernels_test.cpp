@@ -51,6 +51,28 @@ TEST(CudaEngineKernels, SourcesCompileForSm80AndSm90) {
   EXPECT_GT(compiled.cubin.size(), 1000u);
 }
 
+// The model launches every entry point as a programmatic dependent of the kernel before it, so
+// each must wait for that kernel (the prologue, directly or in the GEMV body) before its reads.
+TEST(CudaEngineKernels, EveryEntryPointWaitsForTheKernelBefore) {
+  const std::string source = qwen3_cuda_source(shapes()[1]);
+  int entries = 0;
+  for (std::size_t at = source.find("extern \"C\" __global__"); at != std::string::npos;
+       at = source.find("extern \"C\" __global__", at + 1)) {
+    ++entries;
+    const std::size_t end = source.find("\n}\n", at);
+    ASSERT_NE(end, std::string::npos);
+    const std::string body = source.substr(at, end - at);
+    EXPECT_TRUE(body.find("yr_dependent_prologue();") != std::string::npos ||
+                body.find("yr_gemv_body<") != std::string::npos)
+        << body.substr(0, body.find('('));
+  }
+  EXPECT_GT(entries, 9 + 5 * static_cast<int>(kGemvNormMaxRows));
+  const std::size_t gemv = source.find("void yr_gemv_body(");
+  ASSERT_NE(gemv, std::string::npos);
+  EXPECT_NE(source.find("yr_dependent_prologue();", gemv), std::string::npos);
+  EXPECT_NE(source.find("griddepcontrol.wait"), std::string::npos);
+}
+
 TEST(CudaEngineKernels, LayoutOfTheAttentionBlock) {
   const CudaKernelShape shape = shapes()[2];  // 8B: 32 heads over 8 KV heads of 128
   EXPECT_EQ(shape.vector_elements(), 8);

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/device_code.h"
 #include "yirage/core/error.h"
 
@@ -67,6 +68,7 @@ constexpr const char* kKernels = R"(
 // out[r] = table[ids[r]]. grid: rows; block: any.
 extern "C" __global__ void yr_embed(const int* __restrict__ ids, const T* __restrict__ table,
                                     T* __restrict__ out) {
+  yr_dependent_prologue();
   const long long src = (long long)ids[blockIdx.x] * HIDDEN;
   const long long dst = (long long)blockIdx.x * HIDDEN;
   for (int i = threadIdx.x; i < HIDDEN; i += blockDim.x) out[dst + i] = table[src + i];
@@ -77,6 +79,7 @@ extern "C" __global__ void yr_embed(const int* __restrict__ ids, const T* __rest
 extern "C" __global__ void yr_add_rms_norm(T* __restrict__ x, const T* __restrict__ delta,
                                            const T* __restrict__ weight, T* __restrict__ out,
                                            const int* __restrict__ pick) {
+  yr_dependent_prologue();
   const long long src = (long long)(pick ? pick[blockIdx.x] : (int)blockIdx.x) * HIDDEN;
   const long long dst = (long long)blockIdx.x * HIDDEN;
   float sum = 0.0f;
@@ -140,6 +143,7 @@ extern "C" __global__ void yr_qk_rope_store(const T* __restrict__ qkv, const T* 
                                             int block_size, const float* __restrict__ rope_cos,
                                             const float* __restrict__ rope_sin,
                                             T* __restrict__ q, T* k_cache, T* v_cache, int rows) {
+  yr_dependent_prologue();
   constexpr int NH = HEADS + 2 * KV_HEADS;
   const int task = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (task >= rows * NH) return;  // the whole warp
@@ -336,6 +340,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
                  int block_size, T* k_cache, T* v_cache, T* __restrict__ out,
                  float* __restrict__ part_acc, float* __restrict__ part_ml,
                  unsigned* __restrict__ counters, int splits) {
+  yr_dependent_prologue();
   yr_attention_body<false>(q, nullptr, nullptr, pos, seq, tables, table_stride, block_size,
                            nullptr, nullptr, k_cache, v_cache, out, part_acc, part_ml, counters,
                            splits);
@@ -353,6 +358,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
                         T* __restrict__ out, float* __restrict__ part_acc,
                         float* __restrict__ part_ml, unsigned* __restrict__ counters,
                         int splits) {
+  yr_dependent_prologue();
   yr_attention_body<true>(qkv, q_norm, k_norm, pos, seq, tables, table_stride, block_size,
                           rope_cos, rope_sin, k_cache, v_cache, out, part_acc, part_ml, counters,
                           splits);
@@ -361,6 +367,7 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
 // out [rows, INTER] = silu(gate) * up of gu [rows, 2 INTER] (gate columns, then up columns).
 // grid-stride.
 extern "C" __global__ void yr_silu_mul(const T* __restrict__ gu, T* __restrict__ out, int rows) {
+  yr_dependent_prologue();
   const long long n = (long long)rows * INTER;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (long long)gridDim.x * blockDim.x) {
@@ -373,6 +380,7 @@ extern "C" __global__ void yr_silu_mul(const T* __restrict__ gu, T* __restrict__
 // out[i] = (float)in[i] for i < n. grid-stride.
 extern "C" __global__ void yr_to_f32(const T* __restrict__ in, float* __restrict__ out,
                                      long long n) {
+  yr_dependent_prologue();
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (long long)gridDim.x * blockDim.x)
     out[i] = ld(in, i);
@@ -382,6 +390,7 @@ extern "C" __global__ void yr_to_f32(const T* __restrict__ in, float* __restrict
 // grid: (ceil(cols / 32), ceil(rows / 32)); block: 256.
 extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict__ out, int rows,
                                         int cols) {
+  yr_dependent_prologue();
   __shared__ T tile[32][33];
   const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
   const int c0 = blockIdx.x * 32, r0 = blockIdx.y * 32;
@@ -396,22 +405,54 @@ extern "C" __global__ void yr_transpose(const T* __restrict__ in, T* __restrict_
   }
 }
 
+// Asks for the 128-byte line at p to be brought into L2 (a hint: no register waits for it).
+__device__ __forceinline__ void yr_prefetch_l2(const void* p) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#endif
+}
+
 // y [M, n_out] = x [M, k] times w [rows, k] transposed (rows: n_out, or 2 n_out with SILU), for
-// few rows M: one warp per output column, each lane reading 16-byte runs of the column's weight
-// row with U runs (of each weight row) in flight, float accumulation, a warp sum at the end.
-// SILU: the warp also reads weight row n_out + column (the up projection) and stores
-// silu(gate) * up. NORM: x is the residual stream; the block first computes each row's RMS and
-// multiplies by rms_norm(x) * norm (rounded to T) instead, as yr_add_rms_norm would have
-// stored it. RESIDUAL: y is the residual stream, and gets the product added (rounded to T).
-// k: a multiple of VEC. grid: ceil(n_out / 8); block: 256.
-template <int M, bool SILU, bool NORM, bool RESIDUAL>
+// few rows M: each warp computes C adjacent output columns (their weight rows read together, so
+// each x run loaded and converted once serves all C), each lane reading 16-byte runs of the
+// weight rows with U runs (of each weight row) in flight, float accumulation, a warp sum at the
+// end. SILU: the warp also reads weight row n_out + column (the up projection) of each column
+// and stores silu(gate) * up. NORM: x is the residual stream; the block first computes each
+// row's RMS and multiplies by rms_norm(x) * norm (rounded to T) instead, as yr_add_rms_norm
+// would have stored it. RESIDUAL: y is the residual stream, and gets the product added (rounded
+// to T). Weights never change during a step, so before waiting for the kernel before it (the
+// dependent-launch prologue) each warp asks L2 for the first U runs of its weight rows: a block
+// that starts while the previous kernel is still finishing streams weights meanwhile.
+// k: a multiple of VEC. grid: ceil(n_out / (8 C)); block: 256.
+template <int M, int C, bool SILU, bool NORM, bool RESIDUAL>
 __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* __restrict__ x,
                                              T* y, int n_out, int k,
                                              const T* __restrict__ norm) {
   constexpr int R = SILU ? 2 : 1;
+  constexpr int RC = R * C;  // weight rows of a warp: column c's at c * R (gate), c * R + 1 (up)
   constexpr int U = M == 1 ? 8 : (M == 2 ? 4 : 2);
-  const int column = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  const int warp_index = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int first = warp_index * C, lane = threadIdx.x & 31;
   const int chunks = k / VEC;
+  const T* row[RC];
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    // Columns past the end read the last column's rows (their sums are not stored).
+    const long long column = first + c < n_out ? first + c : n_out - 1;
+    row[c * R] = w + column * k;
+    row[c * R + R - 1] = w + (column + (SILU ? n_out : 0)) * k;
+  }
+  if (first < n_out) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int c = lane + 32 * u;
+      if (c < chunks) {
+#pragma unroll
+        for (int q = 0; q < RC; ++q) yr_prefetch_l2(row[q] + (long long)c * VEC);
+      }
+    }
+  }
+  yr_dependent_prologue();
   float inv[M];
   if (NORM) {
     // Sum of squares of each row over the whole block (before any warp leaves).
@@ -441,26 +482,23 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
       inv[m] = rsqrtf(total / (float)k + EPS);
     }
   }
-  if (column >= n_out) return;  // the whole warp
-  const T* row[R];
-  row[0] = w + (long long)column * k;
-  if (SILU) row[R - 1] = w + ((long long)column + n_out) * k;
-  float acc[R][M];
+  if (first >= n_out) return;  // the whole warp
+  float acc[RC][M];
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int q = 0; q < RC; ++q)
 #pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+    for (int m = 0; m < M; ++m) acc[q][m] = 0.0f;
   for (int c0 = lane; c0 < chunks; c0 += 32 * U) {
-    uint4 wv[U][R];
+    uint4 wv[U][RC];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int c = c0 + 32 * u;
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
+      for (int q = 0; q < RC; ++q) {
         if (c < chunks) {
-          wv[u][r] = *reinterpret_cast<const uint4*>(row[r] + (long long)c * VEC);
+          wv[u][q] = *reinterpret_cast<const uint4*>(row[q] + (long long)c * VEC);
         } else {
-          wv[u][r].x = wv[u][r].y = wv[u][r].z = wv[u][r].w = 0u;
+          wv[u][q].x = wv[u][q].y = wv[u][q].z = wv[u][q].w = 0u;
         }
       }
     }
@@ -468,9 +506,9 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
     for (int u = 0; u < U; ++u) {
       const int c = c0 + 32 * u;
       if (c < chunks) {
-        float wf[R][VEC];
+        float wf[RC][VEC];
 #pragma unroll
-        for (int r = 0; r < R; ++r) unpack(wv[u][r], wf[r]);
+        for (int q = 0; q < RC; ++q) unpack(wv[u][q], wf[q]);
         float nf[VEC];
         if (NORM) unpack(*reinterpret_cast<const uint4*>(norm + (long long)c * VEC), nf);
 #pragma unroll
@@ -482,28 +520,33 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
             for (int j = 0; j < VEC; ++j) xf[j] = rnd(xf[j] * inv[m] * nf[j]);
           }
 #pragma unroll
-          for (int r = 0; r < R; ++r)
+          for (int q = 0; q < RC; ++q)
 #pragma unroll
-            for (int j = 0; j < VEC; ++j) acc[r][m] += wf[r][j] * xf[j];
+            for (int j = 0; j < VEC; ++j) acc[q][m] += wf[q][j] * xf[j];
         }
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int q = 0; q < RC; ++q)
 #pragma unroll
-    for (int m = 0; m < M; ++m) acc[r][m] = yr_warp_sum(acc[r][m]);
+    for (int m = 0; m < M; ++m) acc[q][m] = yr_warp_sum(acc[q][m]);
   if (lane == 0) {
 #pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const long long at = (long long)m * n_out + column;
-      if (SILU) {
-        const float g = rnd(acc[0][m]), u = rnd(acc[R - 1][m]);
-        st(y, at, rnd(g / (1.0f + expf(-g))) * u);
-      } else if (RESIDUAL) {
-        st(y, at, ld(y, at) + rnd(acc[0][m]));
-      } else {
-        st(y, at, acc[0][m]);
+    for (int c = 0; c < C; ++c) {
+      const int column = first + c;
+      if (column >= n_out) continue;
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        const long long at = (long long)m * n_out + column;
+        if (SILU) {
+          const float g = rnd(acc[c * R][m]), u = rnd(acc[c * R + R - 1][m]);
+          st(y, at, rnd(g / (1.0f + expf(-g))) * u);
+        } else if (RESIDUAL) {
+          st(y, at, ld(y, at) + rnd(acc[c * R][m]));
+        } else {
+          st(y, at, acc[c * R][m]);
+        }
       }
     }
   }
@@ -513,6 +556,7 @@ __device__ __forceinline__ void yr_gemv_body(const T* __restrict__ w, const T* _
 // [rows, columns]. grid: rows; block: 1024.
 extern "C" __global__ void yr_argmax(const T* __restrict__ logits, int* __restrict__ out,
                                      int columns, int limit) {
+  yr_dependent_prologue();
   __shared__ float s_best[32];
   __shared__ int s_index[32];
   const T* row = logits + (long long)blockIdx.x * columns;
@@ -627,13 +671,18 @@ std::string qwen3_cuda_source(const CudaKernelShape& shape) {
       entries << "extern \"C\" __global__ void __launch_bounds__(256) " << gemv_entry(m, kind)
               << "(const T* __restrict__ w, const T* __restrict__ x, T* y, int n_out, int k, "
                  "const T* __restrict__ norm) {\n  yr_gemv_body<"
-              << m << ", " << (silu ? "true" : "false") << ", " << (norm ? "true" : "false") << ", "
+              << m << ", " << gemv_columns_per_warp(m) << ", " << (silu ? "true" : "false") << ", "
+              << (norm ? "true" : "false") << ", "
               << (kind == GemvKind::Residual ? "true" : "false")
               << ">(w, x, y, n_out, k, norm);\n}\n";
     }
   }
-  return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + kKernels +
-         entries.str();
+  // Every entry point opens with this: the model launches them as programmatic dependents.
+  const std::string prologue =
+      std::string("__device__ __forceinline__ void yr_dependent_prologue() {\n") +
+      cuda::dependent_prologue() + "}\n";
+  return cuda::device_prelude() + constants(shape) + dtype_helpers(shape.dtype) + prologue +
+         kKernels + entries.str();
 }
 
 RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions) {
@@ -654,6 +703,10 @@ RopeTables rope_tables(double theta, int64_t head_dim, int64_t positions) {
     }
   }
   return tables;
+}
+
+int64_t gemv_columns_per_warp(int64_t rows) {
+  return rows <= 2 ? 1 : 2;
 }
 
 std::string gemv_entry(int64_t rows, GemvKind kind) {

@@ -74,6 +74,10 @@ enum class GemvKind {
 /// Most rows the Norm kinds serve (each block reads the rows whole to compute their norms).
 inline constexpr int64_t kGemvNormMaxRows = 2;
 
+/// Output columns each warp of the GEMV for `rows` activation rows computes (its grid:
+/// ceil(n_out / (8 columns_per_warp)) blocks of 256 threads).
+int64_t gemv_columns_per_warp(int64_t rows);
+
 /// The GEMV entry point of `kind` for `rows` activation rows (1 .. kGemvMaxRows, or
 /// kGemvNormMaxRows for the Norm kinds), e.g. "yr_gemv_silu_3". Parameters: (w, x, y, n_out, k,
 /// norm weight or null).

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "yirage/backend/cuda/cublaslt.h"
+#include "yirage/backend/cuda/dependent_launch.h"
 #include "yirage/backend/cuda/op_codegen.h"
 #include "yirage/backend/cuda/runtime.h"
 #include "yirage/core/error.h"
@@ -71,6 +72,15 @@ bool disabled_by_environment(const char* name) {
   return value != nullptr && std::string(value) == "0";
 }
 
+// True when the environment variable `name` is set to "1".
+bool forced_by_environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::string(value) == "1";
+}
+
+// Replays of each candidate graph timed when choosing between GEMVs and cuBLASLt.
+constexpr int kChoiceRounds = 4;
+
 }  // namespace
 
 struct CudaModel::State {
@@ -105,6 +115,10 @@ struct CudaModel::State {
   // Steps of at most kGemvMaxRows rows multiply through the GEMV kernels over [out, in] copies
   // of the weights (YIRAGE_CUDA_GEMV=0: cuBLASLt for every product).
   bool use_gemv = false;
+  // YIRAGE_CUDA_GEMV=1: every decode step of few rows on the GEMVs, without timing cuBLASLt.
+  bool force_gemv = forced_by_environment("YIRAGE_CUDA_GEMV");
+  // For each step size n <= kGemvMaxRows whose graphs were timed: whether the GEMVs won.
+  std::map<int64_t, bool> gemv_for;
   std::array<std::vector<cuda::Kernel>, 5> gemv;  // by GemvKind, then rows - 1
   cuda::Kernel transpose;
   core::Tensor lm_head_t;
@@ -120,9 +134,23 @@ struct CudaModel::State {
     qkv_width = (config.num_attention_heads + 2 * config.num_key_value_heads) * config.head_dim;
   }
 
+  // Launches one of the model's kernels (each opens with the dependent-launch prologue) as a
+  // programmatic dependent of the kernel before it, where the device supports that.
   template <typename... Args>
   void launch(const cuda::Kernel& kernel, Grid grid, Grid block, Args... args) {
-    runtime.launch(kernel, grid, block, {static_cast<void*>(&args)...});
+    cuda::launch_dependent(runtime, kernel, grid, block, {static_cast<void*>(&args)...});
+  }
+
+  // Whether steps of n rows multiply through the GEMVs (else cuBLASLt).
+  bool gemv_step(int64_t n) const {
+    if (!use_gemv || n > kGemvMaxRows) return false;
+    const auto found = gemv_for.find(n);
+    return found == gemv_for.end() || found->second;
+  }
+
+  // Whether steps of n rows still need timing both ways before their graph is kept.
+  bool gemv_undecided(int64_t n) const {
+    return use_gemv && !force_gemv && n <= kGemvMaxRows && gemv_for.count(n) == 0;
   }
 
   void gemm(int64_t m, int64_t n, int64_t k, const void* a_ptr, const void* b_ptr, void* c_ptr) {
@@ -142,18 +170,46 @@ struct CudaModel::State {
                                             {g.type(lhs), g.type(rhs)});
       slot.second = runtime.kernel(slot.first.source, slot.first.entry, slot.first.shared_bytes);
     }
-    launch(slot.second, slot.first.grid, slot.first.block, const_cast<void*>(a_ptr),
-           const_cast<void*>(b_ptr), c_ptr);
+    // A plain launch: the generated matmul has no dependent-launch prologue.
+    void* a_arg = const_cast<void*>(a_ptr);
+    void* b_arg = const_cast<void*>(b_ptr);
+    runtime.launch(slot.second, slot.first.grid, slot.first.block, {&a_arg, &b_arg, &c_ptr});
+  }
+
+  // y [n, out] = x [n, in] @ w [in, out] on cuBLASLt, or, where only the [out, in] copy w_t was
+  // kept, x @ w_t^T (on cuBLASLt, else on the GEMVs, kGemvMaxRows rows at a time).
+  void matmul(int64_t n, int64_t out, int64_t in, const void* x_ptr, const core::Tensor& w,
+              const core::Tensor& w_t, void* y_ptr) {
+    if (w.defined()) {
+      gemm(n, out, in, x_ptr, w.data(), y_ptr);
+      return;
+    }
+    YR_INTERNAL_CHECK(w_t.defined(), "a product without weights");
+    cuda::GemmShape s;
+    s.m = n;
+    s.n = out;
+    s.k = in;
+    s.dtype = dtype;
+    s.b_transposed = true;
+    if (cuda::cublaslt_matmul(runtime, s, x_ptr, w_t.data(), y_ptr)) return;
+    const std::size_t elem = core::dtype_size(dtype);
+    for (int64_t r = 0; r < n; r += kGemvMaxRows) {
+      const int64_t rows_here = std::min(kGemvMaxRows, n - r);
+      gemv_launch(GemvKind::Plain, rows_here, out, in, w_t,
+                  const_cast<char*>(static_cast<const char*>(x_ptr)) +
+                      static_cast<std::size_t>(r * in) * elem,
+                  static_cast<char*>(y_ptr) + static_cast<std::size_t>(r * out) * elem, nullptr);
+    }
   }
 
   // y [n, out] = x [n, in] @ w [in, out], through the GEMV over w_t [out, in] for few rows.
-  void linear(int64_t n, int64_t out, int64_t in, const void* x_ptr, const core::Tensor& w,
-              const core::Tensor& w_t, void* y_ptr) {
-    if (use_gemv && n <= kGemvMaxRows && w_t.defined()) {
+  void linear(bool gemv_path, int64_t n, int64_t out, int64_t in, const void* x_ptr,
+              const core::Tensor& w, const core::Tensor& w_t, void* y_ptr) {
+    if (gemv_path && n <= kGemvMaxRows && w_t.defined()) {
       gemv_launch(GemvKind::Plain, n, out, in, w_t, const_cast<void*>(x_ptr), y_ptr, nullptr);
       return;
     }
-    gemm(n, out, in, x_ptr, w.data(), y_ptr);
+    matmul(n, out, in, x_ptr, w, w_t, y_ptr);
   }
 
   // The GEMV of `kind` for n rows: y_ptr from x_ptr through w_t [out (2 out for Silu), in].
@@ -163,8 +219,10 @@ struct CudaModel::State {
     const auto& kernels = gemv[static_cast<std::size_t>(kind)];
     YR_INTERNAL_CHECK(n >= 1 && n <= static_cast<int64_t>(kernels.size()),
                       "no GEMV of this kind for " << n << " rows");
-    launch(kernels[static_cast<std::size_t>(n - 1)], Grid{to_unsigned((out + 7) / 8), 1, 1},
-           Grid{256, 1, 1}, w_t.data(), x_ptr, y_ptr, out_arg, in_arg, norm);
+    const int64_t per_block = 8 * gemv_columns_per_warp(n);
+    launch(kernels[static_cast<std::size_t>(n - 1)],
+           Grid{to_unsigned((out + per_block - 1) / per_block), 1, 1}, Grid{256, 1, 1}, w_t.data(),
+           x_ptr, y_ptr, out_arg, in_arg, norm);
   }
 
   // The [cols, rows] transpose of the device matrix `m` [rows, cols].
@@ -301,8 +359,10 @@ struct CudaModel::State {
   }
 
   // one_row_per_sequence: every row is the only one of its sequence in the step (decode), so
-  // attention may write each row's key and value itself.
-  void enqueue(int64_t n, int64_t wanted, Output output, int64_t limit, bool one_row_per_sequence) {
+  // attention may write each row's key and value itself. on_gemv: the products run on the GEMVs
+  // (n <= kGemvMaxRows), else on cuBLASLt.
+  void enqueue(int64_t n, int64_t wanted, Output output, int64_t limit, bool one_row_per_sequence,
+               bool on_gemv) {
     const auto* m = static_cast<int32_t*>(meta.data());
     void* ids = const_cast<int32_t*>(m);
     void* pos = const_cast<int32_t*>(m + rows);
@@ -325,8 +385,8 @@ struct CudaModel::State {
     // Steps of few rows multiply through the GEMVs, which add the attention and MLP outputs to
     // the residual stream themselves; of at most kGemvNormMaxRows rows, they also compute the
     // RMSNorms they read.
-    const bool gemv_step = use_gemv && n <= kGemvMaxRows;
-    const bool norm_fused = gemv_step && n <= kGemvNormMaxRows;
+    const bool gemv_path = on_gemv && use_gemv && n <= kGemvMaxRows;
+    const bool norm_fused = gemv_path && n <= kGemvNormMaxRows;
     const auto grid_stride_blocks = [](int64_t count) {
       return to_unsigned(std::clamp<int64_t>((count + kRowThreads - 1) / kRowThreads, 1, 4096));
     };
@@ -335,7 +395,7 @@ struct CudaModel::State {
       const std::size_t layer_offset = l * static_cast<std::size_t>(layer_elements) * elem;
       void* k_cache = keys_base + layer_offset;
       void* v_cache = values_base + layer_offset;
-      if (gemv_step) {
+      if (gemv_path) {
         // The residual stream already holds the previous layer's output.
         if (norm_fused) {
           gemv_launch(GemvKind::NormPlain, n, qkv_width, hidden, w.qkv_t, x.data(), qkv.data(),
@@ -348,7 +408,7 @@ struct CudaModel::State {
       } else {
         launch(add_rms_norm, row_grid, row_block, x.data(), l == 0 ? none : down.data(),
                w.input_norm.data(), h.data(), none);
-        gemm(n, qkv_width, hidden, h.data(), w.qkv.data(), qkv.data());
+        matmul(n, qkv_width, hidden, h.data(), w.qkv, w.qkv_t, qkv.data());
       }
       const int splits_arg = static_cast<int>(splits);
       const Grid attention_grid{to_unsigned(n * kv_heads), to_unsigned(splits), 1};
@@ -367,7 +427,7 @@ struct CudaModel::State {
                block_arg, k_cache, v_cache, attn.data(), part_acc.data(), part_ml.data(),
                counters.data(), splits_arg);
       }
-      if (gemv_step) {
+      if (gemv_path) {
         gemv_launch(GemvKind::Residual, n, hidden, heads * d, w.o_t, attn.data(), x.data(), none);
         if (norm_fused) {
           gemv_launch(GemvKind::NormSilu, n, inter, hidden, w.gate_up_t, x.data(), a.data(),
@@ -379,18 +439,20 @@ struct CudaModel::State {
         }
         gemv_launch(GemvKind::Residual, n, hidden, inter, w.down_t, a.data(), x.data(), none);
       } else {
-        gemm(n, hidden, heads * d, attn.data(), w.o.data(), o.data());
+        matmul(n, hidden, heads * d, attn.data(), w.o, w.o_t, o.data());
         launch(add_rms_norm, row_grid, row_block, x.data(), o.data(), w.post_norm.data(), h.data(),
                none);
-        gemm(n, 2 * inter, hidden, h.data(), w.gate_up.data(), gu.data());
+        matmul(n, 2 * inter, hidden, h.data(), w.gate_up, w.gate_up_t, gu.data());
         launch(silu_mul, Grid{grid_stride_blocks(n * inter), 1, 1}, row_block, gu.data(), a.data(),
                rows_arg);
-        gemm(n, hidden, inter, a.data(), w.down.data(), down.data());
+        matmul(n, hidden, inter, a.data(), w.down, w.down_t, down.data());
       }
     }
     launch(add_rms_norm, Grid{to_unsigned(wanted), 1, 1}, row_block, x.data(),
-           gemv_step ? none : down.data(), final_norm.data(), h.data(), pick);
-    linear(wanted, config.vocab_size, hidden, h.data(), lm_head, lm_head_t, logits.data());
+           gemv_path ? none : down.data(), final_norm.data(), h.data(), pick);
+    // The head of a longer step's few logit rows still runs on the GEMV (when chosen).
+    linear(on_gemv && use_gemv, wanted, config.vocab_size, hidden, h.data(), lm_head, lm_head_t,
+           logits.data());
     if (output == Output::Argmax) {
       launch(argmax, Grid{to_unsigned(wanted), 1, 1}, Grid{1024, 1, 1}, logits.data(),
              ids_out.data(), static_cast<int>(config.vocab_size), static_cast<int>(limit));
@@ -399,6 +461,45 @@ struct CudaModel::State {
       launch(to_f32, Grid{grid_stride_blocks(count), 1, 1}, row_block, logits.data(),
              logits32.data(), count);
     }
+  }
+
+  // The decode step (n rows, `wanted` logit rows) captured as a graph; null when capture fails.
+  std::shared_ptr<void> capture(int64_t n, int64_t wanted, Output output, int64_t limit,
+                                bool on_gemv) {
+    try {
+      runtime.begin_capture();
+      try {
+        enqueue(n, wanted, output, limit, true, on_gemv);
+      } catch (...) {
+        runtime.end_capture();
+        throw;
+      }
+      return runtime.end_capture();
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  }
+
+  // Replays the GEMV graph and the cuBLASLt graph of one decode step alternately and returns
+  // whether the GEMV one was faster. Replaying a decode step again is harmless: it recomputes
+  // the same outputs and rewrites the same cache slots.
+  bool gemv_faster(const std::shared_ptr<void>& with_gemv, const std::shared_ptr<void>& without) {
+    runtime.launch_graph(with_gemv);  // first replays upload the graphs
+    runtime.launch_graph(without);
+    float gemv_ms = 0.0f, cublaslt_ms = 0.0f;
+    for (int round = 0; round < kChoiceRounds; ++round) {
+      const auto start = runtime.record_event();
+      runtime.launch_graph(with_gemv);
+      const auto middle = runtime.record_event();
+      runtime.launch_graph(without);
+      const auto end = runtime.record_event();
+      runtime.synchronize();
+      gemv_ms += runtime.elapsed_ms(start.get(), middle.get());
+      cublaslt_ms += runtime.elapsed_ms(middle.get(), end.get());
+    }
+    YR_LOG(Info) << "decode graph replay: GEMVs " << gemv_ms / kChoiceRounds << " ms, cuBLASLt "
+                 << cublaslt_ms / kChoiceRounds << " ms";
+    return gemv_ms <= cublaslt_ms;
   }
 
   void run(KvCache& cache, const StepRows& step, Output output, int64_t limit) {
@@ -420,30 +521,30 @@ struct CudaModel::State {
         return;
       }
       if (warmed.count(key) != 0) {
-        std::shared_ptr<void> graph;
-        try {
-          runtime.begin_capture();
-          try {
-            enqueue(n, wanted, output, limit, true);
-          } catch (...) {
-            runtime.end_capture();
-            throw;
-          }
-          graph = runtime.end_capture();
-        } catch (const std::exception&) {
-          use_graphs = false;  // run kernel by kernel from now on
+        std::shared_ptr<void> graph = capture(n, wanted, output, limit, gemv_step(n));
+        if (graph && gemv_undecided(n)) {
+          // Both ways were warmed up by the eager step before; keep the faster graph.
+          std::shared_ptr<void> other = capture(n, wanted, output, limit, false);
+          bool faster = true;
+          if (other) faster = gemv_faster(graph, other);
+          gemv_for[n] = faster;
+          (faster ? stats.gemv_won : stats.cublaslt_won).push_back(n);
+          if (!faster) graph = other;
         }
+        if (!graph) use_graphs = false;  // run kernel by kernel from now on
         if (graph) {
           graphs[key] = graph;
           ++stats.graph_captures;
-          runtime.launch_graph(graph);
+          runtime.launch_graph(graph);  // the kept graph's outputs are the step's
           ++stats.graph_replays;
           return;
         }
       }
       warmed.insert(key);
+      // Run the cuBLASLt way once too before its capture (its first calls set things up).
+      if (use_graphs && gemv_undecided(n)) enqueue(n, wanted, output, limit, true, false);
     }
-    enqueue(n, wanted, output, limit, kind.one_row_per_sequence);
+    enqueue(n, wanted, output, limit, kind.one_row_per_sequence, gemv_step(n));
     ++stats.eager_steps;
   }
 };
@@ -501,6 +602,29 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
   s.runtime.synchronize();
   weights.embed = core::Tensor();
   weights.lm_head = core::Tensor();
+  // The [out, in] copies for the GEMVs, made as each layer arrives. Where cuBLASLt runs, it
+  // multiplies by the transposed copies too, and the [in, out] weights are dropped (one copy of
+  // the model on the device). Where the device lacks the memory for the copies, cuBLASLt runs
+  // every product instead.
+  const bool one_copy = s.use_gemv && cuda::cublaslt_available();
+  bool copies = s.use_gemv;
+  const auto no_memory = [&](const core::UserError& error) {
+    YR_LOG(Warn) << "no device memory for the GEMV copies of the weights (" << error.what()
+                 << "); the products run on cuBLASLt";
+    s.runtime.synchronize();
+    copies = false;
+  };
+  if (copies) {
+    try {
+      // The tied head's [vocab, hidden] form is the embedding itself.
+      s.lm_head_t = config.tie_word_embeddings ? s.embed_table : s.transposed(s.lm_head);
+      s.runtime.synchronize();
+      if (one_copy) s.lm_head = core::Tensor();
+    } catch (const core::UserError& error) {
+      no_memory(error);
+      s.lm_head_t = core::Tensor();
+    }
+  }
   for (LayerWeights& layer : weights.layers) {
     DeviceLayer d;
     core::Tensor gate_up = concat_columns(layer.gate, layer.up);
@@ -514,29 +638,30 @@ CudaModel::CudaModel(const Qwen3Config& config, Qwen3Weights weights, core::DTyp
     d.down = upload(layer.down);
     s.runtime.synchronize();
     layer = LayerWeights();
+    if (copies) {
+      try {
+        d.qkv_t = s.transposed(d.qkv);
+        d.o_t = s.transposed(d.o);
+        d.gate_up_t = s.transposed(d.gate_up);
+        d.down_t = s.transposed(d.down);
+        s.runtime.synchronize();
+        if (one_copy) d.qkv = d.o = d.gate_up = d.down = core::Tensor();
+      } catch (const core::UserError& error) {
+        no_memory(error);
+        d.qkv_t = d.o_t = d.gate_up_t = d.down_t = core::Tensor();
+      }
+    }
     s.layers.push_back(std::move(d));
   }
-  if (!s.use_gemv) return;
-  // The [out, in] copies for the GEMVs; where the device lacks the memory, cuBLASLt runs every
-  // product instead.
-  try {
-    // The tied head's [vocab, hidden] form is the embedding itself.
-    s.lm_head_t = config.tie_word_embeddings ? s.embed_table : s.transposed(s.lm_head);
-    for (DeviceLayer& d : s.layers) {
-      d.qkv_t = s.transposed(d.qkv);
-      d.o_t = s.transposed(d.o);
-      d.gate_up_t = s.transposed(d.gate_up);
-      d.down_t = s.transposed(d.down);
-    }
-    s.runtime.synchronize();
-  } catch (const core::UserError& error) {
-    YR_LOG(Warn) << "no device memory for the GEMV copies of the weights (" << error.what()
-                 << "); every product runs on cuBLASLt";
-    s.runtime.synchronize();
-    s.lm_head_t = core::Tensor();
-    for (DeviceLayer& d : s.layers) d.qkv_t = d.o_t = d.gate_up_t = d.down_t = core::Tensor();
+  if (s.use_gemv && !copies) {
+    // Every product on cuBLASLt, over whichever copy each weight has; the transposed copies of
+    // weights that kept their [in, out] form are released.
     s.use_gemv = false;
     s.stats.gemv = false;
+    if (s.lm_head.defined()) s.lm_head_t = core::Tensor();
+    for (DeviceLayer& d : s.layers) {
+      if (d.qkv.defined()) d.qkv_t = d.o_t = d.gate_up_t = d.down_t = core::Tensor();
+    }
   }
 }
 
