@@ -138,6 +138,8 @@ def test_keyboard_interrupt_in_progress_returns_the_best_so_far(tmp_path):
 def test_ctrl_c_stops_the_search(tmp_path):
     # A search far longer than the test: attention with QK-norm, pruning off.
     naive, _ = ugraph_programs.attention_decode(2, 4, 64, 16, qk_norm=True, splits=1)
+    # Python's own handler, also when the runner inherited SIGINT ignored (a background job).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     start = time.monotonic()
     timer.start()
@@ -145,6 +147,7 @@ def test_ctrl_c_stops_the_search(tmp_path):
         opt = naive.superoptimize(time_budget=120, cache=False, prune=False)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - start < 20
     report = opt.report()
     assert report["cancelled"], report["summary"]

@@ -194,6 +194,35 @@ Plan make_plan(const Api& api, Handle handle, const GemmShape& s,
 
 }  // namespace
 
+bool matmul_gemm_shape(const ir::KernelGraph& graph, const ir::Node& node, GemmShape& shape) {
+  const auto& a = graph.type(node.inputs[0]);
+  const auto& b = graph.type(node.inputs[1]);
+  const auto& out = node.outputs[0].shape;
+  if (!core::dtype_is_float(a.dtype)) return false;
+  const std::size_t rank = out.size();
+  shape.m = out[rank - 2];
+  shape.n = out[rank - 1];
+  shape.k = a.shape.back();
+  shape.dtype = a.dtype;
+  shape.batches = 1;
+  for (std::size_t d = 0; d + 2 < rank; ++d) shape.batches *= out[d];
+  auto stride = [&](const core::Shape& operand, int64_t matrix, int64_t& result) {
+    const int64_t own = core::shape_numel(operand) / matrix;
+    if (own == 1) {
+      result = 0;
+      return true;
+    }
+    const core::Shape batch(out.begin(), out.end() - 2);
+    const core::Shape operand_batch(operand.begin(), operand.end() - 2);
+    core::Shape padded(batch.size() - operand_batch.size(), 1);
+    padded.insert(padded.end(), operand_batch.begin(), operand_batch.end());
+    result = matrix;
+    return padded == batch;
+  };
+  return stride(a.shape, shape.m * shape.k, shape.a_stride) &&
+         stride(b.shape, shape.k * shape.n, shape.b_stride);
+}
+
 bool cublaslt_available(std::string* why) {
   if (!loaded().ok && why != nullptr) *why = loaded().why;
   return loaded().ok;

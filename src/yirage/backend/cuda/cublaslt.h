@@ -6,6 +6,7 @@
 #include <string>
 
 #include "yirage/core/dtype.h"
+#include "yirage/ir/kernel_graph.h"
 
 namespace yirage::backend::cuda {
 
@@ -23,6 +24,11 @@ struct GemmShape {
   core::DType dtype = core::DType::F32;  ///< element type of A, B and C (float accumulation)
   bool b_transposed = false;             ///< B is stored as its transpose, n x k row-major
 };
+
+/// The cuBLASLt form of matmul `node` of `graph`: a float dtype, and each operand's batch dims
+/// either the output's (left-padded with 1s) or all 1 (shared by every product). False when the
+/// product has no such form.
+bool matmul_gemm_shape(const ir::KernelGraph& graph, const ir::Node& node, GemmShape& shape);
 
 /// Whether cuBLASLt could be loaded, with the reason when not.
 bool cublaslt_available(std::string* why = nullptr);

@@ -31,36 +31,6 @@ std::vector<ir::TensorType> operand_types(const ir::KernelGraph& graph, const ir
   return types;
 }
 
-// A matmul cuBLASLt can run: float dtype and batch dims that are either the output's or absent.
-bool gemm_shape(const ir::KernelGraph& graph, const ir::Node& node, GemmShape& shape) {
-  const auto& a = graph.type(node.inputs[0]);
-  const auto& b = graph.type(node.inputs[1]);
-  const auto& out = node.outputs[0].shape;
-  if (!core::dtype_is_float(a.dtype)) return false;
-  const std::size_t rank = out.size();
-  shape.m = out[rank - 2];
-  shape.n = out[rank - 1];
-  shape.k = a.shape.back();
-  shape.dtype = a.dtype;
-  shape.batches = 1;
-  for (std::size_t d = 0; d + 2 < rank; ++d) shape.batches *= out[d];
-  auto stride = [&](const core::Shape& operand, int64_t matrix, int64_t& result) {
-    const int64_t own = core::shape_numel(operand) / matrix;
-    if (own == 1) {
-      result = 0;
-      return true;
-    }
-    const core::Shape batch(out.begin(), out.end() - 2);
-    const core::Shape operand_batch(operand.begin(), operand.end() - 2);
-    core::Shape padded(batch.size() - operand_batch.size(), 1);
-    padded.insert(padded.end(), operand_batch.begin(), operand_batch.end());
-    result = matrix;
-    return padded == batch;
-  };
-  return stride(a.shape, shape.m * shape.k, shape.a_stride) &&
-         stride(b.shape, shape.k * shape.n, shape.b_stride);
-}
-
 // Exact structure of a graph, node by node in insertion order (block graphs by identity: the
 // cached program holds them alive).
 }  // namespace
@@ -104,8 +74,8 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
   const bool have_cublaslt = cublaslt_available();
   for (std::size_t n = 0; n < nodes.size(); ++n) {
     GemmShape shape;
-    library_gemm[n] =
-        nodes[n].op == ir::OpKind::Matmul && have_cublaslt && gemm_shape(graph_, nodes[n], shape);
+    library_gemm[n] = nodes[n].op == ir::OpKind::Matmul && have_cublaslt &&
+                      matmul_gemm_shape(graph_, nodes[n], shape);
   }
   plan_ = plan_buffers(graph_, [&](int32_t n) { return library_gemm[n]; });
   kept_.resize(plan_.slots());
@@ -136,7 +106,7 @@ Program::Program(Runtime& runtime, const ir::KernelGraph& graph)
       ++stats_.fused;
     } else if (library_gemm[n]) {
       step->kind = StepKind::Gemm;
-      gemm_shape(graph_, node, step->gemm);
+      matmul_gemm_shape(graph_, node, step->gemm);
       if (plan_.reads_b_transposed[n]) {
         step->gemm.b_transposed = true;
         step->operands[1] = plan_.slot(nodes[node.inputs[1].node].inputs[0]);

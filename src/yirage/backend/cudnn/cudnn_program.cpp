@@ -4,9 +4,10 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
+#include <unordered_map>
 
 #include "yirage/backend/cuda/cublaslt.h"
+#include "yirage/backend/cuda/graph_identity.h"
 #include "yirage/backend/cuda/program.h"
 #include "yirage/backend/cuda/runtime.h"
 #include "yirage/backend/cudnn/attention_pattern.h"
@@ -61,57 +62,6 @@ KernelGraph single_node_graph(const KernelGraph& graph, const ir::Node& node) {
                            : single.add_node(node.op, operands, node.attrs);
   for (const TensorRef& output : outputs) single.mark_output(output);
   return single;
-}
-
-// The cuBLASLt form of a matmul: float dtype, and each operand's batch dims either the output's
-// (left-padded with 1s) or all 1 (shared by every product).
-bool gemm_shape(const KernelGraph& graph, const ir::Node& node, cuda::GemmShape& shape) {
-  const auto& a = graph.type(node.inputs[0]);
-  const auto& b = graph.type(node.inputs[1]);
-  const auto& out = node.outputs[0].shape;
-  if (!core::dtype_is_float(a.dtype)) return false;
-  const std::size_t rank = out.size();
-  shape.m = out[rank - 2];
-  shape.n = out[rank - 1];
-  shape.k = a.shape.back();
-  shape.dtype = a.dtype;
-  shape.batches = 1;
-  for (std::size_t d = 0; d + 2 < rank; ++d) shape.batches *= out[d];
-  const core::Shape batch(out.begin(), out.end() - 2);
-  const auto stride = [&](const core::Shape& operand, int64_t matrix, int64_t& result) {
-    if (core::shape_numel(operand) == matrix) {
-      result = 0;
-      return true;
-    }
-    const core::Shape own(operand.begin(), operand.end() - 2);
-    core::Shape padded(batch.size() - own.size(), 1);
-    padded.insert(padded.end(), own.begin(), own.end());
-    result = matrix;
-    return padded == batch;
-  };
-  return stride(a.shape, shape.m * shape.k, shape.a_stride) &&
-         stride(b.shape, shape.k * shape.n, shape.b_stride);
-}
-
-// Exact structure of a graph, node by node (block graphs by identity: the cached program keeps
-// its copy of the graph, and so the block graphs, alive).
-std::string structure_key(const KernelGraph& graph) {
-  std::ostringstream key;
-  for (const auto& node : graph.nodes()) {
-    key << static_cast<int>(node.op) << "(";
-    for (const auto& ref : node.inputs) key << ref.node << "." << ref.output << ",";
-    key << ")";
-    for (const auto& [name, value] : node.attrs.values())
-      key << name << "=" << ir::attr_value_to_string(value) << ";";
-    for (const auto& type : node.outputs) key << type.to_string();
-    if (node.block_graph) key << "@" << node.block_graph.get();
-    key << "|";
-  }
-  key << "in";
-  for (int32_t index : graph.input_nodes()) key << index << ",";
-  key << "out";
-  for (const auto& ref : graph.outputs()) key << ref.node << "." << ref.output << ",";
-  return key.str();
 }
 
 double relative_error(const Tensor& got, const Tensor& want) {
@@ -234,7 +184,7 @@ CudnnProgram::CudnnProgram(const KernelGraph& graph) : graph_(graph) {
                      << " runs on the cuda backend's kernels: " << why;
       }
     } else if (node.op == ir::OpKind::Matmul && cuda::cublaslt_available() &&
-               gemm_shape(graph_, node, step->gemm)) {
+               cuda::matmul_gemm_shape(graph_, node, step->gemm)) {
       step->kind = StepKind::Gemm;
       step->inputs = node.inputs;
       ++summary_.gemms;
@@ -297,15 +247,23 @@ std::vector<Tensor> CudnnProgram::run(const std::vector<Tensor>& inputs) {
 
 std::shared_ptr<CudnnProgram> cudnn_program_for(const KernelGraph& graph) {
   static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<CudnnProgram>> programs;
-  const std::string key = structure_key(graph);
+  static std::unordered_multimap<uint64_t, std::shared_ptr<CudnnProgram>> programs;
+  const uint64_t key = cuda::structure_hash(graph);
+  const auto find = [&]() -> std::shared_ptr<CudnnProgram> {
+    for (auto [at, end] = programs.equal_range(key); at != end; ++at) {
+      if (cuda::same_structure(at->second->graph(), graph)) return at->second;
+    }
+    return nullptr;
+  };
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (auto found = programs.find(key); found != programs.end()) return found->second;
+    if (auto found = find()) return found;
   }
   auto program = std::make_shared<CudnnProgram>(graph);
   std::lock_guard<std::mutex> lock(mutex);
-  return programs.emplace(key, program).first->second;
+  if (auto found = find()) return found;  // built meanwhile on another thread
+  programs.emplace(key, program);
+  return program;
 }
 
 Counters counters() {

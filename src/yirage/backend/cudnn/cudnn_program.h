@@ -17,6 +17,8 @@ class CudnnProgram {
  public:
   /// Plans every step of `graph` (attention plans are built and checked here).
   explicit CudnnProgram(const ir::KernelGraph& graph);
+  /// The graph it runs (its own copy).
+  const ir::KernelGraph& graph() const { return graph_; }
   ~CudnnProgram();
   CudnnProgram(const CudnnProgram&) = delete;
   CudnnProgram& operator=(const CudnnProgram&) = delete;
