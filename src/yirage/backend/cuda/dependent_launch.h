@@ -2,7 +2,8 @@
 // kernel before it on the stream is still running, hiding launch latency between the small
 // kernels of an unfused graph. It must open with dependent_prologue(), which waits for the
 // kernels it depends on (their writes visible) before touching memory (L2 prefetch hints may come
-// first: they read no data), then lets the next dependent kernel launch. On older devices the prologue compiles to nothing.
+// first: they read no data), then lets the next dependent kernel launch. On older devices the
+// prologue compiles to nothing.
 #pragma once
 
 #include <array>
